@@ -54,6 +54,7 @@ mod goroutine;
 mod park;
 mod runtime;
 mod stack;
+pub mod sync;
 mod time;
 
 pub use blocking::blocking;

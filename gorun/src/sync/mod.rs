@@ -26,7 +26,7 @@
 //! The unsynchronised counter of Go's race example does not compile: goroutines take
 //! `Send + 'static` closures, and a plain `i32` cannot be shared mutably between them.
 //!
-//! ```compile_fail
+//! ```compile_fail,E0373
 //! gorun::run(|| {
 //!     let mut counter: i32 = 0;
 //!     let wg = gorun::sync::WaitGroup::new();
@@ -38,10 +38,10 @@
 //! });
 //! ```
 //!
-//! Nor does it with a `static mut` behind a shared reference, or an `Rc`: only a lock or an
-//! atomic makes the counter shareable.
+//! Nor does sharing it through an `Arc` of a non-`Sync` cell: only a lock (or an atomic)
+//! makes the counter shareable.
 //!
-//! ```compile_fail
+//! ```compile_fail,E0277
 //! use std::cell::Cell;
 //! use std::sync::Arc;
 //!

@@ -538,3 +538,70 @@ fn barrier_rounds() {
         assert_eq!(leaders.load(Ordering::SeqCst), 10);
     });
 }
+
+// ---- Statics outliving a runtime that abandoned its waiters ----
+
+static SHARED: Mutex<u32> = Mutex::new(0);
+static SHARED_RW: RwLock<u32> = RwLock::new(0);
+
+#[test]
+fn static_locks_survive_abandoned_waiters() {
+    // Runtime 1 ends while goroutines are parked on the locks (one of them just woken):
+    // they are unwound, and the locks must stay usable.
+    gorun::Builder::new().workers(1).run(|| {
+        let g = SHARED.lock();
+        let w = SHARED_RW.write();
+        for _ in 0..3 {
+            gorun::go(|| *SHARED.lock() += 1);
+            gorun::go(|| *SHARED_RW.read() + 1);
+            gorun::go(|| *SHARED_RW.write() += 1);
+        }
+        for _ in 0..10 {
+            gorun::yield_now();
+        }
+        drop(w);
+        drop(g); // wakes a waiter that never gets to run
+    });
+    // Runtime 2 (and threads) contend on the same statics.
+    gorun::run(|| {
+        let wg = WaitGroup::new();
+        for _ in 0..20 {
+            wg.go(|| {
+                for i in 0..100 {
+                    *SHARED.lock() += 1;
+                    *SHARED_RW.write() += 1;
+                    let _r = SHARED_RW.read();
+                    if i % 8 == 0 {
+                        gorun::yield_now();
+                    }
+                }
+            });
+        }
+        wg.wait();
+    });
+    let base = *SHARED.lock();
+    assert!(base >= 2000);
+    assert!(SHARED.try_lock().is_some());
+    assert!(SHARED_RW.try_write().is_some());
+}
+
+#[test]
+fn waitgroup_reuse_detected_deterministically() {
+    // One worker: done() grants the waiter but it cannot run before add(1) on this
+    // goroutine, so its check sees the group reused.
+    gorun::Builder::new().workers(1).run(|| {
+        let wg = WaitGroup::new();
+        wg.add(1);
+        let w2 = wg.clone();
+        let h = gorun::go(move || w2.wait());
+        gorun::yield_now(); // the waiter parks
+        wg.done();
+        wg.add(1);
+        let e = h.join().unwrap_err();
+        assert_eq!(
+            panic_msg(e),
+            "sync: WaitGroup is reused before previous Wait has returned"
+        );
+        wg.done();
+    });
+}

@@ -59,7 +59,15 @@ impl Cond {
         // Unlock while the queue is locked: a signaller must lock the queue to see us, and
         // we are in the queue before anyone can take the mutex.
         drop(guard);
-        q.wait(Pos::Back, Instant::now(), 0, WaitReason::CondWait, site);
+        q.wait(
+            Pos::Back,
+            Instant::now(),
+            0,
+            WaitReason::CondWait,
+            site,
+            // Signalled but unwound (runtime shutdown): pass the signal on.
+            &|_| self.signal(),
+        );
         mutex.raw().lock(site);
         // Re-create the guard for the re-locked mutex.
         MutexGuard::relocked(mutex)

@@ -145,7 +145,9 @@ impl RawMutex {
                 Pos::Back
             };
             let start = *since.get_or_insert_with(Instant::now);
-            let token = q.wait(pos, start, 0, WaitReason::MutexLock, site);
+            let token = q.wait(pos, start, 0, WaitReason::MutexLock, site, &|t| {
+                self.abandon(t)
+            });
             if token == HANDOFF {
                 // The unlocker left LOCKED set for us and settled STARVING/WAITERS.
                 std::sync::atomic::fence(Ordering::Acquire);
@@ -196,50 +198,61 @@ impl RawMutex {
             }
             let mut q = self.queue.lock();
             s = self.state.load(Ordering::Relaxed);
-            if s & STARVING != 0 {
-                // Hand-off: LOCKED stays set; the oldest waiter owns the lock.
-                let w = q.pop().expect("gorun: starving mutex without waiters");
-                let mut clear = 0;
-                if q.is_empty() {
-                    clear |= WAITERS | STARVING;
-                } else if w.since.elapsed() < STARVATION_THRESHOLD {
-                    clear |= STARVING;
-                }
-                // Other bits (WOKEN) may change concurrently; LOCKED cannot.
-                self.state.fetch_and(!clear, Ordering::Release);
-                drop(q);
-                w.grant(HANDOFF);
-                return;
-            }
-            if s & WAITERS == 0 || s & WOKEN_BIT != 0 {
+            if s & STARVING == 0 && s & WOKEN_BIT != 0 {
                 drop(q);
                 continue;
             }
-            let w = q.pop().expect("gorun: WAITERS set on an empty queue");
-            let mut new = (s & !LOCKED) | WOKEN_BIT;
+            // Under the queue lock WAITERS and STARVING cannot change and LOCKED is ours;
+            // only WOKEN may be cleared concurrently, hence the CAS loops below. (The queue
+            // may be empty despite WAITERS if an abandoned waiter left it.)
+            let w = q.pop();
+            let handoff = s & STARVING != 0 && w.is_some();
+            let mut clear = 0;
             if q.is_empty() {
-                new &= !WAITERS;
+                clear |= WAITERS | STARVING;
             }
-            loop {
-                // Under the queue lock only WOKEN can change concurrently... and LOCKED cannot
-                // (we own it), so this settles in a round or two.
-                match self
-                    .state
-                    .compare_exchange_weak(s, new, Ordering::Release, Ordering::Relaxed)
-                {
-                    Ok(_) => break,
-                    Err(a) => {
-                        s = a;
-                        new = (s & !LOCKED) | WOKEN_BIT;
-                        if q.is_empty() {
-                            new &= !WAITERS;
-                        }
+            if let Some(w) = &w {
+                if handoff && w.since.elapsed() < STARVATION_THRESHOLD {
+                    clear |= STARVING;
+                }
+            }
+            if handoff {
+                // Hand-off: LOCKED stays set; the oldest waiter owns the lock.
+                self.state.fetch_and(!clear, Ordering::Release);
+            } else {
+                let set = if w.is_some() { WOKEN_BIT } else { 0 };
+                loop {
+                    let new = (s & !(LOCKED | clear)) | set;
+                    match self.state.compare_exchange_weak(
+                        s,
+                        new,
+                        Ordering::Release,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => break,
+                        Err(a) => s = a,
                     }
                 }
             }
             drop(q);
-            w.grant(WOKEN);
+            if let Some(w) = w {
+                w.grant(if handoff { HANDOFF } else { WOKEN });
+            }
             return;
+        }
+    }
+
+    /// A waiter granted `token` was unwound before it could act on it: pass it on.
+    fn abandon(&self, token: usize) {
+        if token == HANDOFF {
+            self.unlock(); // it owned the lock
+        } else {
+            // It was the woken waiter: drop its WOKEN claim, then make sure someone else
+            // is woken if the lock is free (acquiring and releasing runs the wake path).
+            self.state.fetch_and(!WOKEN_BIT, Ordering::Relaxed);
+            if self.try_lock() {
+                self.unlock();
+            }
         }
     }
 }

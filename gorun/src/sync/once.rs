@@ -58,7 +58,14 @@ impl Gate {
                     if self.state.load(Ordering::Acquire) != RUNNING {
                         continue;
                     }
-                    q.wait(Pos::Back, Instant::now(), 0, WaitReason::OnceWait, site);
+                    q.wait(
+                        Pos::Back,
+                        Instant::now(),
+                        0,
+                        WaitReason::OnceWait,
+                        site,
+                        &|_| {},
+                    );
                 }
             }
         }

@@ -120,6 +120,7 @@ impl RawRwLock {
             WAIT_READ,
             WaitReason::RwLockRead,
             site,
+            &|_| self.read_unlock(),
         );
         debug_assert_eq!(t, HANDOFF);
         std::sync::atomic::fence(Ordering::Acquire);
@@ -164,6 +165,7 @@ impl RawRwLock {
             WAIT_WRITE,
             WaitReason::RwLockWrite,
             site,
+            &|_| self.write_unlock(),
         );
         debug_assert_eq!(t, HANDOFF);
         std::sync::atomic::fence(Ordering::Acquire);
@@ -200,7 +202,7 @@ impl RawRwLock {
         }
         // A releasing writer admits every queued reader first (Go's alternation); otherwise
         // the oldest writer gets the lock.
-        let readers = if was_writer {
+        let mut readers = if was_writer {
             q.take_data(WAIT_READ)
         } else {
             Vec::new()
@@ -210,6 +212,10 @@ impl RawRwLock {
         } else {
             None
         };
+        if writer.is_none() && readers.is_empty() {
+            // No writer waits (any more: one may have been abandoned): admit the readers.
+            readers = q.take_data(WAIT_READ);
+        }
         let writers_left = q.has_data(WAIT_WRITE);
         let readers_left = q.has_data(WAIT_READ);
         loop {

@@ -56,6 +56,7 @@ impl Semaphore {
                 0,
                 WaitReason::SemaphoreAcquire,
                 Location::caller(),
+                &|_| self.release(),
             );
             debug_assert_eq!(t, HANDOFF);
         }
@@ -178,6 +179,7 @@ impl Barrier {
             0,
             WaitReason::BarrierWait,
             Location::caller(),
+            &|_| {},
         );
         BarrierWaitResult(false)
     }

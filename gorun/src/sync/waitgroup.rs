@@ -148,6 +148,7 @@ impl WaitGroup {
                 0,
                 WaitReason::WaitGroupWait,
                 site,
+                &|_| {},
             );
             if self.inner.state.load(Ordering::Acquire) != 0 {
                 panic!("sync: WaitGroup is reused before previous Wait has returned");

@@ -89,6 +89,7 @@ impl<T> WaitQueue<T> {
         // Nothing panics while holding this lock, but never let poisoning matter.
         QueueGuard {
             q: self.inner.lock().unwrap_or_else(|e| e.into_inner()),
+            queue: self,
         }
     }
 }
@@ -96,6 +97,7 @@ impl<T> WaitQueue<T> {
 /// The locked queue; derefs to the protected state.
 pub(crate) struct QueueGuard<'a, T> {
     q: MutexGuard<'a, Queue<T>>,
+    queue: &'a WaitQueue<T>,
 }
 
 /// Where a new waiter goes.
@@ -108,6 +110,11 @@ pub(crate) enum Pos {
 impl<T> QueueGuard<'_, T> {
     /// Enqueues the caller, releases the queue lock, and parks until granted; returns the
     /// token. `since` is when the caller first started waiting, `data` is for the owner.
+    ///
+    /// If the waiting goroutine is unwound instead (a runtime shutting down abandons parked
+    /// goroutines), its waiter leaves the queue; if it had already been granted a token,
+    /// `on_abandon(token)` runs so the owner can pass on what was given (unlock a handed-off
+    /// lock, return a permit). This keeps a `static` lock usable by a later runtime.
     pub(crate) fn wait(
         mut self,
         pos: Pos,
@@ -115,6 +122,7 @@ impl<T> QueueGuard<'_, T> {
         data: usize,
         reason: WaitReason,
         site: &'static Location<'static>,
+        on_abandon: &dyn Fn(usize),
     ) -> usize {
         let w = Arc::new(Waiter {
             unparker: park::current(),
@@ -126,8 +134,17 @@ impl<T> QueueGuard<'_, T> {
             Pos::Back => self.q.waiters.push_back(w.clone()),
             Pos::Front => self.q.waiters.push_front(w.clone()),
         }
+        let queue = self.queue;
         drop(self);
-        w.wait(reason, site)
+        let mut abandon = Abandon {
+            queue,
+            w: &w,
+            on_abandon,
+            armed: true,
+        };
+        let token = w.wait(reason, site);
+        abandon.armed = false;
+        token
     }
 
     /// Removes the oldest waiter; grant it after dropping the guard.
@@ -180,6 +197,37 @@ impl<T> Deref for QueueGuard<'_, T> {
 impl<T> DerefMut for QueueGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
         &mut self.q.state
+    }
+}
+
+/// Cleans up after a waiter unwound while parked (see [`QueueGuard::wait`]).
+struct Abandon<'a, T> {
+    queue: &'a WaitQueue<T>,
+    w: &'a Arc<Waiter>,
+    on_abandon: &'a dyn Fn(usize),
+    armed: bool,
+}
+
+impl<T> Drop for Abandon<'_, T> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let mut q = self.queue.lock();
+        if let Some(i) = q.q.waiters.iter().position(|x| Arc::ptr_eq(x, self.w)) {
+            q.q.waiters.remove(i);
+            return;
+        }
+        drop(q);
+        // Not queued: a waker popped it, and its grant is (or is about to be) stored.
+        let token = loop {
+            let t = self.w.token.load(Ordering::Acquire);
+            if t != WAITING {
+                break t;
+            }
+            std::hint::spin_loop();
+        };
+        (self.on_abandon)(token);
     }
 }
 

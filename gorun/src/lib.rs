@@ -55,6 +55,7 @@ mod goroutine;
 mod park;
 mod runtime;
 mod stack;
+pub mod sync;
 mod time;
 
 pub use blocking::blocking;

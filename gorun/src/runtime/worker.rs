@@ -252,7 +252,7 @@ impl Worker {
     fn next_local(&self) -> Option<Arc<G>> {
         let t = self.tick.get().wrapping_add(1);
         self.tick.set(t);
-        if t % FAIR_TICKS == 0 {
+        if t.is_multiple_of(FAIR_TICKS) {
             self.drain_remote();
             if let Some(g) = self.ready.borrow_mut().pop_front() {
                 return Some(g);

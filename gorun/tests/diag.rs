@@ -220,14 +220,14 @@ fn stuck_worker_is_reported_once() {
     if in_child() {
         gorun::Builder::new().workers(1).run(|| {
             let h = gorun::go(|| {
+                let waiting = gorun::go(|| ()); // stuck behind us on the only worker
                 let t = std::time::Instant::now();
                 while t.elapsed() < Duration::from_millis(400) {
                     std::hint::spin_loop();
                 }
+                waiting.join().unwrap();
             });
-            let waiting = gorun::go(|| ());
             h.join().unwrap();
-            waiting.join().unwrap();
         });
         return;
     }

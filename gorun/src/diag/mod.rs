@@ -11,7 +11,7 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
-use crate::goroutine::{G, UNSTARTED};
+use crate::goroutine::G;
 use crate::park::WaitReason;
 use crate::runtime::{worker, Shared};
 
@@ -42,9 +42,18 @@ pub fn dump() -> String {
     worker::with_worker(|w| w.map(|w| dump_runtime(&w.shared)).unwrap_or_default())
 }
 
-/// Dumps every goroutine of `shared`, skipping those `skip` rejects.
+/// Dumps every started goroutine of `shared`, and counts the unstarted ones.
 pub(crate) fn dump_runtime(shared: &Shared) -> String {
-    dump_goroutines(shared, &shared.registry.snapshot())
+    let gs = shared.registry.snapshot();
+    let mut out = dump_goroutines(shared, &gs);
+    let unstarted = shared.num_goroutine().saturating_sub(gs.len());
+    if unstarted > 0 {
+        let _ = writeln!(
+            out,
+            "\n{unstarted} more goroutine(s) [runnable], not started yet"
+        );
+    }
+    out
 }
 
 pub(crate) fn dump_goroutines(shared: &Shared, gs: &[Arc<G>]) -> String {
@@ -103,10 +112,9 @@ fn describe(out: &mut String, g: &G, running_on: Option<usize>, now: u64) {
         0 => "gorun::run".to_string(),
         p => format!("goroutine {p}"),
     };
-    let home = match (running_on, g.home()) {
-        (Some(w), _) => format!(", running on worker {w}"),
-        (None, UNSTARTED) => ", not started".to_string(),
-        (None, w) => format!(", on worker {w}"),
+    let home = match running_on {
+        Some(w) => format!(", running on worker {w}"),
+        None => format!(", on worker {}", g.home()),
     };
     let _ = writeln!(out, "created by {creator} at {}{home}", g.spawn_site);
 }

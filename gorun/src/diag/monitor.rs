@@ -92,11 +92,15 @@ impl Monitor {
             let Some(g) = gs.iter().find(|g| g.id == running) else {
                 continue;
             };
-            let behind = gs
-                .iter()
-                .filter(|o| o.home() == i && o.id != running && !o.is_parked())
-                .count()
-                + w.stealable_len();
+            let st = &w.stats;
+            let spawned_since =
+                st.spawned.load(Ordering::Relaxed) - st.spawned_at_switch.load(Ordering::Relaxed);
+            let behind = st.backlog.load(Ordering::Relaxed) as usize
+                + spawned_since as usize
+                + w.remote_len();
+            if behind == 0 {
+                continue; // a long computation that stalls nobody
+            }
             eprintln!(
                 "gorun: warning: goroutine {running} has run for over {limit:?} on worker {i} \
                  without yielding (created at {}); {behind} goroutine(s) wait behind it on \
@@ -125,7 +129,8 @@ impl Monitor {
                     WaitReason::Sleep | WaitReason::IoWait | WaitReason::Blocking
                 )
         });
-        if gs.is_empty() || wakes_by_itself {
+        let unstarted = s.num_goroutine() != gs.len();
+        if gs.is_empty() || unstarted || wakes_by_itself {
             self.quiet_at = None;
             return;
         }

@@ -16,7 +16,7 @@
 //!     to another thread (DESIGN.md §2): that is what makes `!Send` values on its stack and
 //!     cached thread-local addresses sound.
 //!
-//! From spawn until its coroutine has been taken out (finished, or unwound at shutdown),
+//! From start until its coroutine has been taken out (finished, or unwound at shutdown),
 //! the runtime's registry holds an `Arc<G>`, so the last reference to a started goroutine is
 //! never dropped on another thread while it still owns a stack.
 
@@ -40,6 +40,9 @@ use crate::stack::SlotStack;
 pub(crate) enum Suspend {
     /// `yield_now`: queue me again at the back.
     Yield,
+    /// A long spawning run: queue me behind the goroutines I spawned, so they start
+    /// while their queue entries and stacks are still hot.
+    YieldToSpawned,
     /// Parked: whoever wakes me queues me.
     Park,
 }
@@ -79,9 +82,7 @@ pub(crate) struct G {
     guard: Cell<(usize, usize)>,
     yielder: Cell<*const Yielder<(), Suspend>>,
     home: AtomicUsize,
-    /// Registry shard (the spawning worker) and index in it; the index is only read and
-    /// changed under that shard's lock.
-    pub(crate) registry_shard: usize,
+    /// Index in the home worker's registry shard; only read and changed under its lock.
     pub(crate) registry_index: Cell<usize>,
 }
 
@@ -103,7 +104,6 @@ impl G {
         name: Option<Box<str>>,
         shared: Arc<Shared>,
         entry: Entry,
-        registry_shard: usize,
     ) -> G {
         G {
             id,
@@ -121,7 +121,6 @@ impl G {
             guard: Cell::new((0, 0)),
             yielder: Cell::new(std::ptr::null()),
             home: AtomicUsize::new(UNSTARTED),
-            registry_shard,
             registry_index: Cell::new(usize::MAX),
         }
     }

@@ -42,7 +42,6 @@ pub(crate) struct Shared {
     pub(crate) registry: Registry,
     pub(crate) config: Config,
     next_id: AtomicU64,
-    live: AtomicUsize,
     start: Instant,
     /// Nanoseconds since `start`, advanced by the monitor every tick (cheap to read).
     coarse_ns: AtomicU64,
@@ -87,7 +86,15 @@ impl Shared {
     }
 
     pub(crate) fn num_goroutine(&self) -> usize {
-        self.live.load(Ordering::Relaxed)
+        // Each worker counts the goroutines it spawned and finished; the sum is exact when
+        // nothing runs and at most a few goroutines off while workers run.
+        let (spawned, finished) = self.workers.iter().fold((0u64, 0u64), |(s, f), w| {
+            (
+                s + w.stats.spawned.load(Ordering::Relaxed),
+                f + w.stats.finished.load(Ordering::Relaxed),
+            )
+        });
+        spawned.saturating_sub(finished) as usize
     }
 
     fn add_idle(&self, index: usize) {
@@ -132,18 +139,14 @@ impl Shared {
     }
 
     fn goroutine_finished(&self, g: &G) {
-        self.live.fetch_sub(1, Ordering::Relaxed);
         if g.id == MAIN_ID {
-            if self.config.leak_check {
-                let alive = self.registry.snapshot();
-                if !alive.is_empty() {
-                    let report = format!(
-                        "gorun: leak check: {} goroutine(s) still alive when main returned:\n\n{}",
-                        alive.len(),
-                        diag::dump_goroutines(self, &alive)
-                    );
-                    *self.leaks.lock().unwrap() = Some(report);
-                }
+            let alive = self.num_goroutine();
+            if self.config.leak_check && alive > 0 {
+                let report = format!(
+                    "gorun: leak check: {alive} goroutine(s) still alive when main returned:\n\n{}",
+                    diag::dump_runtime(self)
+                );
+                *self.leaks.lock().unwrap() = Some(report);
             }
             self.begin_shutdown();
         }
@@ -152,17 +155,13 @@ impl Shared {
     /// Creates an unstarted goroutine.
     fn new_goroutine(
         self: &Arc<Self>,
-        spawner: usize,
         parent: u64,
         site: &'static Location<'static>,
         name: Option<Box<str>>,
         body: Entry,
     ) -> Arc<G> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.live.fetch_add(1, Ordering::Relaxed);
-        let g = Arc::new(G::new(id, parent, site, name, self.clone(), body, spawner));
-        self.registry.insert(&g);
-        g
+        Arc::new(G::new(id, parent, site, name, self.clone(), body))
     }
 }
 
@@ -357,7 +356,6 @@ impl Builder {
             registry: Registry::new(n),
             config: self.config.clone(),
             next_id: AtomicU64::new(MAIN_ID),
-            live: AtomicUsize::new(0),
             start: Instant::now(),
             coarse_ns: AtomicU64::new(0),
             failure: Mutex::new(None),
@@ -371,12 +369,13 @@ impl Builder {
         // does not return before the body has run or been dropped (workers unwind every
         // goroutine before `run` continues), so borrows in `f` outlive it.
         let body: Arc<dyn Runnable> = unsafe { std::mem::transmute(body) };
-        let main = shared.new_goroutine(0, 0, site, None, body);
+        let main = shared.new_goroutine(0, site, None, body);
 
         let mut monitor = Monitor::new(shared.clone());
         let timer_thread = shared.timers.start(Box::new(move || monitor.tick()));
         let mut deques = deques.into_iter();
         let worker0 = Worker::new(0, shared.clone(), deques.next().unwrap());
+        worker::bump(&shared.workers[0].stats.spawned);
         worker0.push_runnext(main);
         let threads: Vec<_> = deques
             .enumerate()
@@ -504,11 +503,12 @@ where
             )
         });
         let parent = worker::with_current_g(|g| g.map_or(0, |g| g.id));
-        let g = w
-            .shared
-            .new_goroutine(w.index, parent, site, name, task.clone());
+        let g = w.shared.new_goroutine(parent, site, name, task.clone());
         let id = g.id;
         w.push_runnext(g);
+        if w.spawned_one() {
+            worker::with_current_g(|g| g.map(|g| g.suspend(goroutine::Suspend::YieldToSpawned)));
+        }
         JoinHandle::new(task, id)
     })
 }

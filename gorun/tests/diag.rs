@@ -287,3 +287,76 @@ fn metrics_count_spawns_switches_and_parks() {
     });
     assert_eq!(gorun::metrics(), gorun::Metrics::default());
 }
+
+/// Two goroutines lock two mutexes in opposite orders while main keeps running: Go sees
+/// nothing (not every goroutine is asleep), gorun reports the cycle.
+fn lock_cycle_program(fatal: bool) {
+    gorun::Builder::new().lock_cycles_fatal(fatal).run(|| {
+        let m1 = Arc::new(Mutex::new(1));
+        let m2 = Arc::new(Mutex::new(2));
+        let ready = WaitGroup::new();
+        ready.add(2);
+        let (a1, a2, r) = (m1.clone(), m2.clone(), ready.clone());
+        gorun::go(move || {
+            let _g1 = a1.lock();
+            r.done();
+            r.wait();
+            let _g2 = a2.lock();
+        });
+        let (b1, b2, r) = (m1.clone(), m2.clone(), ready.clone());
+        gorun::go(move || {
+            let _g2 = b2.lock();
+            r.done();
+            r.wait();
+            let _g1 = b1.lock();
+        });
+        // Main is busy (sleeping and waking), so this is not a global deadlock.
+        for _ in 0..30 {
+            gorun::sleep(Duration::from_millis(10));
+        }
+        println!("main finished");
+    });
+}
+
+#[test]
+fn lock_cycle_is_fatal() {
+    if in_child() {
+        lock_cycle_program(true);
+        return;
+    }
+    let out = run_child("lock_cycle_is_fatal");
+    assert_eq!(out.status.code(), Some(2), "stderr: {}", out.stderr);
+    let err = &out.stderr;
+    assert!(
+        err.starts_with(
+            "fatal error: lock cycle: goroutines 2, 3 wait for each other's locks and can never \
+             proceed\n\n"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("goroutine 2 holds sync.Mutex created at gorun/tests/diag.rs:"),
+        "{err}"
+    );
+    assert!(err.contains(", locked at gorun/tests/diag.rs:"), "{err}");
+    assert!(err.contains("held by goroutine 3"), "{err}");
+    assert!(err.contains("goroutine 3 [sync.Mutex.Lock]:"), "{err}");
+    assert!(!out.stdout.contains("main finished"));
+}
+
+#[test]
+fn lock_cycle_can_be_a_warning() {
+    if in_child() {
+        lock_cycle_program(false);
+        return;
+    }
+    let out = run_child("lock_cycle_can_be_a_warning");
+    assert!(out.status.success(), "stderr: {}", out.stderr);
+    assert_eq!(
+        out.stderr
+            .matches("gorun: warning: lock cycle: goroutines 2, 3")
+            .count(),
+        1
+    );
+    assert!(out.stdout.contains("main finished"));
+}

@@ -22,17 +22,23 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Mutex, OnceLock};
 
-/// Returned by `Builder::try_run` when every goroutine is asleep; its `Display` is exactly
-/// what `run` prints before exiting with code 2.
+/// Returned by `Builder::try_run` when every goroutine is asleep (or some wait for each
+/// other's locks); its `Display` is exactly what `run` prints before exiting with code 2.
 #[derive(Clone)]
 pub struct Deadlock {
     pub(crate) report: String,
 }
 
 impl Deadlock {
+    /// The global deadlock report: Go's message, then the dump.
     pub(crate) fn new(dump: &str) -> Deadlock {
+        Deadlock::with_header("fatal error: all goroutines are asleep - deadlock!", dump)
+    }
+
+    /// Another fatal wait (a lock cycle): its first line, then the details.
+    pub(crate) fn with_header(header: &str, body: &str) -> Deadlock {
         Deadlock {
-            report: format!("fatal error: all goroutines are asleep - deadlock!\n\n{dump}"),
+            report: format!("{header}\n\n{body}"),
         }
     }
 }

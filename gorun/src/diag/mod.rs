@@ -5,6 +5,7 @@
 //! shutdown.
 
 pub(crate) mod deadlock;
+pub(crate) mod lockgraph;
 pub(crate) mod monitor;
 
 use std::fmt::Write;

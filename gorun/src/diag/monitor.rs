@@ -18,6 +18,9 @@ pub(crate) struct Monitor {
     /// Total switches seen at the previous tick when everything looked asleep.
     quiet_at: Option<u64>,
     sigquits_seen: u64,
+    /// The lock cycle seen at the previous tick, and the cycles already warned about.
+    cycle_seen: Option<Vec<u64>>,
+    cycles_reported: Vec<Vec<u64>>,
 }
 
 struct Watch {
@@ -44,6 +47,8 @@ impl Monitor {
             watch,
             quiet_at: None,
             sigquits_seen: SIGQUITS.load(Ordering::Relaxed),
+            cycle_seen: None,
+            cycles_reported: Vec::new(),
         }
     }
 
@@ -65,8 +70,49 @@ impl Monitor {
                 );
             }
         }
+        // A whole-program deadlock gets Go's report, even when it is also a lock cycle.
         if self.shared.config.deadlock_detection {
             self.check_deadlock();
+        }
+        if !self.shared.is_shutdown() {
+            self.check_lock_cycles();
+        }
+    }
+
+    fn check_lock_cycles(&mut self) {
+        let found = self.shared.lock_graph.find_cycle();
+        let Some((ids, report)) = found else {
+            self.cycle_seen = None;
+            return;
+        };
+        if self.cycle_seen.as_ref() != Some(&ids) {
+            self.cycle_seen = Some(ids); // confirm on the next tick
+            return;
+        }
+        if self.cycles_reported.contains(&ids) {
+            return;
+        }
+        let gs: Vec<_> = self
+            .shared
+            .registry
+            .snapshot()
+            .into_iter()
+            .filter(|g| ids.contains(&g.id))
+            .collect();
+        let dump = super::dump_goroutines(&self.shared, &gs);
+        let names: Vec<String> = ids.iter().map(u64::to_string).collect();
+        let head = format!(
+            "lock cycle: goroutines {} wait for each other's locks and can never proceed",
+            names.join(", ")
+        );
+        if self.shared.config.lock_cycles_fatal {
+            self.shared.fail(Deadlock::with_header(
+                &format!("fatal error: {head}"),
+                &format!("{report}\n{dump}"),
+            ));
+        } else {
+            eprintln!("gorun: warning: {head}\n\n{report}\n{dump}");
+            self.cycles_reported.push(ids);
         }
     }
 

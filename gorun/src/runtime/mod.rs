@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Worker as Deque};
 
-use crate::diag::{self, monitor::Monitor, Deadlock};
+use crate::diag::{self, lockgraph::LockGraph, monitor::Monitor, Deadlock};
 use crate::goroutine::{self, Entry, JoinHandle, Runnable, Task, G};
 use crate::stack::{self, StackPool};
 use crate::time::Timers;
@@ -40,6 +40,7 @@ pub(crate) struct Shared {
     pub(crate) timers: Timers,
     pub(crate) stacks: StackPool,
     pub(crate) registry: Registry,
+    pub(crate) lock_graph: LockGraph,
     pub(crate) config: Config,
     next_id: AtomicU64,
     start: Instant,
@@ -58,6 +59,7 @@ pub(crate) struct Config {
     pub(crate) stuck_after: Option<Duration>,
     pub(crate) leak_check: bool,
     pub(crate) dump_on_sigquit: bool,
+    pub(crate) lock_cycles_fatal: bool,
 }
 
 impl Shared {
@@ -203,6 +205,7 @@ impl Builder {
                 stuck_after: Some(Duration::from_millis(100)),
                 leak_check: false,
                 dump_on_sigquit: false,
+                lock_cycles_fatal: true,
             },
         }
     }
@@ -228,6 +231,18 @@ impl Builder {
     /// `run` then panics with their dump, so a test fails. Off by default.
     pub fn leak_check(mut self, on: bool) -> Builder {
         self.config.leak_check = on;
+        self
+    }
+
+    /// What to do when goroutines wait for each other's locks (A holds `m1` and waits for
+    /// `m2` while B holds `m2` and waits for `m1`): such a cycle can never resolve, even
+    /// while other goroutines keep running, which Go cannot see. By default (`true`) it is
+    /// fatal like a global deadlock: `run` prints a report naming the goroutines, both
+    /// locks' creation sites and where each was locked, and exits with code 2 (`try_run`
+    /// returns it). With `false` the report is printed once as a warning and the program
+    /// goes on.
+    pub fn lock_cycles_fatal(mut self, fatal: bool) -> Builder {
+        self.config.lock_cycles_fatal = fatal;
         self
     }
 
@@ -354,6 +369,7 @@ impl Builder {
             timers: Timers::new(),
             stacks: StackPool::new(self.stack_size),
             registry: Registry::new(n),
+            lock_graph: LockGraph::default(),
             config: self.config.clone(),
             next_id: AtomicU64::new(MAIN_ID),
             start: Instant::now(),

@@ -80,7 +80,12 @@ impl Monitor {
     }
 
     fn check_lock_cycles(&mut self) {
-        let found = self.shared.lock_graph.find_cycle();
+        if !self.shared.lock_graph.has_waiters() {
+            self.cycle_seen = None;
+            return;
+        }
+        let all = self.shared.registry.snapshot();
+        let found = self.shared.lock_graph.find_cycle(&all);
         let Some((ids, report)) = found else {
             self.cycle_seen = None;
             return;
@@ -92,13 +97,7 @@ impl Monitor {
         if self.cycles_reported.contains(&ids) {
             return;
         }
-        let gs: Vec<_> = self
-            .shared
-            .registry
-            .snapshot()
-            .into_iter()
-            .filter(|g| ids.contains(&g.id))
-            .collect();
+        let gs: Vec<_> = all.into_iter().filter(|g| ids.contains(&g.id)).collect();
         let dump = super::dump_goroutines(&self.shared, &gs);
         let names: Vec<String> = ids.iter().map(u64::to_string).collect();
         let head = format!(

@@ -567,7 +567,7 @@ impl GoBuilder {
 
 /// The id of the running goroutine (1 for the main goroutine), or 0 on a plain thread.
 pub fn current_id() -> u64 {
-    worker::with_current_g(|g| g.map_or(0, |g| g.id))
+    worker::current_id()
 }
 
 /// The number of goroutines that exist in the current runtime (started or not, main

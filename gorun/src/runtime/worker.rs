@@ -167,6 +167,23 @@ pub(crate) struct Worker {
 
 thread_local! {
     static WORKER: Cell<*const Worker> = const { Cell::new(std::ptr::null()) };
+    /// The goroutine running on this thread (null: none), for hot paths that need only it.
+    static CURRENT: Cell<*const G> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The id of the goroutine running on this thread, 0 on a plain thread or in the scheduler.
+#[inline]
+pub(crate) fn current_id() -> u64 {
+    // SAFETY: CURRENT is non-null only while the worker runs that goroutine (see run_g),
+    // and the registry keeps it alive meanwhile.
+    CURRENT.with(|c| unsafe { c.get().as_ref() }.map_or(0, |g| g.id))
+}
+
+/// Runs `f` on the goroutine running on this thread, if any (the cheapest access).
+#[inline]
+pub(crate) fn with_running<R>(f: impl FnOnce(&G) -> R) -> Option<R> {
+    // SAFETY: as in `current_id`; the borrow ends within this call, on this thread.
+    CURRENT.with(|c| unsafe { c.get().as_ref() }.map(f))
 }
 
 /// The worker running on this thread, if any.
@@ -435,9 +452,11 @@ impl Worker {
             .spawned_at_switch
             .store(stats.spawned.load(Ordering::Relaxed), Ordering::Relaxed);
         stats.running.store(g.id, Ordering::Relaxed);
+        CURRENT.with(|c| c.set(Arc::as_ptr(&g)));
         self.spawn_run.set(0);
         let result = coro.resume(());
         stats.running.store(0, Ordering::Relaxed);
+        CURRENT.with(|c| c.set(std::ptr::null()));
         bump(&stats.switches);
         overflow::set_running(None);
         self.current.set(std::ptr::null());

@@ -88,7 +88,6 @@ impl RawMutex {
             .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            let _waiting = Waiting::begin(&self.info, site);
             self.lock_slow(site);
         }
         self.info.acquired(site);
@@ -154,9 +153,12 @@ impl RawMutex {
                 Pos::Back
             };
             let start = *since.get_or_insert_with(Instant::now);
+            // Only a goroutine that really parks registers a wait edge (not while spinning).
+            let waiting = Waiting::begin(&self.info, site);
             let token = q.wait(pos, start, 0, WaitReason::MutexLock, site, &|t| {
                 self.abandon(t)
             });
+            drop(waiting);
             if token == HANDOFF {
                 // The unlocker left LOCKED set for us and settled STARVING/WAITERS.
                 std::sync::atomic::fence(Ordering::Acquire);

@@ -140,7 +140,6 @@ impl RawRwLock {
             .compare_exchange(0, WRITER, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            let _waiting = Waiting::begin(&self.info, site);
             self.write_slow(site);
         }
         self.info.acquired(site);
@@ -173,6 +172,7 @@ impl RawRwLock {
                 Err(a) => s = a,
             }
         }
+        let _waiting = Waiting::begin(&self.info, site);
         let t = q.wait(
             Pos::Back,
             Instant::now(),

@@ -104,7 +104,7 @@ impl HeldLocks {
     fn holds(&self, lock: *const LockInfo) -> Option<&'static Location<'static>> {
         let n = self.len.load(Ordering::Acquire).min(HELD);
         (0..n)
-            .find(|&i| self.locks[i].load(Ordering::Relaxed) as *const _ == lock)
+            .find(|&i| std::ptr::eq(self.locks[i].load(Ordering::Relaxed), lock))
             .map(|i| {
                 // SAFETY: sites are stored from `&'static Location`s.
                 unsafe { &*self.sites[i].load(Ordering::Relaxed) }

@@ -62,5 +62,7 @@ pub use blocking::blocking;
 pub use diag::{dump, metrics, Deadlock, Metrics};
 pub use goroutine::JoinHandle;
 pub use gorun_macros::{main, test};
-pub use runtime::{current_id, go, num_goroutine, run, yield_now, Builder, GoBuilder};
+pub use runtime::{
+    current_id, go, num_goroutine, pin_stack, run, yield_now, Builder, GoBuilder, StackPin,
+};
 pub use time::sleep;

@@ -50,6 +50,7 @@
 //! ```
 
 mod blocking;
+mod chan;
 mod diag;
 mod goroutine;
 mod park;
@@ -59,8 +60,18 @@ pub mod sync;
 mod time;
 
 pub use blocking::blocking;
+pub use chan::{
+    chan, never, IntoIter, Iter, Receiver, RecvError, RecvTimeoutError, Select, SelectTimeoutError,
+    SelectedOperation, SendError, SendTimeoutError, Sender, TryIter, TryRecvError, TrySelectError,
+    TrySendError,
+};
 pub use diag::{dump, metrics, Deadlock, Metrics};
 pub use goroutine::JoinHandle;
 pub use gorun_macros::{main, test};
 pub use runtime::{current_id, go, num_goroutine, run, yield_now, Builder, GoBuilder};
-pub use time::sleep;
+pub use time::{after, sleep, tick};
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::chan::select_forever;
+}

@@ -242,7 +242,7 @@ fn dynamic_select() {
             let tx = tx.clone();
             go(move || tx.send(i).unwrap());
         }
-        let mut seen = vec![false; 10];
+        let mut seen = [false; 10];
         for _ in 0..10 {
             let mut sel = Select::new();
             for (_, rx) in &chans {
@@ -349,4 +349,45 @@ fn stress_select_no_loss_between_goroutines_and_threads() {
         sum.load(std::sync::atomic::Ordering::Relaxed)
     });
     assert_eq!(total, 2 * 2000 * 2001 / 2);
+}
+
+#[test]
+fn macro_syntax_forms() {
+    gorun::run(|| {
+        let (tx, rx) = chan::<i32>(4);
+        tx.send(1).unwrap();
+        // A borrowed operand, a block body without a trailing comma, a trailing comma.
+        let r = &rx;
+        let v = select! {
+            recv(r) -> v => { v.unwrap() }
+            recv(gorun::never::<i32>()) -> _ => unreachable!(),
+        };
+        assert_eq!(v, 1);
+        select! {
+            send(&tx, 2) -> res => res.unwrap(),
+        }
+        let n = select! {
+            recv(rx) -> v => v.unwrap(),
+            default(Duration::from_millis(1)) => { -1 }
+        };
+        assert_eq!(n, 2);
+        let mut hit = false;
+        select! {
+            recv(rx) -> _ => {}
+            default => { hit = true; }
+        }
+        assert!(hit);
+    });
+}
+
+#[test]
+fn select_no_cases_parks() {
+    gorun::run(|| {
+        // `select! {}` never returns; run it in a goroutine that main abandons.
+        let h = go(|| -> () {
+            select! {}
+        });
+        gorun::sleep(Duration::from_millis(2));
+        drop(h);
+    });
 }

@@ -133,6 +133,9 @@ enum TrySend<T> {
     Disconnected(T),
 }
 
+/// A received value and the parked sender to wake once the lock is released.
+type Received<T> = (T, Option<Arc<Waiter<T>>>);
+
 enum TryRecv {
     Empty,
     Closed,
@@ -186,11 +189,7 @@ impl<T> Chan<T> {
 
     /// Takes the next value: from the buffer (refilling it from the oldest parked sender) or
     /// straight from a parked sender.
-    fn try_recv_locked(
-        &self,
-        g: &mut Inner<T>,
-        me: Option<&Ctx>,
-    ) -> Result<(T, Option<Arc<Waiter<T>>>), TryRecv> {
+    fn try_recv_locked(&self, g: &mut Inner<T>, me: Option<&Ctx>) -> Result<Received<T>, TryRecv> {
         let from_buf = g.buf.pop_front();
         let mut skipped = None;
         while let Some(w) = g.sendq.pop_front() {
@@ -286,7 +285,6 @@ impl<T> Chan<T> {
         q.retain(|x| !Arc::ptr_eq(x, w));
     }
 
-    #[allow(clippy::type_complexity)]
     fn send_impl(
         &self,
         v: T,

@@ -230,7 +230,7 @@ fn random(n: usize) -> usize {
         x ^= x >> 7;
         x ^= x << 17;
         r.set(x);
-        ((x >> 32) * n as u64 >> 32) as usize
+        (((x >> 32) * n as u64) >> 32) as usize
     })
 }
 

@@ -74,7 +74,14 @@ fn select4(n: usize) {
 
 #[gorun::main]
 fn main() {
-    pingpong(1_000_000);
-    mpmc(2_000_000, 1024);
-    select4(1_000_000);
+    let which = std::env::args().nth(1).unwrap_or_default();
+    if which.is_empty() || which == "pingpong" {
+        pingpong(1_000_000);
+    }
+    if which.is_empty() || which == "mpmc" {
+        mpmc(2_000_000, 1024);
+    }
+    if which.is_empty() || which == "select" {
+        select4(1_000_000);
+    }
 }

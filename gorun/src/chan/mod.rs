@@ -13,6 +13,7 @@
 //! owner after it saw its own waiter claimed or after it removed the waiter from the queue
 //! under the lock.
 
+use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::panic::Location;
@@ -85,11 +86,40 @@ enum CtxRef {
     Shared(Arc<Ctx>),
 }
 
+/// A one-value hand-off cell. Access follows the slot ownership rule (module docs): at any
+/// time exactly one party may touch it, so it needs no lock of its own.
+pub(crate) struct Slot<T>(UnsafeCell<Option<T>>);
+
+// SAFETY: the value moves between threads through the slot (so `T: Send`), and the
+// ownership rule makes every access exclusive, ordered by the channel mutex or by the
+// Release/Acquire claim on the waiter's `Ctx`.
+unsafe impl<T: Send> Sync for Slot<T> {}
+
+impl<T> Slot<T> {
+    fn new(v: Option<T>) -> Slot<T> {
+        Slot(UnsafeCell::new(v))
+    }
+
+    /// # Safety
+    /// The caller owns the slot under the ownership rule.
+    unsafe fn put(&self, v: T) {
+        // SAFETY: exclusive access per the caller's contract.
+        unsafe { *self.0.get() = Some(v) }
+    }
+
+    /// # Safety
+    /// The caller owns the slot under the ownership rule.
+    unsafe fn take(&self) -> Option<T> {
+        // SAFETY: exclusive access per the caller's contract.
+        unsafe { (*self.0.get()).take() }
+    }
+}
+
 /// One parked operation on one channel.
 pub(crate) struct Waiter<T> {
     ctx: CtxRef,
     case: usize,
-    slot: Mutex<Option<T>>,
+    slot: Slot<T>,
 }
 
 impl<T> Waiter<T> {
@@ -100,8 +130,15 @@ impl<T> Waiter<T> {
         }
     }
 
-    fn take_slot(&self) -> Option<T> {
-        self.slot.lock().unwrap().take()
+    /// Takes the slot's value as its owner.
+    ///
+    /// # Safety
+    /// The caller is the waiter's owner and either saw it claimed (`Ctx::selected`) or
+    /// removed it from its channel queue under the channel lock.
+    unsafe fn owner_take(&self) -> Option<T> {
+        // SAFETY: per the contract, no claimer can touch the slot any more, and the claim's
+        // Acquire (or the channel mutex) orders the claimer's last access before ours.
+        unsafe { self.slot.take() }
     }
 
     fn wake(&self) {
@@ -152,7 +189,6 @@ impl<T> Chan<T> {
         &self,
         g: &mut Inner<T>,
         mut v: T,
-        me: Option<&Ctx>,
     ) -> Result<Option<Arc<Waiter<T>>>, TrySend<T>> {
         if g.closed {
             return Err(TrySend::Closed(v));
@@ -160,26 +196,19 @@ impl<T> Chan<T> {
         if g.no_receivers {
             return Err(TrySend::Disconnected(v));
         }
-        let mut skipped = None;
         while let Some(w) = g.recvq.pop_front() {
             if !w.ctx().is_waiting() {
                 continue; // claimed or aborted elsewhere; its owner forgets it
             }
-            if me.is_some_and(|c| std::ptr::eq(c, w.ctx())) {
-                // A case of the same select: never pair with ourselves.
-                skipped.get_or_insert_with(Vec::new).push(w);
-                continue;
-            }
-            *w.slot.lock().unwrap() = Some(v);
+            // SAFETY: we hold the channel lock and have not claimed `w` yet: a claimer's
+            // turn (ownership rule). A parked receiver's slot is empty.
+            unsafe { w.slot.put(v) };
             if w.ctx().try_claim(w.case) {
-                restore_front(&mut g.recvq, skipped);
                 return Ok(Some(w));
             }
-            v = w
-                .take_slot()
-                .expect("gorun: channel slot emptied while owned");
+            // SAFETY: the claim failed, so the slot is still ours to restore.
+            v = unsafe { w.slot.take() }.expect("gorun: channel slot emptied while owned");
         }
-        restore_front(&mut g.recvq, skipped);
         if g.buf.len() < self.cap {
             g.buf.push_back(v);
             return Ok(None);
@@ -189,20 +218,15 @@ impl<T> Chan<T> {
 
     /// Takes the next value: from the buffer (refilling it from the oldest parked sender) or
     /// straight from a parked sender.
-    fn try_recv_locked(&self, g: &mut Inner<T>, me: Option<&Ctx>) -> Result<Received<T>, TryRecv> {
+    fn try_recv_locked(&self, g: &mut Inner<T>) -> Result<Received<T>, TryRecv> {
         let from_buf = g.buf.pop_front();
-        let mut skipped = None;
         while let Some(w) = g.sendq.pop_front() {
             if !w.ctx().is_waiting() {
                 continue;
             }
-            if me.is_some_and(|c| std::ptr::eq(c, w.ctx())) {
-                skipped.get_or_insert_with(Vec::new).push(w);
-                continue;
-            }
-            let sv = w.take_slot().expect("gorun: parked sender without a value");
+            // SAFETY: channel lock held, `w` not claimed yet: a claimer's turn.
+            let sv = unsafe { w.slot.take() }.expect("gorun: parked sender without a value");
             if w.ctx().try_claim(w.case) {
-                restore_front(&mut g.sendq, skipped);
                 return Ok(match from_buf {
                     Some(v) => {
                         g.buf.push_back(sv);
@@ -211,9 +235,9 @@ impl<T> Chan<T> {
                     None => (sv, Some(w)),
                 });
             }
-            *w.slot.lock().unwrap() = Some(sv);
+            // SAFETY: the claim failed, so the slot is still ours to restore.
+            unsafe { w.slot.put(sv) };
         }
-        restore_front(&mut g.sendq, skipped);
         match from_buf {
             Some(v) => Ok((v, None)),
             None if g.closed => Err(TryRecv::Closed),
@@ -295,7 +319,7 @@ impl<T> Chan<T> {
             block_forever(WaitReason::ChanSendNil, site);
         }
         let mut g = self.lock();
-        let v = match self.try_send_locked(&mut g, v, None) {
+        let v = match self.try_send_locked(&mut g, v) {
             Ok(w) => {
                 drop(g);
                 if let Some(w) = w {
@@ -314,12 +338,13 @@ impl<T> Chan<T> {
         let w = Arc::new(Waiter {
             ctx: CtxRef::Own(Ctx::new()),
             case: 0,
-            slot: Mutex::new(Some(v)),
+            slot: Slot::new(Some(v)),
         });
         g.sendq.push_back(w.clone());
         drop(g);
         let claimed = self.wait(&w, true, WaitReason::ChanSend, site, deadline);
-        match w.take_slot() {
+        // SAFETY: `wait` returned: `w` was claimed, or withdrawn from the queue under the lock.
+        match unsafe { w.owner_take() } {
             None => Ok(()),
             Some(v) if claimed => Err(SendTimeoutError::Disconnected(v)),
             Some(v) => Err(SendTimeoutError::Timeout(v)),
@@ -343,7 +368,7 @@ impl<T> Chan<T> {
             }
         }
         let mut g = self.lock();
-        match self.try_recv_locked(&mut g, None) {
+        match self.try_recv_locked(&mut g) {
             Ok((v, w)) => {
                 drop(g);
                 if let Some(w) = w {
@@ -360,14 +385,15 @@ impl<T> Chan<T> {
         let w = Arc::new(Waiter {
             ctx: CtxRef::Own(Ctx::new()),
             case: 0,
-            slot: Mutex::new(None),
+            slot: Slot::new(None),
         });
         g.recvq.push_back(w.clone());
         drop(g);
         if !self.wait(&w, false, WaitReason::ChanReceive, site, deadline) {
             return Err(RecvTimeoutError::Timeout);
         }
-        w.take_slot().ok_or(RecvTimeoutError::Disconnected)
+        // SAFETY: `wait` returned true: `w` was claimed.
+        unsafe { w.owner_take() }.ok_or(RecvTimeoutError::Disconnected)
     }
 
     fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
@@ -375,7 +401,7 @@ impl<T> Chan<T> {
             return Err(TrySendError::Full(v));
         }
         let mut g = self.lock();
-        let r = self.try_send_locked(&mut g, v, None);
+        let r = self.try_send_locked(&mut g, v);
         drop(g);
         match r {
             Ok(w) => {
@@ -395,7 +421,7 @@ impl<T> Chan<T> {
             return Err(TryRecvError::Empty);
         }
         let mut g = self.lock();
-        let r = self.try_recv_locked(&mut g, None);
+        let r = self.try_recv_locked(&mut g);
         drop(g);
         match r {
             Ok((v, w)) => {
@@ -406,14 +432,6 @@ impl<T> Chan<T> {
             }
             Err(TryRecv::Empty) => Err(TryRecvError::Empty),
             Err(TryRecv::Closed) => Err(TryRecvError::Disconnected),
-        }
-    }
-}
-
-fn restore_front<T>(q: &mut VecDeque<T>, skipped: Option<Vec<T>>) {
-    if let Some(s) = skipped {
-        for w in s.into_iter().rev() {
-            q.push_front(w);
         }
     }
 }

@@ -13,10 +13,12 @@ use std::any::Any;
 use std::cell::Cell;
 use std::fmt;
 use std::panic::Location;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Chan, Ctx, CtxRef, Receiver, RecvError, SendError, Sender, TryRecv, TrySend, Waiter};
+use super::{
+    Chan, Ctx, CtxRef, Receiver, RecvError, SendError, Sender, Slot, TryRecv, TrySend, Waiter,
+};
 use crate::park::{self, WaitReason};
 
 trait Case {
@@ -50,7 +52,7 @@ impl<T: Send + 'static> Case for RecvCase<'_, T> {
     fn try_complete(&mut self) -> bool {
         let chan = &self.rx.chan;
         let mut g = chan.lock();
-        let r = chan.try_recv_locked(&mut g, None);
+        let r = chan.try_recv_locked(&mut g);
         drop(g);
         match r {
             Ok((v, w)) => {
@@ -81,7 +83,7 @@ impl<T: Send + 'static> Case for RecvCase<'_, T> {
         let w = Arc::new(Waiter {
             ctx: CtxRef::Shared(ctx.clone()),
             case,
-            slot: Mutex::new(None),
+            slot: Slot::new(None),
         });
         g.recvq.push_back(w.clone());
         self.waiter = Some(w);
@@ -99,7 +101,8 @@ impl<T: Send + 'static> Case for RecvCase<'_, T> {
             .waiter
             .take()
             .expect("gorun: select case without waiter");
-        self.result = Some(w.take_slot().ok_or(RecvError));
+        // SAFETY: `finish` runs after this case's waiter was claimed.
+        self.result = Some(unsafe { w.owner_take() }.ok_or(RecvError));
     }
 
     fn chan_addr(&self) -> usize {
@@ -134,7 +137,7 @@ impl<T: Send + 'static> Case for SendCase<'_, T> {
             .take()
             .expect("gorun: select send without a value");
         let mut g = chan.lock();
-        let r = chan.try_send_locked(&mut g, v, None);
+        let r = chan.try_send_locked(&mut g, v);
         drop(g);
         match r {
             Ok(w) => {
@@ -170,7 +173,7 @@ impl<T: Send + 'static> Case for SendCase<'_, T> {
         let w = Arc::new(Waiter {
             ctx: CtxRef::Shared(ctx.clone()),
             case,
-            slot: Mutex::new(self.value.take()),
+            slot: Slot::new(self.value.take()),
         });
         g.sendq.push_back(w.clone());
         self.waiter = Some(w);
@@ -180,8 +183,8 @@ impl<T: Send + 'static> Case for SendCase<'_, T> {
     fn unregister(&mut self) {
         if let Some(w) = self.waiter.take() {
             self.tx.chan.unregister(&w, true);
-            // Out of the queue: nobody else touches the slot now.
-            self.value = w.take_slot();
+            // SAFETY: `unregister` removed `w` from the queue under the channel lock.
+            self.value = unsafe { w.owner_take() };
         }
     }
 
@@ -190,7 +193,8 @@ impl<T: Send + 'static> Case for SendCase<'_, T> {
             .waiter
             .take()
             .expect("gorun: select case without waiter");
-        self.result = Some(match w.take_slot() {
+        // SAFETY: `finish` runs after this case's waiter was claimed.
+        self.result = Some(match unsafe { w.owner_take() } {
             None => Ok(()),
             Some(v) => Err(SendError(v)),
         });

@@ -391,3 +391,22 @@ fn select_no_cases_parks() {
         drop(h);
     });
 }
+
+#[test]
+fn abandoned_waiters_are_withdrawn() {
+    let (tx, rx) = chan::<i32>(0);
+    let keep = rx.clone();
+    gorun::run(move || {
+        let rx2 = rx.clone();
+        go(move || rx2.recv());
+        go(move || {
+            select! {
+                recv(rx) -> v => v,
+            }
+        });
+        gorun::sleep(Duration::from_millis(2));
+    });
+    // Both goroutines were unwound when main returned: nobody takes the value.
+    assert_eq!(tx.try_send(1), Err(gorun::TrySendError::Full(1)));
+    drop(keep);
+}

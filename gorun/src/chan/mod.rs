@@ -283,9 +283,16 @@ impl<T> Chan<T> {
         site: &'static Location<'static>,
         deadline: Option<Instant>,
     ) -> bool {
-        loop {
+        // If the goroutine is unwound while parked (an abandoned goroutine at shutdown), the
+        // guard withdraws the waiter so no value is handed to it.
+        let guard = Withdraw {
+            chan: self,
+            w,
+            send,
+        };
+        let claimed = loop {
             if w.ctx().selected().is_some() {
-                return true;
+                break true;
             }
             match deadline {
                 None => park::park(reason, site),
@@ -293,14 +300,16 @@ impl<T> Chan<T> {
                     if Instant::now() >= d {
                         if w.ctx().abort() {
                             self.unregister(w, send);
-                            return false;
+                            break false;
                         }
                         continue;
                     }
                     park::park_until(reason, site, d);
                 }
             }
-        }
+        };
+        std::mem::forget(guard);
+        claimed
     }
 
     fn unregister(&self, w: &Arc<Waiter<T>>, send: bool) {
@@ -439,6 +448,20 @@ impl<T> Chan<T> {
 pub(crate) fn block_forever(reason: WaitReason, site: &'static Location<'static>) -> ! {
     loop {
         park::park(reason, site);
+    }
+}
+
+struct Withdraw<'a, T> {
+    chan: &'a Chan<T>,
+    w: &'a Arc<Waiter<T>>,
+    send: bool,
+}
+
+impl<T> Drop for Withdraw<'_, T> {
+    fn drop(&mut self) {
+        if self.w.ctx().abort() {
+            self.chan.unregister(self.w, self.send);
+        }
     }
 }
 

@@ -118,6 +118,25 @@ impl<T: Send + 'static> Case for RecvCase<'_, T> {
     }
 }
 
+impl<T> Drop for RecvCase<'_, T> {
+    fn drop(&mut self) {
+        // Still registered only if the select is unwound while parked: withdraw.
+        if let Some(w) = self.waiter.take() {
+            w.ctx().abort();
+            self.rx.chan.unregister(&w, false);
+        }
+    }
+}
+
+impl<T> Drop for SendCase<'_, T> {
+    fn drop(&mut self) {
+        if let Some(w) = self.waiter.take() {
+            w.ctx().abort();
+            self.tx.chan.unregister(&w, true);
+        }
+    }
+}
+
 struct SendCase<'a, T> {
     tx: &'a Sender<T>,
     value: Option<T>,

@@ -386,7 +386,7 @@ fn goroutines_and_plain_threads() {
         }
         drop(tx);
         assert_eq!(back_rx.recv(), Err(RecvError));
-        t.join().unwrap();
+        gorun::blocking(move || t.join().unwrap());
     });
     // Two plain threads, no runtime at all.
     let (tx, rx) = chan::<u32>(0);
@@ -453,8 +453,15 @@ fn stress_goroutines_and_threads_with_close() {
                 p.join().unwrap();
             }
             let mut sent = std::mem::take(&mut *sent.lock().unwrap());
-            for t in threads {
-                for (is_send, v) in t.join().unwrap() {
+            // Join in the blocking pool, not on this worker.
+            let joined = gorun::blocking(move || {
+                threads
+                    .into_iter()
+                    .map(|t| t.join().unwrap())
+                    .collect::<Vec<_>>()
+            });
+            for got in joined {
+                for (is_send, v) in got {
                     if is_send {
                         sent.push(v);
                     } else {

@@ -336,9 +336,9 @@ fn stress_select_no_loss_between_goroutines_and_threads() {
                 }
             }));
         }
-        for t in threads {
-            t.join().unwrap();
-        }
+        // Join in the blocking pool: a plain join would stall this worker, and with one
+        // worker the consumers could never run.
+        gorun::blocking(move || threads.into_iter().for_each(|t| t.join().unwrap()));
         // Close one channel; the consumers keep draining the other, then it closes too.
         drop(tx);
         drop(tx_b);

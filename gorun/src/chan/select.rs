@@ -278,7 +278,6 @@ fn random(n: usize) -> usize {
 ///     assert_eq!(op.recv(&rx1), Ok(7));
 /// });
 /// ```
-#[derive(Default)]
 pub struct Select<'a> {
     cases: Vec<Box<dyn Case + 'a>>,
 }
@@ -317,7 +316,9 @@ enum Wait {
 
 impl<'a> Select<'a> {
     pub fn new() -> Select<'a> {
-        Select { cases: Vec::new() }
+        Select {
+            cases: Vec::with_capacity(4),
+        }
     }
 
     /// Adds a receive case; returns its index.
@@ -390,7 +391,20 @@ impl<'a> Select<'a> {
         site: &'static Location<'static>,
     ) -> Result<SelectedOperation<'a>, ()> {
         let n = self.cases.len();
-        let mut order: Vec<usize> = (0..n).filter(|&i| !self.cases[i].is_nil()).collect();
+        // The poll order, on the stack for up to 16 cases.
+        let mut inline = [0usize; 16];
+        let mut heap = Vec::new();
+        let order: &mut [usize] = if n <= inline.len() {
+            let mut k = 0;
+            for i in (0..n).filter(|&i| !self.cases[i].is_nil()) {
+                inline[k] = i;
+                k += 1;
+            }
+            &mut inline[..k]
+        } else {
+            heap.extend((0..n).filter(|&i| !self.cases[i].is_nil()));
+            &mut heap
+        };
         let deadline = match wait {
             Wait::No => None,
             Wait::Until(d) => d,
@@ -419,7 +433,7 @@ impl<'a> Select<'a> {
             for i in (1..order.len()).rev() {
                 order.swap(i, random(i + 1));
             }
-            for &i in &order {
+            for &i in order.iter() {
                 if self.cases[i].try_complete() {
                     return Ok(self.done(i));
                 }
@@ -430,7 +444,7 @@ impl<'a> Select<'a> {
             let ctx = Arc::new(Ctx::new());
             let mut registered = 0;
             let mut ready = false;
-            for &i in &order {
+            for &i in order.iter() {
                 registered += 1;
                 if self.cases[i].register(&ctx, i) {
                     ready = true;
@@ -514,6 +528,12 @@ impl SelectedOperation<'_> {
             .take_result()
             .downcast::<Result<(), SendError<T>>>()
             .expect("gorun: SelectedOperation::send on a receive case")
+    }
+}
+
+impl Default for Select<'_> {
+    fn default() -> Self {
+        Select::new()
     }
 }
 

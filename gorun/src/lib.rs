@@ -118,5 +118,5 @@ pub use time::{after, sleep, tick};
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::chan::select_forever;
+    pub use crate::chan::{select_cases, select_forever, Case, RecvCase, SendCase};
 }

@@ -410,3 +410,16 @@ fn abandoned_waiters_are_withdrawn() {
     assert_eq!(tx.try_send(1), Err(gorun::TrySendError::Full(1)));
     drop(keep);
 }
+
+#[test]
+fn select_with_borrowed_values() {
+    // `select!` needs no `'static` values (the dynamic `Select` does).
+    let s = String::from("hi");
+    let (tx, rx) = chan::<&str>(1);
+    select! {
+        send(tx, s.as_str()) -> r => r.unwrap(),
+    }
+    select! {
+        recv(rx) -> v => assert_eq!(v, Ok("hi")),
+    }
+}

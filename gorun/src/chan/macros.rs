@@ -40,7 +40,7 @@ macro_rules! select {
 #[macro_export]
 macro_rules! __select_parse {
     (@parse $cases:tt $default:tt ()) => {
-        $crate::__select_gen!(@gen __sel __op () () () () $cases (__c0 __c1 __c2 __c3 __c4 __c5 __c6 __c7 __c8 __c9 __c10 __c11 __c12 __c13 __c14 __c15 __c16 __c17 __c18 __c19 __c20 __c21 __c22 __c23 __c24 __c25 __c26 __c27 __c28 __c29 __c30 __c31 __c32 __c33 __c34 __c35 __c36 __c37 __c38 __c39 __c40 __c41 __c42 __c43 __c44 __c45 __c46 __c47 ) $default)
+        $crate::__select_gen!(@gen () () () () () $cases (__c0 __c1 __c2 __c3 __c4 __c5 __c6 __c7 __c8 __c9 __c10 __c11 __c12 __c13 __c14 __c15 __c16 __c17 __c18 __c19 __c20 __c21 __c22 __c23 __c24 __c25 __c26 __c27 __c28 __c29 __c30 __c31 __c32 __c33 __c34 __c35 __c36 __c37 __c38 __c39 __c40 __c41 __c42 __c43 __c44 __c45 __c46 __c47 ) $default)
     };
     // recv
     (@parse ($($cases:tt)*) $default:tt
@@ -117,71 +117,66 @@ macro_rules! __select_parse {
 macro_rules! __select_gen {
     // Operands (and send values) are evaluated once, in order, into one tuple matched by
     // reference, so temporaries such as `recv(gorun::after(d))` live through the select.
-    (@gen $sel:ident $op:ident ($($ops:tt)*) ($($binds:tt)*) ($($lets:tt)*) ($($arms:tt)*)
+    // Each case then becomes a typed case object on the stack; the completed one is the
+    // one holding a result.
+    (@gen ($($ops:tt)*) ($($binds:tt)*) ($($lets:tt)*) ($($refs:tt)*) ($($arms:tt)*)
         ([recv ($r:expr) ($res:pat) $body:tt] $($rest:tt)*) ($name:ident $($names:ident)*) $default:tt) => {
-        $crate::__select_gen!(@gen $sel $op
+        $crate::__select_gen!(@gen
             ($($ops)* &$r,)
             ($($binds)* $name,)
-            ($($lets)* let $name = ($name, $sel.recv($name));)
-            ($($arms)* __i if __i == $name.1 => { let $res = $op.recv($name.0); $body })
+            ($($lets)* let mut $name = $crate::__private::RecvCase::new($name);)
+            ($($refs)* &mut $name,)
+            ($($arms)* if $name.is_done() { let $res = $name.into_result(); $body } else)
             ($($rest)*) ($($names)*) $default)
     };
-    (@gen $sel:ident $op:ident ($($ops:tt)*) ($($binds:tt)*) ($($lets:tt)*) ($($arms:tt)*)
+    (@gen ($($ops:tt)*) ($($binds:tt)*) ($($lets:tt)*) ($($refs:tt)*) ($($arms:tt)*)
         ([send ($s:expr, $v:expr) ($res:pat) $body:tt] $($rest:tt)*) ($name:ident $($names:ident)*) $default:tt) => {
-        $crate::__select_gen!(@gen $sel $op
+        $crate::__select_gen!(@gen
             ($($ops)* (&$s, $v),)
             ($($binds)* $name,)
-            ($($lets)* let $name = ($name.0, $sel.send($name.0, $name.1));)
-            ($($arms)* __i if __i == $name.1 => { let $res = $op.send($name.0); $body })
+            ($($lets)* let mut $name = $crate::__private::SendCase::new($name.0, $name.1);)
+            ($($refs)* &mut $name,)
+            ($($arms)* if $name.is_done() { let $res = $name.into_result(); $body } else)
             ($($rest)*) ($($names)*) $default)
     };
-    (@gen $sel:ident $op:ident $ops:tt $binds:tt $lets:tt $arms:tt ([$($case:tt)*] $($rest:tt)*) () $default:tt) => {
+    (@gen $ops:tt $binds:tt $lets:tt $refs:tt $arms:tt ([$($case:tt)*] $($rest:tt)*) () $default:tt) => {
         ::core::compile_error!("select!: too many cases")
     };
-    (@gen $sel:ident $op:ident ($($ops:tt)*) ($($binds:tt)*) ($($lets:tt)*) ($($arms:tt)*) () $names:tt ()) => {
+    (@gen ($($ops:tt)*) ($($binds:tt)*) ($($lets:tt)*) ($($refs:tt)*) ($($arms:tt)*) () $names:tt ()) => {
         match ($($ops)*) {
             ($($binds)*) => {
-                #[allow(unused_mut)]
-                let mut $sel = $crate::Select::new();
                 $($lets)*
-                let $op = $sel.select();
-                match $op.index() {
-                    $($arms)*
-                    _ => ::core::unreachable!(),
+                $crate::__private::select_cases(&mut [$($refs)*], ::core::option::Option::None);
+                $($arms)* { ::core::unreachable!() }
+            }
+        }
+    };
+    (@gen ($($ops:tt)*) ($($binds:tt)*) ($($lets:tt)*) ($($refs:tt)*) ($($arms:tt)*) () $names:tt (plain $body:tt)) => {
+        match ($($ops)*) {
+            ($($binds)*) => {
+                $($lets)*
+                if $crate::__private::select_cases(
+                    &mut [$($refs)*],
+                    ::core::option::Option::Some(::core::option::Option::None),
+                ) {
+                    $($arms)* { ::core::unreachable!() }
+                } else {
+                    $body
                 }
             }
         }
     };
-    (@gen $sel:ident $op:ident ($($ops:tt)*) ($($binds:tt)*) ($($lets:tt)*) ($($arms:tt)*) () $names:tt (plain $body:tt)) => {
+    (@gen ($($ops:tt)*) ($($binds:tt)*) ($($lets:tt)*) ($($refs:tt)*) ($($arms:tt)*) () $names:tt (timeout ($d:expr) $body:tt)) => {
         match ($($ops)*) {
             ($($binds)*) => {
-                #[allow(unused_mut)]
-                let mut $sel = $crate::Select::new();
                 $($lets)*
-                let __result = $sel.try_select();
-                match __result {
-                    ::core::result::Result::Ok($op) => match $op.index() {
-                        $($arms)*
-                        _ => ::core::unreachable!(),
-                    },
-                    ::core::result::Result::Err(_) => $body,
-                }
-            }
-        }
-    };
-    (@gen $sel:ident $op:ident ($($ops:tt)*) ($($binds:tt)*) ($($lets:tt)*) ($($arms:tt)*) () $names:tt (timeout ($d:expr) $body:tt)) => {
-        match ($($ops)*) {
-            ($($binds)*) => {
-                #[allow(unused_mut)]
-                let mut $sel = $crate::Select::new();
-                $($lets)*
-                let __result = $sel.select_timeout($d);
-                match __result {
-                    ::core::result::Result::Ok($op) => match $op.index() {
-                        $($arms)*
-                        _ => ::core::unreachable!(),
-                    },
-                    ::core::result::Result::Err(_) => $body,
+                if $crate::__private::select_cases(
+                    &mut [$($refs)*],
+                    ::core::option::Option::Some(::core::option::Option::Some($d)),
+                ) {
+                    $($arms)* { ::core::unreachable!() }
+                } else {
+                    $body
                 }
             }
         }

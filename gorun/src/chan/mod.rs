@@ -27,7 +27,7 @@ mod macros;
 mod select;
 
 #[doc(hidden)]
-pub use select::select_forever;
+pub use select::{select_cases, select_forever, Case, RecvCase, SendCase};
 
 pub use select::{Select, SelectTimeoutError, SelectedOperation, TrySelectError};
 
@@ -37,7 +37,9 @@ const ABORTED: usize = 1;
 const SELECTED: usize = 2;
 
 /// The wake handle and completion state of one parked operation (or one parked select).
-pub(crate) struct Ctx {
+/// Opaque outside the crate (it appears in the hidden `select!` support trait).
+#[doc(hidden)]
+pub struct Ctx {
     state: AtomicUsize,
     unparker: Unparker,
 }

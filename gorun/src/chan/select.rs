@@ -21,7 +21,9 @@ use super::{
 };
 use crate::park::{self, WaitReason};
 
-trait Case {
+/// One operation of a select (used by the `select!` expansion; not a public API).
+#[doc(hidden)]
+pub trait Case {
     fn is_nil(&self) -> bool;
     /// Completes the operation if it can without parking.
     fn try_complete(&mut self) -> bool;
@@ -30,6 +32,10 @@ trait Case {
     fn unregister(&mut self);
     /// Collects the result after this case's waiter was claimed.
     fn finish(&mut self);
+}
+
+/// A case of the dynamic [`Select`]: its result comes back type-erased.
+trait AnyCase: Case {
     fn chan_addr(&self) -> usize;
     fn take_result(&mut self) -> Box<dyn Any>;
 }
@@ -38,13 +44,35 @@ fn addr<T>(c: &Arc<Chan<T>>) -> usize {
     Arc::as_ptr(c) as *const () as usize
 }
 
-struct RecvCase<'a, T> {
+#[doc(hidden)]
+pub struct RecvCase<'a, T> {
     rx: &'a Receiver<T>,
     waiter: Option<Arc<Waiter<T>>>,
     result: Option<Result<T, RecvError>>,
 }
 
-impl<T: Send + 'static> Case for RecvCase<'_, T> {
+impl<'a, T> RecvCase<'a, T> {
+    pub fn new(rx: &'a Receiver<T>) -> Self {
+        RecvCase {
+            rx,
+            waiter: None,
+            result: None,
+        }
+    }
+
+    /// Whether this case completed.
+    pub fn is_done(&self) -> bool {
+        self.result.is_some()
+    }
+
+    pub fn into_result(mut self) -> Result<T, RecvError> {
+        self.result
+            .take()
+            .expect("gorun: select case has no result")
+    }
+}
+
+impl<T> Case for RecvCase<'_, T> {
     fn is_nil(&self) -> bool {
         self.rx.chan.nil
     }
@@ -104,9 +132,25 @@ impl<T: Send + 'static> Case for RecvCase<'_, T> {
         // SAFETY: `finish` runs after this case's waiter was claimed.
         self.result = Some(unsafe { w.owner_take() }.ok_or(RecvError));
     }
+}
 
+impl<T: 'static> AnyCase for RecvCase<'_, T> {
     fn chan_addr(&self) -> usize {
         addr(&self.rx.chan)
+    }
+
+    fn take_result(&mut self) -> Box<dyn Any> {
+        Box::new(
+            self.result
+                .take()
+                .expect("gorun: select case has no result"),
+        )
+    }
+}
+
+impl<T: 'static> AnyCase for SendCase<'_, T> {
+    fn chan_addr(&self) -> usize {
+        addr(&self.tx.chan)
     }
 
     fn take_result(&mut self) -> Box<dyn Any> {
@@ -137,14 +181,37 @@ impl<T> Drop for SendCase<'_, T> {
     }
 }
 
-struct SendCase<'a, T> {
+#[doc(hidden)]
+pub struct SendCase<'a, T> {
     tx: &'a Sender<T>,
     value: Option<T>,
     waiter: Option<Arc<Waiter<T>>>,
     result: Option<Result<(), SendError<T>>>,
 }
 
-impl<T: Send + 'static> Case for SendCase<'_, T> {
+impl<'a, T> SendCase<'a, T> {
+    pub fn new(tx: &'a Sender<T>, v: T) -> Self {
+        SendCase {
+            tx,
+            value: Some(v),
+            waiter: None,
+            result: None,
+        }
+    }
+
+    /// Whether this case completed.
+    pub fn is_done(&self) -> bool {
+        self.result.is_some()
+    }
+
+    pub fn into_result(mut self) -> Result<(), SendError<T>> {
+        self.result
+            .take()
+            .expect("gorun: select case has no result")
+    }
+}
+
+impl<T> Case for SendCase<'_, T> {
     fn is_nil(&self) -> bool {
         self.tx.chan.nil
     }
@@ -218,18 +285,6 @@ impl<T: Send + 'static> Case for SendCase<'_, T> {
             Some(v) => Err(SendError(v)),
         });
     }
-
-    fn chan_addr(&self) -> usize {
-        addr(&self.tx.chan)
-    }
-
-    fn take_result(&mut self) -> Box<dyn Any> {
-        Box::new(
-            self.result
-                .take()
-                .expect("gorun: select case has no result"),
-        )
-    }
 }
 
 thread_local! {
@@ -279,13 +334,13 @@ fn random(n: usize) -> usize {
 /// });
 /// ```
 pub struct Select<'a> {
-    cases: Vec<Box<dyn Case + 'a>>,
+    cases: Vec<Box<dyn AnyCase + 'a>>,
 }
 
 /// The case that completed in a [`Select`].
 pub struct SelectedOperation<'a> {
     index: usize,
-    case: Box<dyn Case + 'a>,
+    case: Box<dyn AnyCase + 'a>,
 }
 
 /// No case was ready ([`Select::try_select`]).
@@ -323,22 +378,13 @@ impl<'a> Select<'a> {
 
     /// Adds a receive case; returns its index.
     pub fn recv<T: Send + 'static>(&mut self, rx: &'a Receiver<T>) -> usize {
-        self.cases.push(Box::new(RecvCase {
-            rx,
-            waiter: None,
-            result: None,
-        }));
+        self.cases.push(Box::new(RecvCase::new(rx)));
         self.cases.len() - 1
     }
 
     /// Adds a case sending `v`; returns its index.
     pub fn send<T: Send + 'static>(&mut self, tx: &'a Sender<T>, v: T) -> usize {
-        self.cases.push(Box::new(SendCase {
-            tx,
-            value: Some(v),
-            waiter: None,
-            result: None,
-        }));
+        self.cases.push(Box::new(SendCase::new(tx, v)));
         self.cases.len() - 1
     }
 
@@ -390,103 +436,118 @@ impl<'a> Select<'a> {
         wait: Wait,
         site: &'static Location<'static>,
     ) -> Result<SelectedOperation<'a>, ()> {
-        let n = self.cases.len();
-        // The poll order, on the stack for up to 16 cases.
-        let mut inline = [0usize; 16];
-        let mut heap = Vec::new();
-        let order: &mut [usize] = if n <= inline.len() {
-            let mut k = 0;
-            for i in (0..n).filter(|&i| !self.cases[i].is_nil()) {
-                inline[k] = i;
-                k += 1;
-            }
-            &mut inline[..k]
-        } else {
-            heap.extend((0..n).filter(|&i| !self.cases[i].is_nil()));
-            &mut heap
-        };
-        let deadline = match wait {
-            Wait::No => None,
-            Wait::Until(d) => d,
-        };
-        if order.is_empty() {
-            match wait {
-                Wait::No => return Err(()),
-                Wait::Until(None) => {
-                    let reason = if n == 0 {
-                        WaitReason::SelectNoCases
-                    } else {
-                        WaitReason::Select
-                    };
-                    super::block_forever(reason, site)
-                }
-                Wait::Until(Some(d)) => {
-                    while Instant::now() < d {
-                        park::park_until(WaitReason::Select, site, d);
-                    }
-                    return Err(());
-                }
-            }
+        let i = run_cases(&mut self.cases, wait, site)?;
+        Ok(self.done(i))
+    }
+}
+
+/// Runs a select over `cases`; returns the index of the completed case, or `Err` if none
+/// completed (no case ready for `Wait::No`, or the deadline passed).
+fn run_cases<P, C>(
+    cases: &mut [P],
+    wait: Wait,
+    site: &'static Location<'static>,
+) -> Result<usize, ()>
+where
+    P: std::ops::DerefMut<Target = C>,
+    C: Case + ?Sized,
+{
+    let n = cases.len();
+    // The poll order, on the stack for up to 16 cases.
+    let mut inline = [0usize; 16];
+    let mut heap = Vec::new();
+    let order: &mut [usize] = if n <= inline.len() {
+        let mut k = 0;
+        for i in (0..n).filter(|&i| !cases[i].is_nil()) {
+            inline[k] = i;
+            k += 1;
         }
-        loop {
-            // Poll in a random order (Fisher-Yates).
-            for i in (1..order.len()).rev() {
-                order.swap(i, random(i + 1));
+        &mut inline[..k]
+    } else {
+        heap.extend((0..n).filter(|&i| !cases[i].is_nil()));
+        &mut heap
+    };
+    let deadline = match wait {
+        Wait::No => None,
+        Wait::Until(d) => d,
+    };
+    if order.is_empty() {
+        match wait {
+            Wait::No => return Err(()),
+            Wait::Until(None) => {
+                let reason = if n == 0 {
+                    WaitReason::SelectNoCases
+                } else {
+                    WaitReason::Select
+                };
+                super::block_forever(reason, site)
             }
-            for &i in order.iter() {
-                if self.cases[i].try_complete() {
-                    return Ok(self.done(i));
+            Wait::Until(Some(d)) => {
+                while Instant::now() < d {
+                    park::park_until(WaitReason::Select, site, d);
                 }
-            }
-            if matches!(wait, Wait::No) || deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(());
             }
-            let ctx = Arc::new(Ctx::new());
-            let mut registered = 0;
-            let mut ready = false;
-            for &i in order.iter() {
-                registered += 1;
-                if self.cases[i].register(&ctx, i) {
-                    ready = true;
-                    break;
-                }
-            }
-            if ready && ctx.abort() {
-                for &i in &order[..registered] {
-                    self.cases[i].unregister();
-                }
-                continue;
-            }
-            let won = loop {
-                if let Some(c) = ctx.selected() {
-                    break Some(c);
-                }
-                match deadline {
-                    None => park::park(WaitReason::Select, site),
-                    Some(d) => {
-                        if Instant::now() >= d {
-                            if ctx.abort() {
-                                break None;
-                            }
-                            continue;
-                        }
-                        park::park_until(WaitReason::Select, site, d);
-                    }
-                }
-            };
-            for &i in &order[..registered] {
-                if Some(i) != won {
-                    self.cases[i].unregister();
-                }
-            }
-            return match won {
-                Some(i) => {
-                    self.cases[i].finish();
-                    Ok(self.done(i))
-                }
-                None => Err(()),
-            };
         }
+    }
+    loop {
+        // Poll in a random order (Fisher-Yates).
+        for i in (1..order.len()).rev() {
+            order.swap(i, random(i + 1));
+        }
+        for &i in order.iter() {
+            if cases[i].try_complete() {
+                return Ok(i);
+            }
+        }
+        if matches!(wait, Wait::No) || deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(());
+        }
+        let ctx = Arc::new(Ctx::new());
+        let mut registered = 0;
+        let mut ready = false;
+        for &i in order.iter() {
+            registered += 1;
+            if cases[i].register(&ctx, i) {
+                ready = true;
+                break;
+            }
+        }
+        if ready && ctx.abort() {
+            for &i in &order[..registered] {
+                cases[i].unregister();
+            }
+            continue;
+        }
+        let won = loop {
+            if let Some(c) = ctx.selected() {
+                break Some(c);
+            }
+            match deadline {
+                None => park::park(WaitReason::Select, site),
+                Some(d) => {
+                    if Instant::now() >= d {
+                        if ctx.abort() {
+                            break None;
+                        }
+                        continue;
+                    }
+                    park::park_until(WaitReason::Select, site, d);
+                }
+            }
+        };
+        for &i in &order[..registered] {
+            if Some(i) != won {
+                cases[i].unregister();
+            }
+        }
+        return match won {
+            Some(i) => {
+                cases[i].finish();
+                Ok(i)
+            }
+            None => Err(()),
+        };
     }
 }
 
@@ -551,6 +612,20 @@ impl fmt::Debug for SelectedOperation<'_> {
             .field("index", &self.index)
             .finish()
     }
+}
+
+/// Runs a `select!` over cases on the caller's stack (no allocation unless it parks).
+/// `timeout`: `None` parks until a case completes; `Some(None)` is a `default` case (no
+/// parking); `Some(Some(d))` parks at most `d`. Returns whether a case completed.
+#[doc(hidden)]
+#[track_caller]
+pub fn select_cases(cases: &mut [&mut dyn Case], timeout: Option<Option<Duration>>) -> bool {
+    let wait = match timeout {
+        None => Wait::Until(None),
+        Some(None) => Wait::No,
+        Some(Some(d)) => Wait::Until(Instant::now().checked_add(d)),
+    };
+    run_cases(cases, wait, Location::caller()).is_ok()
 }
 
 /// `select! {}`: parks forever.

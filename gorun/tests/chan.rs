@@ -480,3 +480,27 @@ fn stress_goroutines_and_threads_with_close() {
         assert_eq!(set, sent_set, "a value was lost");
     }
 }
+
+#[test]
+fn handles_are_send_sync_and_clone() {
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+    // `Cell` is Send but not Sync: the handles are still shareable, as in crossbeam.
+    assert_send_sync::<Sender<std::cell::Cell<i32>>>();
+    assert_send_sync::<Receiver<std::cell::Cell<i32>>>();
+}
+
+#[test]
+fn len_and_capacity() {
+    gorun::run(|| {
+        let (tx, rx) = chan::<u8>(3);
+        assert_eq!((tx.len(), tx.capacity(), rx.is_empty()), (0, 3, true));
+        tx.send(1).unwrap();
+        tx.send(2).unwrap();
+        assert_eq!((tx.len(), rx.len()), (2, 2));
+        rx.recv().unwrap();
+        assert_eq!(rx.len(), 1);
+        let v: Vec<u8> = rx.try_iter().collect();
+        assert_eq!(v, [2]);
+        assert!(!rx.is_closed());
+    });
+}

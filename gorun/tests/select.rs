@@ -423,3 +423,78 @@ fn select_with_borrowed_values() {
         recv(rx) -> v => assert_eq!(v, Ok("hi")),
     }
 }
+
+#[test]
+fn stress_select_with_close_in_the_middle() {
+    for cap in [0, 3] {
+        let (sent, received) = gorun::run(move || {
+            let (tx_a, rx_a) = chan::<u64>(cap);
+            let (tx_b, rx_b) = chan::<u64>(cap);
+            let mut senders = Vec::new();
+            for s in 0..6u64 {
+                let (tx_a, tx_b) = (tx_a.clone(), tx_b.clone());
+                senders.push(go(move || {
+                    let mut ok = Vec::new();
+                    // Bounded, but far more than fit before the close below.
+                    for i in 0..1_000_000u64 {
+                        let v = s << 32 | i;
+                        let r = select! {
+                            send(tx_a, v) -> r => r,
+                            send(tx_b, v) -> r => r,
+                        };
+                        match r {
+                            Ok(()) => ok.push(v),
+                            Err(e) => {
+                                assert_eq!(e.0, v, "the failed value comes back");
+                                break;
+                            }
+                        }
+                    }
+                    ok
+                }));
+            }
+            let mut receivers = Vec::new();
+            for _ in 0..4 {
+                let (rx_a, rx_b) = (rx_a.clone(), rx_b.clone());
+                receivers.push(go(move || {
+                    let mut got = Vec::new();
+                    let (mut a_open, mut b_open) = (true, true);
+                    while a_open || b_open {
+                        let never = gorun::never::<u64>();
+                        let a = if a_open { &rx_a } else { &never };
+                        let b = if b_open { &rx_b } else { &never };
+                        select! {
+                            recv(a) -> v => match v {
+                                Ok(v) => got.push(v),
+                                Err(_) => a_open = false,
+                            },
+                            recv(b) -> v => match v {
+                                Ok(v) => got.push(v),
+                                Err(_) => b_open = false,
+                            },
+                        }
+                    }
+                    got
+                }));
+            }
+            drop((rx_a, rx_b));
+            gorun::sleep(Duration::from_millis(3));
+            tx_a.close();
+            tx_b.close();
+            let sent: Vec<u64> = senders
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect();
+            let received: Vec<u64> = receivers
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect();
+            (sent, received)
+        });
+        let r: HashSet<u64> = received.iter().copied().collect();
+        assert_eq!(r.len(), received.len(), "a value was received twice");
+        let s: HashSet<u64> = sent.iter().copied().collect();
+        assert_eq!(r, s, "a sent value was lost (cap {cap})");
+        assert!(s.len() < 6_000_000, "the close landed in the middle");
+    }
+}

@@ -56,7 +56,7 @@
 //! the last [`Sender`] (or calling [`Sender::close`]) closes the channel, and receivers drain
 //! what is buffered and then get `Err`, so `for v in &rx` is Go's `for v := range ch`.
 //! [`select!`] waits on several operations at once, with crossbeam-channel's syntax; [`after`],
-//! [`tick`] and [`never`] make timer channels and a never-ready one (Go's nil channel). They
+//! [`tick`] and [`never()`] make timer channels and a never-ready one (Go's nil channel). They
 //! work between goroutines and plain OS threads alike.
 //!
 //! ```

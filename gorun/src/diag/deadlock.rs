@@ -31,7 +31,9 @@ pub struct Deadlock {
 
 impl Deadlock {
     pub(crate) fn new(dump: &str) -> Deadlock {
-        Deadlock { report: format!("fatal error: all goroutines are asleep - deadlock!\n\n{dump}") }
+        Deadlock {
+            report: format!("fatal error: all goroutines are asleep - deadlock!\n\n{dump}"),
+        }
     }
 }
 
@@ -82,7 +84,11 @@ pub(crate) fn outside_thread_may_wake() -> bool {
     };
     let owned = owned_tids().lock().unwrap().clone();
     for entry in dir.flatten() {
-        let Some(tid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+        let Some(tid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
             continue;
         };
         if owned.contains(&tid) {
@@ -101,7 +107,9 @@ fn blocked_on_futex(tid: i32) -> bool {
         return true; // exited meanwhile
     };
     // The state follows the command name, which is in parentheses and may contain spaces.
-    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
     match state {
         Some('Z') | Some('X') => return true,
         Some('S') | Some('D') => {}
@@ -110,7 +118,10 @@ fn blocked_on_futex(tid: i32) -> bool {
     let Ok(sys) = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")) else {
         return false;
     };
-    let nr = sys.split_whitespace().next().and_then(|n| n.parse::<i64>().ok());
+    let nr = sys
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse::<i64>().ok());
     matches!(nr, Some(n) if n == libc::SYS_futex || n == FUTEX_WAITV)
 }
 

@@ -61,7 +61,12 @@ pub(crate) fn dump_goroutines(shared: &Shared, gs: &[Arc<G>]) -> String {
         if n > 0 {
             out.push('\n');
         }
-        describe(&mut out, g, running.iter().find(|r| r.0 == g.id).map(|r| r.1), now);
+        describe(
+            &mut out,
+            g,
+            running.iter().find(|r| r.0 == g.id).map(|r| r.1),
+            now,
+        );
     }
     out
 }
@@ -138,11 +143,12 @@ pub struct Metrics {
 /// ```
 pub fn metrics() -> Metrics {
     worker::with_worker(|w| {
-        let Some(w) = w else { return Metrics::default() };
-        let s = &w.shared;
-        let sum = |f: fn(&worker::WorkerStats) -> u64| {
-            s.workers.iter().map(|w| f(&w.stats)).sum::<u64>()
+        let Some(w) = w else {
+            return Metrics::default();
         };
+        let s = &w.shared;
+        let sum =
+            |f: fn(&worker::WorkerStats) -> u64| s.workers.iter().map(|w| f(&w.stats)).sum::<u64>();
         Metrics {
             workers: s.workers.len(),
             goroutines: s.num_goroutine(),

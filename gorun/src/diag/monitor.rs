@@ -30,12 +30,21 @@ impl Monitor {
     pub(crate) fn new(shared: Arc<Shared>) -> Monitor {
         let now = Instant::now();
         let watch = (0..shared.workers.len())
-            .map(|_| Watch { switches: 0, since: now, warned: false })
+            .map(|_| Watch {
+                switches: 0,
+                since: now,
+                warned: false,
+            })
             .collect();
         if shared.config.dump_on_sigquit {
             install_sigquit();
         }
-        Monitor { shared, watch, quiet_at: None, sigquits_seen: SIGQUITS.load(Ordering::Relaxed) }
+        Monitor {
+            shared,
+            watch,
+            quiet_at: None,
+            sigquits_seen: SIGQUITS.load(Ordering::Relaxed),
+        }
     }
 
     pub(crate) fn tick(&mut self) {
@@ -50,7 +59,10 @@ impl Monitor {
             let n = SIGQUITS.load(Ordering::Relaxed);
             if n != self.sigquits_seen {
                 self.sigquits_seen = n;
-                eprintln!("SIGQUIT: goroutine dump\n\n{}", super::dump_runtime(&self.shared));
+                eprintln!(
+                    "SIGQUIT: goroutine dump\n\n{}",
+                    super::dump_runtime(&self.shared)
+                );
             }
         }
         if self.shared.config.deadlock_detection {
@@ -65,7 +77,11 @@ impl Monitor {
             let running = w.stats.running.load(Ordering::Relaxed);
             let watch = &mut self.watch[i];
             if switches != watch.switches || running == 0 {
-                *watch = Watch { switches, since: now, warned: false };
+                *watch = Watch {
+                    switches,
+                    since: now,
+                    warned: false,
+                };
                 continue;
             }
             if watch.warned || now.duration_since(watch.since) < limit {
@@ -73,7 +89,9 @@ impl Monitor {
             }
             watch.warned = true;
             let gs = self.shared.registry.snapshot();
-            let Some(g) = gs.iter().find(|g| g.id == running) else { continue };
+            let Some(g) = gs.iter().find(|g| g.id == running) else {
+                continue;
+            };
             let behind = gs
                 .iter()
                 .filter(|o| o.home() == i && o.id != running && !o.is_parked())
@@ -111,8 +129,11 @@ impl Monitor {
             self.quiet_at = None;
             return;
         }
-        let switches: u64 =
-            s.workers.iter().map(|w| w.stats.switches.load(Ordering::Relaxed)).sum();
+        let switches: u64 = s
+            .workers
+            .iter()
+            .map(|w| w.stats.switches.load(Ordering::Relaxed))
+            .sum();
         if self.quiet_at != Some(switches) {
             self.quiet_at = Some(switches); // confirm on the next tick
             return;

@@ -217,9 +217,11 @@ impl G {
         self.wait_reason.store(reason as u8, Ordering::Relaxed);
         self.park_site
             .store(site as *const _ as *mut _, Ordering::Relaxed);
-        self.parked_at.store(self.shared.coarse_clock(), Ordering::Relaxed);
+        self.parked_at
+            .store(self.shared.coarse_clock(), Ordering::Relaxed);
         if crate::diag::traceback_all() {
-            *self.trace.lock().unwrap() = Some(std::backtrace::Backtrace::force_capture().to_string());
+            *self.trace.lock().unwrap() =
+                Some(std::backtrace::Backtrace::force_capture().to_string());
         }
         match self
             .state

@@ -72,7 +72,8 @@ impl Shared {
     }
 
     pub(crate) fn update_coarse_clock(&self) {
-        self.coarse_ns.store(self.start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        self.coarse_ns
+            .store(self.start.elapsed().as_nanos() as u64, Ordering::Relaxed);
     }
 
     pub(crate) fn spawned(&self) -> u64 {
@@ -503,7 +504,9 @@ where
             )
         });
         let parent = worker::with_current_g(|g| g.map_or(0, |g| g.id));
-        let g = w.shared.new_goroutine(w.index, parent, site, name, task.clone());
+        let g = w
+            .shared
+            .new_goroutine(w.index, parent, site, name, task.clone());
         let id = g.id;
         w.push_runnext(g);
         JoinHandle::new(task, id)

@@ -16,7 +16,9 @@ pub(crate) struct Registry {
 
 impl Registry {
     pub(crate) fn new(shards: usize) -> Registry {
-        Registry { shards: (0..shards).map(|_| Mutex::new(Vec::new())).collect() }
+        Registry {
+            shards: (0..shards).map(|_| Mutex::new(Vec::new())).collect(),
+        }
     }
 
     pub(crate) fn insert(&self, g: &Arc<G>) {

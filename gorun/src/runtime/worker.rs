@@ -501,7 +501,6 @@ impl Worker {
         }
         let stack = cache.pop().expect("the cache was refilled");
         drop(cache);
-        let guard = stack.guard_range();
         let top = stack.top();
         let gp = Arc::as_ptr(g);
         let coro = Coroutine::with_stack(stack, move |y, ()| {
@@ -510,7 +509,7 @@ impl Worker {
             body.run();
         });
         // SAFETY: called once, on this (the home) thread, by the owner of the entry.
-        unsafe { g.start(self.index, coro, guard, top) };
+        unsafe { g.start(self.index, coro, top) };
         self.shared.registry.insert(g);
     }
 

@@ -39,7 +39,7 @@ fn most_frequent(mut vals: Vec<u64>, min: usize, limit: usize) -> Vec<u64> {
         }
         i = j;
     }
-    runs.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    runs.sort_unstable_by_key(|r| std::cmp::Reverse(r.0));
     runs.into_iter().take(limit).map(|r| r.1).collect()
 }
 
@@ -152,7 +152,7 @@ mod tests {
             .map(|i| match i % 5 {
                 0 => 0,
                 1 => 0x5649_251e_24c0,
-                2 => 0x7f1c_0000_0000 | i * 16,
+                2 => 0x7f1c_0000_0000 | (i * 16),
                 3 => i.wrapping_mul(0x9E37_79B9_7F4A_7C15),
                 _ => 0x5649_3d75_0000 | i,
             })

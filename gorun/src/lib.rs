@@ -52,6 +52,7 @@
 mod blocking;
 mod diag;
 mod goroutine;
+pub mod net;
 mod park;
 mod runtime;
 mod stack;

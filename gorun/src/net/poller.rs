@@ -218,7 +218,10 @@ impl<S: Source> Io<S> {
             let idx = match slots.free.pop() {
                 Some(i) => i,
                 None => {
-                    slots.entries.push(Slot { gen: 0, state: None });
+                    slots.entries.push(Slot {
+                        gen: 0,
+                        state: None,
+                    });
                     slots.entries.len() - 1
                 }
             };
@@ -226,11 +229,10 @@ impl<S: Source> Io<S> {
             slot.state = Some(state.clone());
             Token(((slot.gen as usize) << 32) | idx)
         };
-        if let Err(e) = p.registry.register(
-            &mut sock,
-            token,
-            Interest::READABLE | Interest::WRITABLE,
-        ) {
+        if let Err(e) =
+            p.registry
+                .register(&mut sock, token, Interest::READABLE | Interest::WRITABLE)
+        {
             release(p, token);
             return Err(e);
         }
@@ -329,8 +331,7 @@ impl<S: Source> Io<S> {
             let id = next_wait_id();
             {
                 let mut w = st.waiters.lock().unwrap();
-                if st.seq(dir).load(Ordering::Acquire) != seq || st.closed.load(Ordering::Acquire)
-                {
+                if st.seq(dir).load(Ordering::Acquire) != seq || st.closed.load(Ordering::Acquire) {
                     continue;
                 }
                 w.list(dir).push((id, park::current()));

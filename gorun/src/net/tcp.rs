@@ -258,14 +258,23 @@ impl fmt::Debug for TcpStream {
 impl Read for &TcpStream {
     #[track_caller]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.op(Dir::Read, Location::caller(), |mut s| s.read(buf))
+        // As in Go: an empty read returns at once (recv(2) would wait for data).
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.io
+            .op(Dir::Read, Location::caller(), |mut s| s.read(buf))
     }
 }
 
 impl Write for &TcpStream {
     #[track_caller]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.io.op(Dir::Write, Location::caller(), |mut s| s.write(buf))
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.io
+            .op(Dir::Write, Location::caller(), |mut s| s.write(buf))
     }
 
     fn flush(&mut self) -> io::Result<()> {

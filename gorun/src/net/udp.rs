@@ -38,13 +38,15 @@ impl UdpSocket {
     /// Receives one datagram, parking until one arrives.
     #[track_caller]
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.io.op(Dir::Read, Location::caller(), |s| s.recv_from(buf))
+        self.io
+            .op(Dir::Read, Location::caller(), |s| s.recv_from(buf))
     }
 
     /// Like [`UdpSocket::recv_from`] without removing the datagram.
     #[track_caller]
     pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.io.op(Dir::Read, Location::caller(), |s| s.peek_from(buf))
+        self.io
+            .op(Dir::Read, Location::caller(), |s| s.peek_from(buf))
     }
 
     /// Sets the default peer for `send` and `recv` (and filters what is received).

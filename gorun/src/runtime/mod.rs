@@ -167,9 +167,9 @@ impl Shared {
         site: &'static Location<'static>,
         name: Option<Box<str>>,
         body: Entry,
-    ) -> Arc<G> {
+    ) -> G {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        Arc::new(G::new(id, parent, site, name, self.clone(), body))
+        G::new(id, parent, site, name, self.clone(), body)
     }
 }
 
@@ -421,7 +421,7 @@ impl Builder {
         // does not return before the body has run or been dropped (workers unwind every
         // goroutine before `run` continues), so borrows in `f` outlive it.
         let body: Arc<dyn Runnable> = unsafe { std::mem::transmute(body) };
-        let main = shared.new_goroutine(0, site, None, body);
+        let main = Arc::new(shared.new_goroutine(0, site, None, body));
 
         let mut monitor = Monitor::new(shared.clone());
         let timer_thread = shared.timers.start(Box::new(move || monitor.tick()));
@@ -555,7 +555,7 @@ where
             )
         });
         let parent = worker::with_current_g(|g| g.map_or(0, |g| g.id));
-        let g = w.shared.new_goroutine(parent, site, name, task.clone());
+        let g = w.recycle(w.shared.new_goroutine(parent, site, name, task.clone()));
         let id = g.id;
         w.push_runnext(g);
         if w.spawned_one() {

@@ -52,6 +52,55 @@
 //! });
 //! ```
 //!
+//! ## Diagnostics
+//!
+//! When every goroutine is blocked and nothing can wake one, [`run`] prints Go's report and
+//! exits with code 2 (and [`Builder::try_run`] returns it as a [`Deadlock`]):
+//!
+//! ```text
+//! fatal error: all goroutines are asleep - deadlock!
+//!
+//! goroutine 1 [chan receive]:
+//! 	waiting at src/main.rs:7:12
+//! created by gorun::run at src/main.rs:4:5, on worker 0
+//! ```
+//!
+//! What counts as asleep: parked on a channel, select, a `sync` type or a join. Not asleep:
+//! sleeping or waiting on a timer, waiting for I/O, inside [`blocking`]. Plain OS threads
+//! are outside the runtime, so gorun looks at them too: while some thread that gorun does not
+//! own is running, sleeping or in any system call, it might still send on a channel, and no
+//! deadlock is reported; only when every such thread is itself blocked on a lock, condition
+//! variable or std channel (a futex) is the program stuck. This reads `/proc/self/task`
+//! (Linux); a thread blocked with a timeout (`recv_timeout`) counts as blocked, and two
+//! runtimes talking through one channel are not seen as waking each other.
+//!
+//! Beyond Go: goroutines waiting for each other's locks (A holds `m1` and waits for `m2`,
+//! B holds `m2` and waits for `m1`) are reported as a lock cycle even while the rest of the
+//! program runs; [`dump`] prints every goroutine at any time (with `GORUN_TRACEBACK=all`,
+//! with a backtrace captured at each park); the monitor warns about a goroutine that runs
+//! over 100 ms without yielding while others wait behind it; [`Builder::leak_check`]
+//! reports goroutines left running when main returns; [`metrics`] counts spawns, switches,
+//! parks, steals and evictions.
+//!
+//! ## Memory: copy-on-park
+//!
+//! Each goroutine has a 64 KiB stack slot, but only touched pages cost memory, and a parked
+//! goroutine's live stack is usually under a kilobyte. When more parked stacks are
+//! resident than [`Builder::resident_stack_budget`] allows, or one has been parked longer
+//! than [`Builder::evict_after`], its live bytes are packed into a heap buffer and its
+//! pages released (and guarded, so a stray access faults loudly); they are copied back to
+//! the same addresses before it runs again. Hot goroutines never pay for this. Pointers
+//! into a goroutine's stack cannot reach other goroutines in safe Rust (closures given to
+//! [`go`] are `'static`); code that lends a stack buffer to the kernel or foreign code
+//! across a park holds [`pin_stack`].
+//!
+//! ## Locks from `std`
+//!
+//! A blocking gorun call may switch to another goroutine on the same thread, and so may
+//! [`go`] (it lets the goroutines it started run every 32 spawns in a row). Holding a
+//! `std::sync::Mutex` guard across such a call can deadlock the worker thread if the next
+//! goroutine wants the same lock: use [`sync::Mutex`], which parks instead.
+//!
 //! ## Channels
 //!
 //! [`chan`] makes Go's `chan T`: `chan::<T>(0)` is unbuffered (a send completes only when a

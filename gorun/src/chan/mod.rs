@@ -485,6 +485,14 @@ fn new_chan<T>(cap: usize, senders: usize, nil: bool) -> Arc<Chan<T>> {
 
 /// Creates a channel of capacity `cap` (Go's `make(chan T, cap)`): `0` is unbuffered, where a
 /// send completes only when a receiver takes the value.
+///
+/// A channel carries values between goroutines, which may run on other threads, so the
+/// values must be `Send` for its ends to move:
+///
+/// ```compile_fail,E0277
+/// let (tx, _rx) = gorun::chan::<std::rc::Rc<u8>>(1);
+/// std::thread::spawn(move || drop(tx));
+/// ```
 pub fn chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     let c = new_chan(cap, 1, false);
     (Sender { chan: c.clone() }, Receiver { chan: c })

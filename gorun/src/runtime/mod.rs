@@ -590,7 +590,12 @@ pub fn pin_stack() -> StackPin {
     }
 }
 
-/// Returned by [`pin_stack`]; unpins on drop.
+/// Returned by [`pin_stack`]; unpins on drop. It belongs to its goroutine:
+///
+/// ```compile_fail
+/// fn send<T: Send>() {}
+/// send::<gorun::StackPin>();
+/// ```
 #[must_use = "the stack is pinned only while the StackPin lives"]
 pub struct StackPin {
     g: Option<Arc<G>>,

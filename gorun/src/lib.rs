@@ -61,7 +61,7 @@
 //! fatal error: all goroutines are asleep - deadlock!
 //!
 //! goroutine 1 [chan receive]:
-//! 	waiting at src/main.rs:7:12
+//!     waiting at src/main.rs:7:12
 //! created by gorun::run at src/main.rs:4:5, on worker 0
 //! ```
 //!

@@ -140,8 +140,11 @@ impl Monitor {
             let st = &w.stats;
             let spawned_since =
                 st.spawned.load(Ordering::Relaxed) - st.spawned_at_switch.load(Ordering::Relaxed);
+            // Queued started goroutines, unstarted ones (the newest spawn sits in `runnext`,
+            // the others in the stealable deque), and remote wakes not yet taken.
             let behind = st.backlog.load(Ordering::Relaxed) as usize
-                + spawned_since as usize
+                + usize::from(spawned_since > 0)
+                + w.stealable_len()
                 + w.remote_len();
             if behind == 0 {
                 continue; // a long computation that stalls nobody

@@ -467,7 +467,8 @@ impl Worker {
             .as_mut()
             .expect("started goroutine has a coroutine");
         let stats = &self.me().stats;
-        let backlog = self.ready.borrow().len() + self.deque.len() + self.spawners.borrow().len();
+        // Started goroutines queued here; the monitor adds the stealable ones itself.
+        let backlog = self.ready.borrow().len() + self.spawners.borrow().len();
         stats.backlog.store(backlog as u64, Ordering::Relaxed);
         stats
             .spawned_at_switch

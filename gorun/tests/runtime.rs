@@ -342,3 +342,32 @@ fn other_segfaults_still_crash() {
         out.stderr
     );
 }
+
+/// Skynet on two workers: a tree of goroutines whose stacks are freed and reused on both
+/// workers at once (a regression test for a stack slot released while being reused).
+#[test]
+fn skynet_tree_on_two_workers() {
+    fn node(tx: gorun::Sender<u64>, num: u64, size: u64) {
+        if size == 1 {
+            tx.send(num).ok();
+            return;
+        }
+        let (rtx, rrx) = gorun::chan::<u64>(0);
+        let sub = size / 10;
+        for i in 0..10 {
+            let rtx = rtx.clone();
+            gorun::go(move || node(rtx, num + i * sub, sub));
+        }
+        drop(rtx);
+        let sum: u64 = (0..10).map(|_| rrx.recv().unwrap()).sum();
+        tx.send(sum).ok();
+    }
+    for _ in 0..2 {
+        let sum = gorun::Builder::new().workers(2).run(|| {
+            let (tx, rx) = gorun::chan::<u64>(0);
+            gorun::go(move || node(tx, 0, 100_000));
+            rx.recv().unwrap()
+        });
+        assert_eq!(sum, 100_000 * 99_999 / 2);
+    }
+}

@@ -573,8 +573,9 @@ impl Worker {
     /// Evicts candidates that have stayed parked past the threshold (at most `max`).
     /// Returns whether candidates remain.
     fn evict_old(&self, max: usize) -> bool {
-        let Some(after) = self.shared.config.evict_after else {
-            return false;
+        let (Some(after), Some(_)) = (self.shared.config.evict_after, self.shared.evict_budget)
+        else {
+            return false; // age-based eviction off, or copy-on-park off altogether
         };
         self.evict_batch(max, Some(after.as_nanos() as u64));
         !self.cold.borrow().is_empty()

@@ -176,11 +176,11 @@ impl StackPool {
             return;
         }
         // Release the coldest hot slots (just below the hot window) in one batch, merging
-        // neighbours into one call.
+        // neighbours into one call. The lock stays held: once released, another worker could
+        // take one of these slots and start a goroutine on it before we discard its pages.
         let len = inner.free.len();
         let mut cold: Vec<usize> = inner.free[len - inner.hot..len - KEEP_HOT].to_vec();
         inner.hot = KEEP_HOT;
-        drop(inner);
         cold.sort_unstable();
         let mut i = 0;
         while i < cold.len() {
@@ -190,8 +190,9 @@ impl StackPool {
             }
             let from = cold[i] + self.guard;
             let to = cold[j - 1] + self.slot_size();
-            // SAFETY: the range covers free slots of a live chunk (no coroutine owns them)
-            // and the slot guards between them, which survive MADV_DONTNEED.
+            // SAFETY: the range covers free slots of a live chunk (no coroutine owns them,
+            // and none can take them while we hold the pool's lock) and the slot guards
+            // between them, which survive MADV_DONTNEED.
             unsafe { libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_DONTNEED) };
             i = j;
         }

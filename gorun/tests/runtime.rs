@@ -362,12 +362,12 @@ fn skynet_tree_on_two_workers() {
         let sum: u64 = (0..10).map(|_| rrx.recv().unwrap()).sum();
         tx.send(sum).ok();
     }
-    for _ in 0..2 {
+    for _ in 0..3 {
         let sum = gorun::Builder::new().workers(2).run(|| {
             let (tx, rx) = gorun::chan::<u64>(0);
-            gorun::go(move || node(tx, 0, 100_000));
+            gorun::go(move || node(tx, 0, 1_000_000));
             rx.recv().unwrap()
         });
-        assert_eq!(sum, 100_000 * 99_999 / 2);
+        assert_eq!(sum, 1_000_000 * 999_999 / 2);
     }
 }

@@ -105,6 +105,14 @@ pub fn workers() -> usize {
         })
 }
 
+static PANIC_NOTE: std::sync::OnceLock<fn() -> String> = std::sync::OnceLock::new();
+
+/// Adds the text `f()` returns to the `n/a` line of a panic (e.g. how many
+/// coroutines existed when stack allocation failed).
+pub fn set_panic_note(f: fn() -> String) {
+    let _ = PANIC_NOTE.set(f);
+}
+
 /// A panic anywhere (in a coroutine, a task or a thread) becomes an `n/a`
 /// line carrying the panic message, and the process exits with status 1.
 fn install_panic_hook(runtime: &str, workload: &str, n: u64) {
@@ -123,8 +131,9 @@ fn install_panic_hook(runtime: &str, workload: &str, n: u64) {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
+        let note = PANIC_NOTE.get().map(|f| format!(" {}", f())).unwrap_or_default();
         println!(
-            "{prefix} ns_per_op=n/a reason=panicked: {}{loc}",
+            "{prefix} ns_per_op=n/a reason=panicked: {}{loc}{note}",
             msg.replace('\n', " ")
         );
         std::process::exit(1);

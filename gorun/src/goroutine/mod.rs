@@ -1,0 +1,266 @@
+//! The goroutine control block, spawning and `JoinHandle`.
+//!
+//! # Ownership and invariants
+//!
+//! A goroutine is an `Arc<G>`. The control block is shared: wait queues, timers and run
+//! queues hold `Arc<G>`s to wake it. Its fields fall in three groups:
+//!
+//! - immutable identity (id, parent, spawn site, name, runtime);
+//! - atomics anyone may touch: the park state, the wait reason, the park site, the home
+//!   worker (written once, when the goroutine starts);
+//! - fields owned by one thread at a time, in `UnsafeCell`s:
+//!   * `entry` (the closure of an unstarted goroutine) belongs to whoever popped the `Arc<G>`
+//!     off a run queue; it is taken exactly once, when the goroutine starts;
+//!   * `coro` is set when the goroutine starts on a worker, and from then on touched only
+//!     by that worker's thread (its *home*). A started goroutine never moves
+//!     to another thread (DESIGN.md §2): that is what makes `!Send` values on its stack and
+//!     cached thread-local addresses sound.
+//!
+//! While `coro` holds a coroutine, the home worker's registry holds an `Arc<G>`, so the last
+//! reference to a started goroutine is never dropped on another thread while it still owns a
+//! stack. The registry entry is removed only after the coroutine has been taken out.
+
+mod join;
+
+pub use join::JoinHandle;
+pub(crate) use join::JoinInner;
+
+use std::cell::{Cell, UnsafeCell};
+use std::panic::Location;
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use corosensei::{Coroutine, Yielder};
+
+use crate::park::WaitReason;
+use crate::runtime::{worker, Shared};
+use crate::stack::SlotStack;
+
+/// Why a goroutine switched back to its worker.
+pub(crate) enum Suspend {
+    /// `yield_now`: queue me again at the back.
+    Yield,
+    /// Parked: whoever wakes me queues me.
+    Park,
+}
+
+pub(crate) type Coro = Coroutine<(), Suspend, (), SlotStack>;
+
+/// What an unstarted goroutine carries: its body and the stack it will run on.
+pub(crate) struct Entry {
+    pub(crate) body: Box<dyn FnOnce() + Send>,
+    pub(crate) stack: SlotStack,
+}
+
+// Park states (see `park.rs`).
+const RUNNING: u8 = 0;
+const PARKED: u8 = 1;
+const NOTIFIED: u8 = 2;
+
+/// Home value of a goroutine that has not started yet.
+pub(crate) const UNSTARTED: usize = usize::MAX;
+
+pub(crate) struct G {
+    pub(crate) id: u64,
+    pub(crate) parent: u64,
+    pub(crate) spawn_site: &'static Location<'static>,
+    pub(crate) name: Option<Box<str>>,
+    pub(crate) shared: Arc<Shared>,
+
+    state: AtomicU8,
+    wait_reason: AtomicU8,
+    park_site: AtomicPtr<Location<'static>>,
+    /// Runtime clock (ns since the runtime started) when the goroutine last parked.
+    parked_at: AtomicU64,
+
+    entry: UnsafeCell<Option<Entry>>,
+    coro: UnsafeCell<Option<Coro>>,
+    /// The guard range of the goroutine's stack, set when it starts.
+    guard: Cell<(usize, usize)>,
+    yielder: Cell<*const Yielder<(), Suspend>>,
+    home: AtomicUsize,
+    /// Index in the home worker's registry; only changed under that registry's lock.
+    pub(crate) registry_index: Cell<usize>,
+}
+
+// SAFETY: the `Cell`/`UnsafeCell` fields follow the ownership rules in the module docs:
+// `entry` is accessed only by the thread that dequeued the unstarted goroutine, `coro`,
+// `guard` and `yielder` only by its home worker after start, and `registry_index` only under the home
+// registry's mutex. Everything else is atomic or
+// immutable.
+unsafe impl Sync for G {}
+// SAFETY: as above; moving an `Arc<G>` between threads never moves the coroutine, which
+// stays on its home thread.
+unsafe impl Send for G {}
+
+impl G {
+    pub(crate) fn new(
+        id: u64,
+        parent: u64,
+        spawn_site: &'static Location<'static>,
+        name: Option<Box<str>>,
+        shared: Arc<Shared>,
+        entry: Entry,
+    ) -> G {
+        G {
+            id,
+            parent,
+            spawn_site,
+            name,
+            shared,
+            state: AtomicU8::new(RUNNING),
+            wait_reason: AtomicU8::new(WaitReason::None as u8),
+            park_site: AtomicPtr::new(std::ptr::null_mut()),
+            parked_at: AtomicU64::new(0),
+            entry: UnsafeCell::new(Some(entry)),
+            coro: UnsafeCell::new(None),
+            guard: Cell::new((0, 0)),
+            yielder: Cell::new(std::ptr::null()),
+            home: AtomicUsize::new(UNSTARTED),
+            registry_index: Cell::new(usize::MAX),
+        }
+    }
+
+    /// The worker this goroutine is pinned to, or `UNSTARTED`.
+    pub(crate) fn home(&self) -> usize {
+        self.home.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn wait_reason(&self) -> WaitReason {
+        WaitReason::from_u8(self.wait_reason.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn park_site(&self) -> Option<&'static Location<'static>> {
+        let p = self.park_site.load(Ordering::Relaxed);
+        // SAFETY: the pointer is null or came from a `&'static Location`.
+        unsafe { p.as_ref() }
+    }
+
+    pub(crate) fn parked_at(&self) -> u64 {
+        self.parked_at.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn is_parked(&self) -> bool {
+        self.state.load(Ordering::Acquire) == PARKED
+    }
+
+    /// Takes the closure of an unstarted goroutine.
+    ///
+    /// # Safety
+    /// The caller must own the goroutine as popped from a run queue (no other thread may
+    /// start it) and it must not have started yet.
+    pub(crate) unsafe fn take_entry(&self) -> Option<Entry> {
+        // SAFETY: exclusive by the caller's contract.
+        unsafe { (*self.entry.get()).take() }
+    }
+
+    /// Binds a freshly created coroutine to this goroutine and pins it to worker `home`.
+    ///
+    /// # Safety
+    /// Called once, on the thread of worker `home`, by the thread that took the entry.
+    pub(crate) unsafe fn start(&self, home: usize, coro: Coro, guard: (usize, usize)) {
+        self.guard.set(guard);
+        self.home.store(home, Ordering::Relaxed);
+        // SAFETY: only the home thread touches `coro`, and it is not borrowed now.
+        unsafe { *self.coro.get() = Some(coro) };
+    }
+
+    /// The coroutine, for the home worker to resume.
+    ///
+    /// # Safety
+    /// Only the home worker's thread may call this, and it must not hold another reference
+    /// obtained from this function (the goroutine's own code never calls it).
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn coro_mut(&self) -> &mut Option<Coro> {
+        // SAFETY: by the caller's contract the access is exclusive.
+        unsafe { &mut *self.coro.get() }
+    }
+
+    /// The guard range of the stack (home worker only, after start).
+    pub(crate) fn guard(&self) -> (usize, usize) {
+        self.guard.get()
+    }
+
+    /// Called by the goroutine's body when it first runs.
+    pub(crate) fn set_yielder(&self, y: &Yielder<(), Suspend>) {
+        self.yielder.set(y as *const _);
+    }
+
+    /// Switches from the running goroutine (which must be `self`) back to its worker.
+    pub(crate) fn suspend(&self, why: Suspend) {
+        let y = self.yielder.get();
+        debug_assert!(!y.is_null());
+        // SAFETY: `yielder` points into this goroutine's own stack, set by its body before
+        // any user code ran; we are running on that stack, so it is live.
+        unsafe { (*y).suspend(why) };
+    }
+
+    /// Parks the running goroutine `self` (see `park.rs` for the protocol).
+    pub(crate) fn park(&self, reason: WaitReason, site: &'static Location<'static>) {
+        if self
+            .state
+            .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            return;
+        }
+        self.wait_reason.store(reason as u8, Ordering::Relaxed);
+        self.park_site
+            .store(site as *const _ as *mut _, Ordering::Relaxed);
+        self.parked_at.store(self.shared.clock(), Ordering::Relaxed);
+        match self
+            .state
+            .compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => self.suspend(Suspend::Park),
+            Err(_) => self.state.store(RUNNING, Ordering::Relaxed), // NOTIFIED meanwhile
+        }
+        self.wait_reason
+            .store(WaitReason::None as u8, Ordering::Relaxed);
+    }
+
+    /// Wakes this goroutine if parked, else leaves a token for its next park.
+    pub(crate) fn unpark(self: &Arc<Self>) {
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            let next = match s {
+                PARKED => RUNNING,
+                RUNNING => NOTIFIED,
+                _ => return,
+            };
+            match self
+                .state
+                .compare_exchange(s, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) if s == PARKED => return worker::schedule(self.clone()),
+                Ok(_) => return,
+                Err(actual) => s = actual,
+            }
+        }
+    }
+}
+
+/// Prints Go's report for a panic that nobody will `join`, and exits with code 2.
+pub(crate) fn fatal_panic(payload: &(dyn std::any::Any + Send)) -> ! {
+    let msg = panic_message(payload);
+    let mut out = format!("panic: {msg}\n\n");
+    if let Some(g) = worker::current_g() {
+        out += &format!(
+            "goroutine {} [running]:\ncreated by goroutine {} at {}\n",
+            g.id, g.parent, g.spawn_site
+        );
+    }
+    eprint!("{out}");
+    std::process::exit(2);
+}
+
+/// The text of a panic payload (`&str` and `String` payloads; others are described).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(non-string panic payload)".to_string()
+    }
+}

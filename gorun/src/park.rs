@@ -1,0 +1,180 @@
+//! The one park/wake primitive under every blocking operation.
+//!
+//! Channels, select, the `sync` types, timers, I/O, the blocking pool and
+//! `JoinHandle::join` all block through [`park`] and wake through [`Unparker::unpark`].
+//! Callers follow one protocol, the same as `std::thread::park`:
+//!
+//! 1. take a handle to yourself with [`current`] and publish it where a waker will find it
+//!    (a channel's wait queue, a mutex's waiter list), under that structure's own lock;
+//! 2. release the lock and call [`park`] in a loop until the condition you wait for holds.
+//!
+//! A wake is a token: an `unpark` that arrives before the `park` makes the `park` return at
+//! once, and `park` may also return spuriously, so callers always re-check their condition.
+//! Nothing a waker needs lives on the parked goroutine's stack: the handle points at the
+//! goroutine's heap control block.
+//!
+//! # Goroutines
+//!
+//! A goroutine's park state is one atomic (`RUNNING`, `PARKED`, `NOTIFIED`, see
+//! [`crate::goroutine`]). Parking moves `RUNNING -> PARKED` and suspends to the worker;
+//! `unpark` moves `PARKED -> RUNNING` and queues the goroutine on its home worker, or
+//! `RUNNING -> NOTIFIED` if it has not parked yet. The window between the `PARKED` store and
+//! the actual switch is harmless: a started goroutine only ever runs on its home worker,
+//! which is busy running it until it switches, so a wake queued in that window is picked up
+//! just after.
+//!
+//! # Plain OS threads
+//!
+//! On a thread outside any runtime the same calls use `std::thread::park`/`unpark`, so every
+//! gorun type also works between goroutines and ordinary threads.
+
+use std::panic::Location;
+use std::sync::Arc;
+use std::thread::Thread;
+use std::time::Instant;
+
+use crate::goroutine::G;
+use crate::runtime::worker;
+use crate::time::TimerAction;
+
+/// Why a goroutine is parked: shown in dumps and deadlock reports (Go's words where Go has
+/// them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum WaitReason {
+    /// Not waiting (running or runnable).
+    None,
+    ChanReceive,
+    ChanSend,
+    ChanReceiveNil,
+    ChanSendNil,
+    Select,
+    SelectNoCases,
+    Sleep,
+    IoWait,
+    MutexLock,
+    RwLockRead,
+    RwLockWrite,
+    WaitGroupWait,
+    CondWait,
+    OnceWait,
+    SemaphoreAcquire,
+    BarrierWait,
+    Join,
+    Blocking,
+}
+
+impl WaitReason {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            WaitReason::None => "runnable",
+            WaitReason::ChanReceive => "chan receive",
+            WaitReason::ChanSend => "chan send",
+            WaitReason::ChanReceiveNil => "chan receive (nil chan)",
+            WaitReason::ChanSendNil => "chan send (nil chan)",
+            WaitReason::Select => "select",
+            WaitReason::SelectNoCases => "select (no cases)",
+            WaitReason::Sleep => "sleep",
+            WaitReason::IoWait => "IO wait",
+            WaitReason::MutexLock => "sync.Mutex.Lock",
+            WaitReason::RwLockRead => "sync.RWMutex.RLock",
+            WaitReason::RwLockWrite => "sync.RWMutex.Lock",
+            WaitReason::WaitGroupWait => "sync.WaitGroup.Wait",
+            WaitReason::CondWait => "sync.Cond.Wait",
+            WaitReason::OnceWait => "sync.Once.Do",
+            WaitReason::SemaphoreAcquire => "semacquire",
+            WaitReason::BarrierWait => "sync.Barrier.Wait",
+            WaitReason::Join => "join",
+            WaitReason::Blocking => "blocking",
+        }
+    }
+
+    pub(crate) fn from_u8(v: u8) -> WaitReason {
+        const ALL: [WaitReason; 19] = [
+            WaitReason::None,
+            WaitReason::ChanReceive,
+            WaitReason::ChanSend,
+            WaitReason::ChanReceiveNil,
+            WaitReason::ChanSendNil,
+            WaitReason::Select,
+            WaitReason::SelectNoCases,
+            WaitReason::Sleep,
+            WaitReason::IoWait,
+            WaitReason::MutexLock,
+            WaitReason::RwLockRead,
+            WaitReason::RwLockWrite,
+            WaitReason::WaitGroupWait,
+            WaitReason::CondWait,
+            WaitReason::OnceWait,
+            WaitReason::SemaphoreAcquire,
+            WaitReason::BarrierWait,
+            WaitReason::Join,
+            WaitReason::Blocking,
+        ];
+        ALL.get(v as usize).copied().unwrap_or(WaitReason::None)
+    }
+}
+
+/// A handle that wakes one parked goroutine or thread.
+#[derive(Clone)]
+pub(crate) enum Unparker {
+    Goroutine(Arc<G>),
+    Thread(Thread),
+}
+
+impl Unparker {
+    /// Wakes the target, or makes its next `park` return at once.
+    pub(crate) fn unpark(&self) {
+        match self {
+            Unparker::Goroutine(g) => g.unpark(),
+            Unparker::Thread(t) => t.unpark(),
+        }
+    }
+
+    /// Whether this handle wakes the caller itself.
+    pub(crate) fn is_current(&self) -> bool {
+        match self {
+            Unparker::Goroutine(g) => worker::current_g().is_some_and(|c| Arc::ptr_eq(&c, g)),
+            Unparker::Thread(t) => {
+                worker::current_g().is_none() && t.id() == std::thread::current().id()
+            }
+        }
+    }
+}
+
+/// A handle to the calling goroutine (or thread).
+pub(crate) fn current() -> Unparker {
+    match worker::current_g() {
+        Some(g) => Unparker::Goroutine(g),
+        None => Unparker::Thread(std::thread::current()),
+    }
+}
+
+/// Parks the caller until woken (or spuriously). `site` is the user's call site of the
+/// blocking operation, shown in dumps.
+pub(crate) fn park(reason: WaitReason, site: &'static Location<'static>) {
+    worker::with_current_g(|g| match g {
+        Some(g) => g.park(reason, site),
+        None => std::thread::park(),
+    })
+}
+
+/// Parks the caller until woken, `deadline` passes, or spuriously.
+pub(crate) fn park_until(reason: WaitReason, site: &'static Location<'static>, deadline: Instant) {
+    match worker::current_g() {
+        Some(g) => {
+            let timer = g
+                .shared
+                .timers
+                .add(deadline, TimerAction::Wake(Unparker::Goroutine(g.clone())));
+            g.park(reason, site);
+            timer.cancel(&g.shared.timers);
+        }
+        None => {
+            let now = Instant::now();
+            if deadline > now {
+                std::thread::park_timeout(deadline - now);
+            }
+        }
+    }
+}

@@ -1,0 +1,426 @@
+//! The runtime: `Builder`, `run`, and the state its workers share.
+//!
+//! # Lifecycle
+//!
+//! `run` turns the calling thread into worker 0, starts `workers - 1` more threads and a
+//! timer thread, and runs the main goroutine (id 1) on worker 0. Because the main goroutine
+//! never leaves the calling thread, its closure need not be `Send` or `'static`. When it
+//! returns, the runtime shuts down like a Go program leaving `main`: other goroutines are
+//! abandoned, each worker unwinds the goroutines homed on it (on their own thread, so their
+//! destructors run where they lived), and `run` returns main's value — or resumes main's
+//! panic.
+//!
+//! Several runtimes may run at once on different threads (as `cargo test` does); each has
+//! its own `Shared`, and goroutines find theirs through their control block.
+
+pub(crate) mod worker;
+
+use std::io;
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crossbeam_deque::{Injector, Worker as Deque};
+
+use crate::goroutine::{self, Entry, JoinHandle, JoinInner, G};
+use crate::stack::{self, StackPool};
+use crate::time::Timers;
+use worker::{Worker, WorkerShared};
+
+/// State shared by the workers of one runtime and by every goroutine in it.
+pub(crate) struct Shared {
+    pub(crate) workers: Box<[WorkerShared]>,
+    pub(crate) injector: Injector<Arc<G>>,
+    idle: Mutex<Vec<usize>>,
+    num_idle: AtomicUsize,
+    shutdown: AtomicBool,
+    pub(crate) timers: Timers,
+    pub(crate) stacks: StackPool,
+    next_id: AtomicU64,
+    live: AtomicUsize,
+    start: Instant,
+}
+
+impl Shared {
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::Relaxed)
+    }
+
+    /// Nanoseconds since the runtime started.
+    pub(crate) fn clock(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+
+    pub(crate) fn num_goroutine(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    fn add_idle(&self, index: usize) {
+        let mut idle = self.idle.lock().unwrap();
+        if !idle.contains(&index) {
+            idle.push(index);
+            self.num_idle.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn remove_idle(&self, index: usize) {
+        let mut idle = self.idle.lock().unwrap();
+        if let Some(pos) = idle.iter().position(|&i| i == index) {
+            idle.swap_remove(pos);
+            self.num_idle.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Stealable work was added: wake one sleeping worker, if any.
+    fn notify_stealable(&self) {
+        if self.num_idle.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let woken = {
+            let mut idle = self.idle.lock().unwrap();
+            let w = idle.pop();
+            if w.is_some() {
+                self.num_idle.fetch_sub(1, Ordering::SeqCst);
+            }
+            w
+        };
+        if let Some(i) = woken {
+            self.workers[i].unpark();
+        }
+    }
+
+    fn begin_shutdown(&self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        for w in self.workers.iter() {
+            w.unpark();
+        }
+    }
+
+    fn goroutine_finished(&self, g: &G) {
+        self.live.fetch_sub(1, Ordering::Relaxed);
+        if g.id == MAIN_ID {
+            self.begin_shutdown();
+        }
+    }
+
+    /// Creates an unstarted goroutine.
+    fn new_goroutine(
+        self: &Arc<Self>,
+        parent: u64,
+        site: &'static Location<'static>,
+        name: Option<Box<str>>,
+        body: Box<dyn FnOnce() + Send>,
+    ) -> io::Result<Arc<G>> {
+        let stack = self.stacks.alloc()?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.live.fetch_add(1, Ordering::Relaxed);
+        Ok(Arc::new(G::new(
+            id,
+            parent,
+            site,
+            name,
+            self.clone(),
+            Entry { body, stack },
+        )))
+    }
+}
+
+const MAIN_ID: u64 = 1;
+
+/// Configures and starts a runtime.
+///
+/// ```
+/// let answer = gorun::Builder::new().workers(2).run(|| {
+///     let h = gorun::go(|| 6 * 7);
+///     h.join().unwrap()
+/// });
+/// assert_eq!(answer, 42);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Builder {
+    workers: Option<usize>,
+    stack_size: usize,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+/// Default usable stack size per goroutine.
+const DEFAULT_STACK: usize = 64 * 1024;
+
+impl Builder {
+    /// A builder with the defaults: one worker per core (or `GORUN_WORKERS`), 64 KiB stacks.
+    pub fn new() -> Builder {
+        Builder {
+            workers: None,
+            stack_size: DEFAULT_STACK,
+        }
+    }
+
+    /// Number of worker threads (default: the number of cores, or the `GORUN_WORKERS`
+    /// environment variable when set).
+    ///
+    /// # Panics
+    /// If `n` is 0.
+    pub fn workers(mut self, n: usize) -> Builder {
+        assert!(
+            n > 0,
+            "gorun::Builder::workers: a runtime needs at least one worker, got 0"
+        );
+        self.workers = Some(n);
+        self
+    }
+
+    /// Usable stack bytes per goroutine (default 64 KiB), rounded up to whole pages and to
+    /// at least 16 KiB. Stacks are reserved, not committed: only touched pages cost memory.
+    ///
+    /// # Panics
+    /// If `bytes` is 0 or over 1 GiB.
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        assert!(
+            bytes > 0,
+            "gorun::Builder::stack_size: the stack size must be positive, got 0"
+        );
+        assert!(
+            bytes <= stack::MAX_STACK,
+            "gorun::Builder::stack_size: {bytes} bytes is absurd (the limit is {} bytes)",
+            stack::MAX_STACK
+        );
+        self.stack_size = stack::round_stack_size(bytes);
+        self
+    }
+
+    fn worker_count(&self) -> usize {
+        if let Some(n) = self.workers {
+            return n;
+        }
+        if let Some(n) = std::env::var("GORUN_WORKERS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+        {
+            if n > 0 {
+                return n;
+            }
+        }
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    }
+
+    /// Starts a runtime, runs `f` as the main goroutine (id 1) on the calling thread, and
+    /// returns its value once it returns. Goroutines still running then are abandoned (and
+    /// unwound). A panic of the main goroutine propagates out of `run`.
+    ///
+    /// # Panics
+    /// If called from inside a goroutine, or if the runtime cannot start.
+    #[track_caller]
+    pub fn run<F, T>(self, f: F) -> T
+    where
+        F: FnOnce() -> T,
+    {
+        assert!(
+            worker::with_worker(|w| w.is_none()),
+            "gorun::run called from inside a goroutine: a goroutine already has a runtime; \
+             use gorun::go to start more goroutines"
+        );
+        let site = Location::caller();
+        let n = self.worker_count();
+        let deques: Vec<Deque<Arc<G>>> = (0..n).map(|_| Deque::new_fifo()).collect();
+        let shared = Arc::new(Shared {
+            workers: deques
+                .iter()
+                .map(|d| WorkerShared::new(d.stealer()))
+                .collect(),
+            injector: Injector::new(),
+            idle: Mutex::new(Vec::new()),
+            num_idle: AtomicUsize::new(0),
+            shutdown: AtomicBool::new(false),
+            timers: Timers::new(),
+            stacks: StackPool::new(self.stack_size),
+            next_id: AtomicU64::new(MAIN_ID),
+            live: AtomicUsize::new(0),
+            start: Instant::now(),
+        });
+
+        let mut result: Option<std::thread::Result<T>> = None;
+        let slot = &mut result as *mut Option<std::thread::Result<T>> as usize;
+        // Main is never abandoned (its return starts the shutdown), so it needs no special
+        // case for forced unwinding.
+        let body: Box<dyn FnOnce() + '_> = Box::new(move || {
+            let r = panic::catch_unwind(AssertUnwindSafe(f));
+            // SAFETY: `slot` points at `result` in `run`'s frame, which outlives the runtime;
+            // only this closure writes it, before `run` reads it.
+            unsafe { *(slot as *mut Option<std::thread::Result<T>>) = Some(r) };
+        });
+        // SAFETY: the main goroutine runs only on worker 0, which is this thread (it is put in
+        // worker 0's `runnext`, which is never stolen), so it needs no `Send`; and `run`
+        // does not return before the closure has run or been dropped (workers unwind every
+        // goroutine before `run` continues), so borrows in `f` outlive it.
+        let body: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(body) };
+        let main = shared
+            .new_goroutine(0, site, None, body)
+            .unwrap_or_else(|e| panic!("gorun: cannot start the main goroutine: {e}"));
+
+        let timer_thread = shared.timers.start();
+        let mut deques = deques.into_iter();
+        let worker0 = Worker::new(0, shared.clone(), deques.next().unwrap());
+        worker0.push_runnext(main);
+        let threads: Vec<_> = deques
+            .enumerate()
+            .map(|(i, d)| {
+                let shared = shared.clone();
+                std::thread::Builder::new()
+                    .name(format!("gorun-worker-{}", i + 1))
+                    .spawn(move || Worker::new(i + 1, shared, d).run())
+                    .expect("gorun: cannot spawn a worker thread")
+            })
+            .collect();
+        worker0.run();
+        drop(worker0);
+        for t in threads {
+            t.join().ok();
+        }
+        shared.timers.stop(timer_thread);
+        final_cleanup(&shared);
+        match result.expect("the main goroutine finished") {
+            Ok(v) => v,
+            Err(p) => panic::resume_unwind(p),
+        }
+    }
+}
+
+/// Drops whatever is still queued after every worker has exited, breaking the
+/// `Shared -> queue -> G -> Shared` reference cycles. Dropping may wake more goroutines
+/// (their queues are drained on the next pass).
+fn final_cleanup(shared: &Shared) {
+    loop {
+        let mut any = false;
+        for w in shared.workers.iter() {
+            let q = w.take_remote();
+            any |= !q.is_empty();
+        }
+        while let crossbeam_deque::Steal::Success(_) | crossbeam_deque::Steal::Retry =
+            shared.injector.steal()
+        {
+            any = true;
+        }
+        if !any {
+            break;
+        }
+    }
+}
+
+/// Starts a runtime with default settings and runs `f` as the main goroutine; see
+/// [`Builder::run`].
+///
+/// ```
+/// let sum: u64 = gorun::run(|| {
+///     let handles: Vec<_> = (1..=10u64).map(|i| gorun::go(move || i * i)).collect();
+///     handles.into_iter().map(|h| h.join().unwrap()).sum()
+/// });
+/// assert_eq!(sum, 385);
+/// ```
+#[track_caller]
+pub fn run<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T,
+{
+    Builder::new().run(f)
+}
+
+/// Starts a goroutine running `f` and returns a handle to join it.
+///
+/// The goroutine starts on the calling goroutine's worker by default; idle workers may steal
+/// it before it starts. Once started it stays on that worker's thread.
+///
+/// # Panics
+/// Outside a runtime (wrap the program in [`run`] or `#[gorun::main]`), or when no stack can
+/// be allocated (see [`try_go`]).
+#[track_caller]
+pub fn go<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    match spawn(f, None, Location::caller()) {
+        Ok(h) => h,
+        Err(e) => panic!("gorun::go: cannot start a goroutine: {e}"),
+    }
+}
+
+/// Like [`go`], but returns an error instead of panicking when no stack can be allocated
+/// (for example when the kernel's memory-map limit is reached).
+///
+/// # Panics
+/// Outside a runtime.
+#[track_caller]
+pub fn try_go<F, T>(f: F) -> io::Result<JoinHandle<T>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    spawn(f, None, Location::caller())
+}
+
+pub(crate) fn spawn<F, T>(
+    f: F,
+    name: Option<Box<str>>,
+    site: &'static Location<'static>,
+) -> io::Result<JoinHandle<T>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let inner = Arc::new(JoinInner::new());
+    let done = inner.clone();
+    let body = Box::new(move || {
+        let r = panic::catch_unwind(AssertUnwindSafe(f));
+        if let Err(p) = r {
+            if worker::with_current_g(|g| g.is_some_and(|g| g.shared.is_shutdown())) {
+                panic::resume_unwind(p); // abandoned at shutdown: keep unwinding
+            }
+            if let Err(p) = done.complete(Err(p)) {
+                goroutine::fatal_panic(&*p);
+            }
+        } else {
+            let _ = done.complete(r);
+        }
+    });
+    worker::with_worker(|w| {
+        let w = w.unwrap_or_else(|| {
+            panic!(
+                "gorun::go called outside a gorun runtime: wrap the program in \
+                 gorun::run(|| ...) or use #[gorun::main]"
+            )
+        });
+        let parent = worker::with_current_g(|g| g.map_or(0, |g| g.id));
+        let g = w.shared.new_goroutine(parent, site, name, body)?;
+        let id = g.id;
+        w.push_runnext(g);
+        Ok(JoinHandle::new(inner, id))
+    })
+}
+
+/// The id of the running goroutine (1 for the main goroutine), or 0 on a plain thread.
+pub fn current_id() -> u64 {
+    worker::with_current_g(|g| g.map_or(0, |g| g.id))
+}
+
+/// The number of goroutines that exist in the current runtime (started or not, main
+/// included); 0 outside a runtime.
+pub fn num_goroutine() -> usize {
+    worker::with_worker(|w| w.map_or(0, |w| w.shared.num_goroutine()))
+}
+
+/// Lets other goroutines of this worker run, then continues. On a plain thread it calls
+/// `std::thread::yield_now`.
+pub fn yield_now() {
+    worker::with_current_g(|g| match g {
+        Some(g) => g.suspend(goroutine::Suspend::Yield),
+        None => std::thread::yield_now(),
+    })
+}

@@ -1,0 +1,399 @@
+//! Workers: one OS thread each, running goroutines from their queues.
+//!
+//! # Queues and who owns them
+//!
+//! ```text
+//!             owner only                      any thread
+//!  runnext  : one goroutine to run next       -
+//!  ready    : started goroutines (FIFO)       -
+//!  deque    : unstarted goroutines (FIFO)     stealers take from it
+//!  remote   : -                               wakes of goroutines homed here
+//!  injector : (shared by all workers)         unstarted goroutines from outside
+//! ```
+//!
+//! Only unstarted goroutines ever move between workers (the deque and the injector); a
+//! started one is always queued on its home worker: locally (`runnext`) when woken from that
+//! worker's own thread, through `remote` otherwise. A goroutine just spawned or just woken
+//! locally goes to `runnext`, so a hand-off between two goroutines of one worker is two
+//! context switches and no cross-thread traffic; `runnext` is not stealable, which keeps a
+//! freshly spawned peer on its spawner's worker (DESIGN.md §4).
+//!
+//! # Idle protocol
+//!
+//! A worker without work searches (steals) for a short while, then registers as sleeping and
+//! re-checks every queue before `thread::park`. Whoever adds work either unparks the home
+//! worker (remote wakes) or pops one sleeping worker (stealable work). Both sides use SeqCst
+//! on the flag and the queue, so at least one of them sees the other.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::Thread;
+
+use corosensei::{Coroutine, CoroutineResult};
+use crossbeam_deque::{Steal, Stealer, Worker as Deque};
+
+use super::Shared;
+use crate::goroutine::{Suspend, G, UNSTARTED};
+use crate::stack::overflow::{self, RunningInfo};
+
+/// Ticks between checks of the shared queues ahead of local work (fairness).
+const FAIR_TICKS: u32 = 61;
+/// Rounds of stealing attempts before a worker goes to sleep.
+const SEARCH_ROUNDS: u32 = 64;
+
+/// The part of a worker that other threads reach.
+pub(crate) struct WorkerShared {
+    remote: Mutex<Vec<Arc<G>>>,
+    has_remote: AtomicBool,
+    stealer: Stealer<Arc<G>>,
+    sleeping: AtomicBool,
+    thread: OnceLock<Thread>,
+    /// Started, unfinished goroutines homed here (for shutdown and dumps).
+    pub(crate) registry: Mutex<Vec<Arc<G>>>,
+}
+
+impl WorkerShared {
+    pub(crate) fn new(stealer: Stealer<Arc<G>>) -> WorkerShared {
+        WorkerShared {
+            remote: Mutex::new(Vec::new()),
+            has_remote: AtomicBool::new(false),
+            stealer,
+            sleeping: AtomicBool::new(false),
+            thread: OnceLock::new(),
+            registry: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Queues a started goroutine homed here, from another thread.
+    fn push_remote(&self, g: Arc<G>) {
+        self.remote.lock().unwrap().push(g);
+        self.has_remote.store(true, Ordering::SeqCst);
+        if self.sleeping.load(Ordering::SeqCst) {
+            self.unpark();
+        }
+    }
+
+    pub(crate) fn unpark(&self) {
+        if let Some(t) = self.thread.get() {
+            t.unpark();
+        }
+    }
+
+    /// Takes everything queued remotely (used by the worker and by final cleanup).
+    pub(crate) fn take_remote(&self) -> Vec<Arc<G>> {
+        self.has_remote.store(false, Ordering::SeqCst);
+        std::mem::take(&mut *self.remote.lock().unwrap())
+    }
+
+    pub(crate) fn has_stealable(&self) -> bool {
+        !self.stealer.is_empty()
+    }
+}
+
+/// The worker's own state, on its thread.
+pub(crate) struct Worker {
+    pub(crate) index: usize,
+    pub(crate) shared: Arc<Shared>,
+    runnext: Cell<Option<Arc<G>>>,
+    ready: RefCell<VecDeque<Arc<G>>>,
+    deque: Deque<Arc<G>>,
+    current: Cell<*const G>,
+    tick: Cell<u32>,
+    rng: Cell<u64>,
+}
+
+thread_local! {
+    static WORKER: Cell<*const Worker> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The worker running on this thread, if any.
+pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Worker>) -> R) -> R {
+    let w = WORKER.with(|w| w.get());
+    // SAFETY: WORKER is set only while `Worker::run` borrows the worker on this thread, and
+    // cleared before it returns.
+    f(unsafe { w.as_ref() })
+}
+
+/// The goroutine running on this thread, if any.
+pub(crate) fn current_g() -> Option<Arc<G>> {
+    with_worker(|w| {
+        let g = w?.current.get();
+        if g.is_null() {
+            return None;
+        }
+        // SAFETY: `current` points to a goroutine whose Arc the registry holds while it runs;
+        // we add a strong count for the Arc we return.
+        unsafe {
+            Arc::increment_strong_count(g);
+            Some(Arc::from_raw(g))
+        }
+    })
+}
+
+/// Runs `f` with the goroutine running on this thread, if any (no refcount traffic).
+pub(crate) fn with_current_g<R>(f: impl FnOnce(Option<&G>) -> R) -> R {
+    with_worker(|w| {
+        let g = w.map(|w| w.current.get()).unwrap_or(std::ptr::null());
+        // SAFETY: as in `current_g`; the borrow does not outlive this call, during which the
+        // goroutine (the caller itself) stays alive.
+        f(unsafe { g.as_ref() })
+    })
+}
+
+/// Queues a woken, started goroutine on its home worker.
+pub(crate) fn schedule(g: Arc<G>) {
+    let home = g.home();
+    debug_assert_ne!(home, UNSTARTED);
+    let local = with_worker(|w| match w {
+        Some(w) if w.index == home && Arc::ptr_eq(&w.shared, &g.shared) => {
+            w.push_runnext(g.clone());
+            true
+        }
+        _ => false,
+    });
+    if !local {
+        if g.shared.is_shutdown() {
+            return; // the home worker is gone or going; nothing will run it
+        }
+        let shared = g.shared.clone();
+        shared.workers[home].push_remote(g);
+    }
+}
+
+impl Worker {
+    pub(crate) fn new(index: usize, shared: Arc<Shared>, deque: Deque<Arc<G>>) -> Worker {
+        Worker {
+            index,
+            shared,
+            runnext: Cell::new(None),
+            ready: RefCell::new(VecDeque::new()),
+            deque,
+            current: Cell::new(std::ptr::null()),
+            tick: Cell::new(0),
+            rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1)),
+        }
+    }
+
+    fn me(&self) -> &WorkerShared {
+        &self.shared.workers[self.index]
+    }
+
+    /// Queues a goroutine (started or not) to run next on this worker.
+    pub(crate) fn push_runnext(&self, g: Arc<G>) {
+        if let Some(old) = self.runnext.replace(Some(g)) {
+            self.push_back(old);
+        }
+    }
+
+    fn push_back(&self, g: Arc<G>) {
+        if g.home() == UNSTARTED {
+            self.deque.push(g);
+            self.shared.notify_stealable();
+        } else {
+            self.ready.borrow_mut().push_back(g);
+        }
+    }
+
+    /// Runs the scheduling loop until the runtime shuts down, then unwinds the goroutines
+    /// still homed here.
+    pub(crate) fn run(&self) {
+        self.me().thread.set(std::thread::current()).ok();
+        let _alt = overflow::init_thread();
+        WORKER.with(|w| w.set(self as *const Worker));
+        while !self.shared.is_shutdown() {
+            match self.next_local().or_else(|| self.search()) {
+                Some(g) => self.run_g(g),
+                None => self.sleep(),
+            }
+        }
+        self.unwind_all();
+        WORKER.with(|w| w.set(std::ptr::null()));
+    }
+
+    fn next_local(&self) -> Option<Arc<G>> {
+        let t = self.tick.get().wrapping_add(1);
+        self.tick.set(t);
+        if t % FAIR_TICKS == 0 {
+            self.drain_remote();
+            if let Some(g) = self.ready.borrow_mut().pop_front() {
+                return Some(g);
+            }
+            if let Some(g) = self.steal_injector() {
+                return Some(g);
+            }
+        }
+        if self.me().has_remote.load(Ordering::Relaxed) {
+            self.drain_remote();
+        }
+        if let Some(g) = self.runnext.take() {
+            return Some(g);
+        }
+        if let Some(g) = self.ready.borrow_mut().pop_front() {
+            return Some(g);
+        }
+        if let Some(g) = self.deque.pop() {
+            return Some(g);
+        }
+        self.steal_injector()
+    }
+
+    fn drain_remote(&self) {
+        let woken = self.me().take_remote();
+        self.ready.borrow_mut().extend(woken);
+    }
+
+    fn steal_injector(&self) -> Option<Arc<G>> {
+        loop {
+            match self.shared.injector.steal_batch_and_pop(&self.deque) {
+                Steal::Success(g) => return Some(g),
+                Steal::Empty => return None,
+                Steal::Retry => {}
+            }
+        }
+    }
+
+    /// Tries to steal unstarted goroutines from the other workers for a short while.
+    fn search(&self) -> Option<Arc<G>> {
+        let n = self.shared.workers.len();
+        for _ in 0..SEARCH_ROUNDS {
+            if n > 1 {
+                let start = self.next_rand() as usize % n;
+                for i in 0..n {
+                    let victim = (start + i) % n;
+                    if victim == self.index {
+                        continue;
+                    }
+                    if let Steal::Success(g) = self.shared.workers[victim]
+                        .stealer
+                        .steal_batch_and_pop(&self.deque)
+                    {
+                        return Some(g);
+                    }
+                }
+            }
+            if self.me().has_remote.load(Ordering::Relaxed) || !self.shared.injector.is_empty() {
+                return self.next_local();
+            }
+            if self.shared.is_shutdown() {
+                return None;
+            }
+            std::hint::spin_loop();
+        }
+        None
+    }
+
+    fn sleep(&self) {
+        let me = self.me();
+        me.sleeping.store(true, Ordering::SeqCst);
+        self.shared.add_idle(self.index);
+        let work = me.has_remote.load(Ordering::SeqCst)
+            || !self.shared.injector.is_empty()
+            || self.shared.workers.iter().any(|w| w.has_stealable())
+            || self.shared.is_shutdown();
+        if !work {
+            std::thread::park();
+        }
+        me.sleeping.store(false, Ordering::SeqCst);
+        self.shared.remove_idle(self.index);
+    }
+
+    fn next_rand(&self) -> u64 {
+        // xorshift64
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng.set(x);
+        x
+    }
+
+    fn run_g(&self, g: Arc<G>) {
+        if g.home() == UNSTARTED {
+            self.start(&g);
+        }
+        self.current.set(Arc::as_ptr(&g));
+        let (guard_lo, guard_hi) = g.guard();
+        overflow::set_running(Some(RunningInfo {
+            guard_lo,
+            guard_hi,
+            id: g.id,
+            stack_size: self.shared.stacks.usable_size(),
+            spawn_site: g.spawn_site,
+        }));
+        // SAFETY: we are g's home worker and hold no other reference to its coroutine.
+        let coro = unsafe { g.coro_mut() }
+            .as_mut()
+            .expect("started goroutine has a coroutine");
+        let result = coro.resume(());
+        overflow::set_running(None);
+        self.current.set(std::ptr::null());
+        match result {
+            CoroutineResult::Yield(Suspend::Yield) => self.ready.borrow_mut().push_back(g),
+            CoroutineResult::Yield(Suspend::Park) => {}
+            CoroutineResult::Return(()) => self.finish(g),
+        }
+    }
+
+    fn start(&self, g: &Arc<G>) {
+        // SAFETY: we popped `g` from a run queue, so we own its start.
+        let entry = unsafe { g.take_entry() }.expect("unstarted goroutine has an entry");
+        let guard = entry.stack.guard_range();
+        let gp = Arc::as_ptr(g);
+        let body = entry.body;
+        let coro = Coroutine::with_stack(entry.stack, move |y, ()| {
+            // SAFETY: the registry keeps the goroutine alive while its coroutine exists.
+            unsafe { &*gp }.set_yielder(y);
+            body();
+        });
+        // SAFETY: called once, on this (the home) thread, by the owner of the entry.
+        unsafe { g.start(self.index, coro, guard) };
+        let mut reg = self.me().registry.lock().unwrap();
+        g.registry_index.set(reg.len());
+        reg.push(g.clone());
+    }
+
+    fn finish(&self, g: Arc<G>) {
+        // SAFETY: home thread; the coroutine has returned and nobody else borrows it.
+        let coro = unsafe { g.coro_mut() }
+            .take()
+            .expect("finished goroutine has a coroutine");
+        self.shared.stacks.free(coro.into_stack());
+        {
+            let mut reg = self.me().registry.lock().unwrap();
+            let i = g.registry_index.get();
+            reg.swap_remove(i);
+            if let Some(moved) = reg.get(i) {
+                moved.registry_index.set(i);
+            }
+        }
+        self.shared.goroutine_finished(&g);
+    }
+
+    /// At shutdown: unwinds every goroutine still homed here, on this thread.
+    fn unwind_all(&self) {
+        loop {
+            let gs = std::mem::take(&mut *self.me().registry.lock().unwrap());
+            if gs.is_empty() {
+                break;
+            }
+            for g in gs {
+                self.current.set(Arc::as_ptr(&g));
+                // SAFETY: home thread, no other borrow of the coroutine.
+                let coro = unsafe { g.coro_mut() }.take();
+                drop(coro); // forced unwind runs the goroutine's destructors on its stack
+                self.current.set(std::ptr::null());
+            }
+        }
+        // Unstarted goroutines: dropping them drops their closures.
+        self.runnext.take();
+        self.ready.borrow_mut().clear();
+        while self.deque.pop().is_some() {}
+        drop(self.take_all_remote());
+    }
+
+    fn take_all_remote(&self) -> Vec<Arc<G>> {
+        self.me().take_remote()
+    }
+}

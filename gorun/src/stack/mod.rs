@@ -1,0 +1,310 @@
+//! Goroutine stacks: fixed-size slots carved from large `MAP_NORESERVE` chunks.
+//!
+//! This module and [`overflow`] hold all the memory-mapping code of the crate.
+//!
+//! # Layout
+//!
+//! A chunk is one anonymous mapping holding `SLOTS_PER_CHUNK` slots. Each slot is a guard
+//! area followed by the usable stack; a stack grows down from the slot's top:
+//!
+//! ```text
+//!  chunk base                                                     chunk end
+//!  | guard | usable stack ...........| guard | usable stack ...........| ...
+//!  ^slot 0 ^limit               base^ ^slot 1
+//!          (lowest usable)  (top, initial SP)
+//! ```
+//!
+//! Guards are installed with `madvise(MADV_GUARD_INSTALL)` (Linux 6.13+): the guard lives in
+//! the page tables, so a chunk stays one VMA however many guards it holds, and a million
+//! goroutines fit within the default `vm.max_map_count` of 65530. On older kernels the guard
+//! is made with `mprotect(PROT_NONE)`, which splits the mapping: every slot then costs two
+//! VMAs and the pool refuses to grow past what `vm.max_map_count` allows, with an error that
+//! says how many fit and how to raise the limit.
+//!
+//! # Ownership
+//!
+//! A [`StackPool`] belongs to one runtime. A [`SlotStack`] is owned by exactly one coroutine
+//! while it runs; when the goroutine finishes, its home worker gives the slot back. Slots are
+//! recycled LIFO (the most recently used slot is the most likely to be resident and cached).
+//! Slots beyond the `keep_hot` most recent are trimmed: their pages below a small
+//! keep-resident watermark are released with `MADV_DONTNEED`.
+//!
+//! Chunks are never unmapped while the pool lives; the pool unmaps them all when dropped,
+//! which happens after every coroutine of the runtime has been dropped.
+
+pub(crate) mod overflow;
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use corosensei::stack::{Stack, StackPointer};
+
+/// Slots per mapping. 256 slots of 68 KiB = 17 MiB of address space per chunk.
+const SLOTS_PER_CHUNK: usize = 256;
+/// Bytes kept resident at the top of a recycled stack (most goroutines use less).
+const KEEP_RESIDENT: usize = 16 * 1024;
+/// Free slots kept without trimming their pages.
+const KEEP_HOT: usize = 256;
+/// Linux's `MADV_GUARD_INSTALL` (6.13+); not yet in every libc release.
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// The smallest and largest usable stack sizes `Builder::stack_size` accepts.
+pub(crate) const MIN_STACK: usize = 16 * 1024;
+pub(crate) const MAX_STACK: usize = 1 << 30;
+
+pub(crate) fn page_size() -> usize {
+    static PAGE: OnceLock<usize> = OnceLock::new();
+    // SAFETY: sysconf has no preconditions.
+    *PAGE.get_or_init(|| unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize })
+}
+
+/// Whether this kernel supports guard markers. Probed once per process.
+fn guards_in_page_tables() -> bool {
+    static PROBE: OnceLock<bool> = OnceLock::new();
+    *PROBE.get_or_init(|| {
+        let page = page_size();
+        // SAFETY: a fresh private anonymous mapping; we only madvise and unmap it.
+        unsafe {
+            let p = libc::mmap(
+                std::ptr::null_mut(),
+                2 * page,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            );
+            if p == libc::MAP_FAILED {
+                return false;
+            }
+            let ok = libc::madvise(p, page, MADV_GUARD_INSTALL) == 0;
+            libc::munmap(p, 2 * page);
+            ok
+        }
+    })
+}
+
+/// Rounds a requested usable stack size to whole pages within the accepted range.
+pub(crate) fn round_stack_size(bytes: usize) -> usize {
+    let page = page_size();
+    bytes.max(MIN_STACK).div_ceil(page) * page
+}
+
+/// The pool of stack slots of one runtime.
+pub(crate) struct StackPool {
+    /// Usable bytes per slot (page multiple).
+    usable: usize,
+    /// Guard bytes at the bottom of each slot.
+    guard: usize,
+    page_guards: bool,
+    inner: Mutex<PoolInner>,
+    /// Set once an allocation failed, so the error is explained once.
+    exhausted: AtomicBool,
+}
+
+struct PoolInner {
+    chunks: Vec<usize>,
+    /// Free slot bottoms; the last `hot` entries have not been trimmed.
+    free: Vec<usize>,
+    /// How many free slots at the end of `free` still hold resident pages.
+    hot: usize,
+    /// With `mprotect` guards: how many more slots the map-count limit allows.
+    mprotect_budget: usize,
+}
+
+impl StackPool {
+    pub(crate) fn new(usable: usize) -> StackPool {
+        let page_guards = guards_in_page_tables();
+        StackPool {
+            usable,
+            guard: page_size(),
+            page_guards,
+            inner: Mutex::new(PoolInner {
+                chunks: Vec::new(),
+                free: Vec::new(),
+                hot: 0,
+                mprotect_budget: if page_guards {
+                    usize::MAX
+                } else {
+                    mprotect_slot_budget()
+                },
+            }),
+            exhausted: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn usable_size(&self) -> usize {
+        self.usable
+    }
+
+    fn slot_size(&self) -> usize {
+        self.usable + self.guard
+    }
+
+    /// Takes a free slot, mapping a new chunk when none is free.
+    pub(crate) fn alloc(&self) -> io::Result<SlotStack> {
+        let mut inner = self.inner.lock().unwrap();
+        if inner.free.is_empty() {
+            self.grow(&mut inner)?;
+        }
+        let bottom = inner.free.pop().expect("grow added slots");
+        inner.hot = inner.hot.min(inner.free.len());
+        Ok(SlotStack {
+            bottom,
+            guard: self.guard,
+            top: bottom + self.slot_size(),
+        })
+    }
+
+    /// Returns a slot whose coroutine has been dropped.
+    pub(crate) fn free(&self, stack: SlotStack) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.free.push(stack.bottom);
+        inner.hot += 1;
+        if inner.hot > 2 * KEEP_HOT {
+            // Trim the coldest hot slots (just below the hot window) in one batch.
+            let len = inner.free.len();
+            let start = len - inner.hot;
+            let end = len - KEEP_HOT;
+            for &bottom in &inner.free[start..end] {
+                self.trim(bottom);
+            }
+            inner.hot = KEEP_HOT;
+        }
+    }
+
+    /// Releases the pages of a free slot below the keep-resident watermark.
+    fn trim(&self, bottom: usize) {
+        let keep = KEEP_RESIDENT.min(self.usable);
+        let from = bottom + self.guard;
+        let len = self.usable - keep;
+        if len > 0 {
+            // SAFETY: the range lies inside a slot of a live chunk that no coroutine owns
+            // (it is on the free list), so no live data is discarded.
+            unsafe { libc::madvise(from as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+        }
+    }
+
+    fn grow(&self, inner: &mut PoolInner) -> io::Result<()> {
+        let slots = if self.page_guards {
+            SLOTS_PER_CHUNK
+        } else {
+            SLOTS_PER_CHUNK.min(inner.mprotect_budget)
+        };
+        if slots == 0 {
+            return Err(self.map_count_error(inner));
+        }
+        let len = slots * self.slot_size();
+        // SAFETY: a fresh private anonymous mapping owned by this pool until drop.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the range is the mapping just created.
+        unsafe { libc::madvise(base, len, libc::MADV_NOHUGEPAGE) };
+        let base = base as usize;
+        for i in (0..slots).rev() {
+            let bottom = base + i * self.slot_size();
+            self.install_guard(bottom)?;
+            inner.free.push(bottom);
+        }
+        inner.chunks.push(base);
+        inner.chunks.push(len);
+        if !self.page_guards {
+            inner.mprotect_budget -= slots;
+        }
+        Ok(())
+    }
+
+    fn install_guard(&self, bottom: usize) -> io::Result<()> {
+        let p = bottom as *mut libc::c_void;
+        // SAFETY: `bottom..bottom+guard` is the guard area of a slot in a mapping we own and
+        // no stack uses yet.
+        let rc = unsafe {
+            if self.page_guards {
+                libc::madvise(p, self.guard, MADV_GUARD_INSTALL)
+            } else {
+                libc::mprotect(p, self.guard, libc::PROT_NONE)
+            }
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    fn map_count_error(&self, inner: &PoolInner) -> io::Error {
+        let live = inner.chunks.len() / 2 * SLOTS_PER_CHUNK;
+        let msg = format!(
+            "gorun: cannot create more goroutine stacks: this kernel lacks MADV_GUARD_INSTALL \
+             (Linux 6.13+), so each stack costs two memory mappings, and vm.max_map_count \
+             allows about {live} goroutines; raise it with `sysctl -w vm.max_map_count=<n>` \
+             (2 per goroutine, plus margin) or upgrade the kernel"
+        );
+        if !self.exhausted.swap(true, Ordering::Relaxed) {
+            eprintln!("{msg}");
+        }
+        io::Error::other(msg)
+    }
+}
+
+/// How many slots `mprotect` guards may create before `vm.max_map_count` is reached.
+fn mprotect_slot_budget() -> usize {
+    let max = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .unwrap_or(65530);
+    let used = std::fs::read_to_string("/proc/self/maps")
+        .map(|s| s.lines().count())
+        .unwrap_or(0);
+    // Keep a margin for the allocator, thread stacks and the program's own mappings.
+    max.saturating_sub(used + 1024) / 2
+}
+
+impl Drop for StackPool {
+    fn drop(&mut self) {
+        let inner = self.inner.get_mut().unwrap();
+        for pair in inner.chunks.chunks(2) {
+            // SAFETY: each (base, len) pair is a mapping this pool created; the pool is
+            // dropped only after every coroutine using its slots has been dropped.
+            unsafe { libc::munmap(pair[0] as *mut libc::c_void, pair[1]) };
+        }
+    }
+}
+
+/// One slot: the stack of one coroutine.
+pub(crate) struct SlotStack {
+    bottom: usize,
+    guard: usize,
+    top: usize,
+}
+
+impl SlotStack {
+    /// The guard area `[lo, hi)` below this stack.
+    pub(crate) fn guard_range(&self) -> (usize, usize) {
+        (self.bottom, self.bottom + self.guard)
+    }
+}
+
+// SAFETY: `base` and `limit` describe a slot of a live mapping owned by the pool, page
+// aligned (so STACK_ALIGNMENT aligned); the slot is used by one coroutine at a time and
+// the mapping outlives it (the pool is dropped after all coroutines).
+unsafe impl Stack for SlotStack {
+    fn base(&self) -> StackPointer {
+        StackPointer::new(self.top).expect("stack top is not null")
+    }
+
+    fn limit(&self) -> StackPointer {
+        StackPointer::new(self.bottom).expect("stack bottom is not null")
+    }
+}

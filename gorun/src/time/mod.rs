@@ -1,0 +1,204 @@
+//! Timers: one heap and one timer thread per runtime.
+//!
+//! `sleep`, timeouts (`park_until`) and timer channels register a [`TimerNode`] in the heap;
+//! the timer thread waits on a condition variable until the earliest deadline, then runs
+//! the due actions (wake a goroutine, or call a closure) outside the lock. A handle can
+//! cancel its timer: the node is marked and its action dropped at once, and the heap entry
+//! is discarded when it surfaces.
+
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::BinaryHeap;
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle as ThreadHandle;
+use std::time::{Duration, Instant};
+
+use crate::park::{self, Unparker, WaitReason};
+use crate::runtime::worker;
+
+/// What a timer does when it fires.
+pub(crate) enum TimerAction {
+    Wake(Unparker),
+    Call(Box<dyn FnOnce() + Send>),
+}
+
+pub(crate) struct TimerNode {
+    deadline: Instant,
+    seq: u64,
+    cancelled: AtomicBool,
+    action: Mutex<Option<TimerAction>>,
+}
+
+/// Cancels its timer with [`TimerHandle::cancel`]; dropping it leaves the timer armed.
+pub(crate) struct TimerHandle {
+    node: Arc<TimerNode>,
+}
+
+impl TimerHandle {
+    /// Disarms the timer (of `timers`, which created it) if it has not fired. Returns
+    /// whether it was still pending.
+    pub(crate) fn cancel(self, timers: &Timers) -> bool {
+        if self.node.cancelled.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        let pending = self.node.action.lock().unwrap().take().is_some();
+        if pending {
+            timers.pending.fetch_sub(1, Ordering::Relaxed);
+        }
+        pending
+    }
+}
+
+struct Entry(Arc<TimerNode>);
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == CmpOrdering::Equal
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    // Reversed: BinaryHeap is a max-heap and we want the earliest deadline on top.
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        (other.0.deadline, other.0.seq).cmp(&(self.0.deadline, self.0.seq))
+    }
+}
+
+struct State {
+    heap: BinaryHeap<Entry>,
+    seq: u64,
+    stopped: bool,
+}
+
+pub(crate) struct Timers {
+    state: Mutex<State>,
+    cv: Condvar,
+    /// Armed timers not yet fired or cancelled.
+    pending: AtomicUsize,
+}
+
+impl Timers {
+    pub(crate) fn new() -> Timers {
+        Timers {
+            state: Mutex::new(State {
+                heap: BinaryHeap::new(),
+                seq: 0,
+                stopped: false,
+            }),
+            cv: Condvar::new(),
+            pending: AtomicUsize::new(0),
+        }
+    }
+
+    /// Number of armed timers.
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn add(&self, deadline: Instant, action: TimerAction) -> TimerHandle {
+        let mut st = self.state.lock().unwrap();
+        st.seq += 1;
+        let node = Arc::new(TimerNode {
+            deadline,
+            seq: st.seq,
+            cancelled: AtomicBool::new(false),
+            action: Mutex::new(Some(action)),
+        });
+        let earliest = st.heap.peek().is_none_or(|e| deadline < e.0.deadline);
+        st.heap.push(Entry(node.clone()));
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        drop(st);
+        if earliest {
+            self.cv.notify_one();
+        }
+        TimerHandle { node }
+    }
+
+    /// Starts the timer thread. `self` must outlive it: `stop` joins it.
+    pub(crate) fn start(self: &Timers) -> ThreadHandle<()> {
+        let me = self as *const Timers as usize;
+        std::thread::Builder::new()
+            .name("gorun-timers".into())
+            .spawn(move || {
+                // SAFETY: `stop` joins this thread before the `Timers` is dropped.
+                let timers = unsafe { &*(me as *const Timers) };
+                timers.thread_loop();
+            })
+            .expect("gorun: cannot spawn the timer thread")
+    }
+
+    /// Stops and joins the timer thread, dropping every armed timer.
+    pub(crate) fn stop(&self, thread: ThreadHandle<()>) {
+        self.state.lock().unwrap().stopped = true;
+        self.cv.notify_one();
+        thread.join().ok();
+        let heap = std::mem::take(&mut self.state.lock().unwrap().heap);
+        drop(heap);
+    }
+
+    fn thread_loop(&self) {
+        let mut due = Vec::new();
+        let mut st = self.state.lock().unwrap();
+        loop {
+            if st.stopped {
+                return;
+            }
+            let now = Instant::now();
+            while st.heap.peek().is_some_and(|e| e.0.deadline <= now) {
+                let Entry(node) = st.heap.pop().unwrap();
+                if !node.cancelled.swap(true, Ordering::AcqRel) {
+                    if let Some(a) = node.action.lock().unwrap().take() {
+                        due.push(a);
+                    }
+                }
+            }
+            if !due.is_empty() {
+                drop(st);
+                self.pending.fetch_sub(due.len(), Ordering::Relaxed);
+                for a in due.drain(..) {
+                    match a {
+                        TimerAction::Wake(u) => u.unpark(),
+                        TimerAction::Call(f) => f(),
+                    }
+                }
+                st = self.state.lock().unwrap();
+                continue;
+            }
+            st = match st.heap.peek().map(|e| e.0.deadline) {
+                Some(d) => {
+                    self.cv
+                        .wait_timeout(st, d.saturating_duration_since(now))
+                        .unwrap()
+                        .0
+                }
+                None => self.cv.wait(st).unwrap(),
+            };
+        }
+    }
+}
+
+/// Pauses the calling goroutine for at least `d`, letting others run (Go's `time.Sleep`).
+/// On a plain thread it sleeps the thread.
+#[track_caller]
+pub fn sleep(d: Duration) {
+    let site = Location::caller();
+    let Some(deadline) = Instant::now().checked_add(d) else {
+        // Effectively forever; Go's Sleep with a huge duration also never returns.
+        loop {
+            park::park(WaitReason::Sleep, site);
+        }
+    };
+    if worker::with_current_g(|g| g.is_none()) {
+        std::thread::sleep(d);
+        return;
+    }
+    while Instant::now() < deadline {
+        park::park_until(WaitReason::Sleep, site, deadline);
+    }
+}

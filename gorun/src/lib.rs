@@ -59,5 +59,5 @@ mod time;
 pub use blocking::blocking;
 pub use goroutine::JoinHandle;
 pub use gorun_macros::{main, test};
-pub use runtime::{current_id, go, num_goroutine, run, try_go, yield_now, Builder};
+pub use runtime::{current_id, go, num_goroutine, run, yield_now, Builder};
 pub use time::sleep;

@@ -1,50 +1,137 @@
-//! `JoinHandle`: the result slot shared by a goroutine and whoever joins it.
+//! The body of a goroutine and its result slot, shared with the `JoinHandle`.
+//!
+//! One allocation, a [`Task`], holds the closure until the goroutine starts and the result
+//! after it returns. Its `state` word decides who owns the result:
+//!
+//! - the goroutine writes `result`, then sets `DONE`;
+//! - the handle reads `result` only after seeing `DONE`;
+//! - dropping the handle sets `DETACHED`; whichever of `DONE`/`DETACHED` comes second
+//!   disposes of the result (a detached panic is reported as fatal, like Go).
+//!
+//! The joiner publishes its `Unparker` in `waiter` before setting `WAITING`; the goroutine
+//! reads `waiter` only after seeing `WAITING`. The handle is not `Clone` and `join` takes it
+//! by value, so there is at most one joiner.
 
+use std::cell::UnsafeCell;
 use std::marker::PhantomData;
-use std::panic::Location;
-use std::sync::{Arc, Mutex};
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 use std::thread;
 
 use crate::park::{self, Unparker, WaitReason};
 
-/// Shared between the goroutine (which completes it) and its `JoinHandle`.
-pub(crate) struct JoinInner<T> {
-    state: Mutex<JoinState<T>>,
+const DONE: u8 = 1;
+const WAITING: u8 = 2;
+const DETACHED: u8 = 4;
+
+/// A goroutine body as the scheduler sees it: run once, on the goroutine's stack.
+pub(crate) trait Runnable: Send + Sync {
+    /// Runs the closure and publishes its result. Called once.
+    fn run(&self);
 }
 
-struct JoinState<T> {
-    result: Option<thread::Result<T>>,
-    waiter: Option<Unparker>,
-    detached: bool,
+pub(crate) struct Task<F, T> {
+    func: UnsafeCell<Option<F>>,
+    result: UnsafeCell<Option<thread::Result<T>>>,
+    waiter: UnsafeCell<Option<Unparker>>,
+    state: AtomicU8,
 }
 
-impl<T> JoinInner<T> {
-    pub(crate) fn new() -> JoinInner<T> {
-        JoinInner {
-            state: Mutex::new(JoinState {
-                result: None,
-                waiter: None,
-                detached: false,
-            }),
+// SAFETY: `func` is taken once by `run` (the scheduler calls it once, on one thread);
+// `result` and `waiter` are handed over through `state` as the module docs describe, so no
+// two threads access either at once. `F` and `T` cross threads, hence `Send`.
+unsafe impl<F: Send, T: Send> Sync for Task<F, T> {}
+
+impl<F, T> Task<F, T>
+where
+    F: FnOnce() -> T,
+{
+    pub(crate) fn new(f: F) -> Task<F, T> {
+        Task {
+            func: UnsafeCell::new(Some(f)),
+            result: UnsafeCell::new(None),
+            waiter: UnsafeCell::new(None),
+            state: AtomicU8::new(0),
         }
     }
 
-    /// Stores the goroutine's result. Returns the panic payload back if the handle was
-    /// dropped and the goroutine panicked: nobody will see it, so the caller reports it.
-    pub(crate) fn complete(
-        &self,
-        result: thread::Result<T>,
-    ) -> Result<(), Box<dyn std::any::Any + Send>> {
-        let mut st = self.state.lock().unwrap();
-        if st.detached {
-            return result.map(drop);
+    /// Runs the closure, catching a panic, and publishes the result. A panic nobody will
+    /// see (the handle was dropped) is returned back.
+    pub(crate) fn run_and_publish(&self) -> Result<(), Box<dyn std::any::Any + Send>> {
+        // SAFETY: `run` is called once (see `Runnable::run`), so nobody else touches `func`.
+        let f = unsafe { (*self.func.get()).take() }.expect("a goroutine body runs once");
+        let r = panic::catch_unwind(AssertUnwindSafe(f));
+        if r.is_err() && crate::runtime::worker::abandoned() {
+            // The runtime is unwinding this goroutine at shutdown: keep unwinding.
+            panic::resume_unwind(r.err().unwrap());
         }
-        st.result = Some(result);
-        if let Some(w) = st.waiter.take() {
-            drop(st);
-            w.unpark();
+        // SAFETY: until DONE is set, the goroutine owns `result`.
+        unsafe { *self.result.get() = Some(r) };
+        let prev = self.state.fetch_or(DONE, Ordering::AcqRel);
+        if prev & DETACHED != 0 {
+            // SAFETY: the handle is gone and DONE is set: we own `result` again.
+            let r = unsafe { (*self.result.get()).take() };
+            if let Some(Err(p)) = r {
+                return Err(p);
+            }
+        } else if prev & WAITING != 0 {
+            // SAFETY: the joiner wrote `waiter` before setting WAITING (Release), and we
+            // saw WAITING with Acquire; it does not touch `waiter` again.
+            if let Some(w) = unsafe { (*self.waiter.get()).take() } {
+                w.unpark();
+            }
         }
         Ok(())
+    }
+
+    /// Takes the result once DONE is set (for the main goroutine and `join`).
+    pub(crate) fn take_result(&self) -> Option<thread::Result<T>> {
+        if self.state.load(Ordering::Acquire) & DONE == 0 {
+            return None;
+        }
+        // SAFETY: DONE is set and the handle side is the only reader.
+        unsafe { (*self.result.get()).take() }
+    }
+}
+
+impl<F, T> Runnable for Task<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    fn run(&self) {
+        if let Err(p) = self.run_and_publish() {
+            crate::goroutine::fatal_panic(&*p);
+        }
+    }
+}
+
+/// The handle side, with the closure type erased.
+trait JoinSlot<T>: Send + Sync {
+    fn state(&self) -> &AtomicU8;
+    fn take(&self) -> Option<thread::Result<T>>;
+    /// # Safety
+    /// Only the handle may call this, before setting WAITING, at most once.
+    unsafe fn set_waiter(&self, w: Unparker);
+}
+
+impl<F, T> JoinSlot<T> for Task<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    fn state(&self) -> &AtomicU8 {
+        &self.state
+    }
+
+    fn take(&self) -> Option<thread::Result<T>> {
+        self.take_result()
+    }
+
+    unsafe fn set_waiter(&self, w: Unparker) {
+        // SAFETY: WAITING is not set yet, so the goroutine does not read `waiter`.
+        unsafe { *self.waiter.get() = Some(w) };
     }
 }
 
@@ -55,21 +142,25 @@ impl<T> JoinInner<T> {
 /// whole program stops with Go's `panic:` report and exit code 2, since nobody is left to
 /// see the panic.
 pub struct JoinHandle<T> {
-    inner: Arc<JoinInner<T>>,
+    task: Arc<dyn JoinSlot<T>>,
     id: u64,
-    /// Not `Clone`; `Send`/`Sync` when `T: Send` like std's.
     _marker: PhantomData<T>,
 }
 
-impl<T> JoinHandle<T> {
-    pub(crate) fn new(inner: Arc<JoinInner<T>>, id: u64) -> JoinHandle<T> {
+impl<T: Send + 'static> JoinHandle<T> {
+    pub(crate) fn new<F>(task: Arc<Task<F, T>>, id: u64) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+    {
         JoinHandle {
-            inner,
+            task,
             id,
             _marker: PhantomData,
         }
     }
+}
 
+impl<T> JoinHandle<T> {
     /// The id of the goroutine (as `current_id()` returns inside it).
     pub fn id(&self) -> u64 {
         self.id
@@ -77,7 +168,7 @@ impl<T> JoinHandle<T> {
 
     /// Whether the goroutine has finished (returned or panicked).
     pub fn is_finished(&self) -> bool {
-        self.inner.state.lock().unwrap().result.is_some()
+        self.task.state().load(Ordering::Acquire) & DONE != 0
     }
 
     /// Waits for the goroutine to finish and returns its result, or the payload of its
@@ -85,24 +176,27 @@ impl<T> JoinHandle<T> {
     #[track_caller]
     pub fn join(self) -> thread::Result<T> {
         let site = Location::caller();
-        loop {
-            {
-                let mut st = self.inner.state.lock().unwrap();
-                if let Some(r) = st.result.take() {
-                    return r;
-                }
-                st.waiter = Some(park::current());
-            }
-            park::park(WaitReason::Join, site);
+        if let Some(r) = self.task.take() {
+            return r;
         }
+        // SAFETY: we are the handle, WAITING is not set yet, and we set the waiter once.
+        unsafe { self.task.set_waiter(park::current()) };
+        if self.task.state().fetch_or(WAITING, Ordering::AcqRel) & DONE == 0 {
+            loop {
+                park::park(WaitReason::Join, site);
+                if self.task.state().load(Ordering::Acquire) & DONE != 0 {
+                    break;
+                }
+            }
+        }
+        self.task.take().expect("a finished goroutine has a result")
     }
 }
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        if let Ok(mut st) = self.inner.state.lock() {
-            st.detached = true;
-            st.waiter = None;
+        if self.task.state().fetch_or(DETACHED, Ordering::AcqRel) & DONE != 0 {
+            drop(self.task.take()); // finished and never joined: the result is ours to drop
         }
     }
 }

@@ -23,7 +23,7 @@
 mod join;
 
 pub use join::JoinHandle;
-pub(crate) use join::JoinInner;
+pub(crate) use join::{Runnable, Task};
 
 use std::cell::{Cell, UnsafeCell};
 use std::panic::Location;
@@ -46,11 +46,9 @@ pub(crate) enum Suspend {
 
 pub(crate) type Coro = Coroutine<(), Suspend, (), SlotStack>;
 
-/// What an unstarted goroutine carries: its body and the stack it will run on.
-pub(crate) struct Entry {
-    pub(crate) body: Box<dyn FnOnce() + Send>,
-    pub(crate) stack: SlotStack,
-}
+/// What an unstarted goroutine carries: its body, which also holds the result slot. (Its
+/// stack is taken when it starts, so a million queued goroutines hold no stacks.)
+pub(crate) type Entry = Arc<dyn Runnable>;
 
 // Park states (see `park.rs`).
 const RUNNING: u8 = 0;

@@ -15,15 +15,14 @@
 
 pub(crate) mod worker;
 
-use std::io;
-use std::panic::{self, AssertUnwindSafe, Location};
+use std::panic::{self, Location};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crossbeam_deque::{Injector, Worker as Deque};
 
-use crate::goroutine::{self, Entry, JoinHandle, JoinInner, G};
+use crate::goroutine::{self, Entry, JoinHandle, Runnable, Task, G};
 use crate::stack::{self, StackPool};
 use crate::time::Timers;
 use worker::{Worker, WorkerShared};
@@ -110,19 +109,11 @@ impl Shared {
         parent: u64,
         site: &'static Location<'static>,
         name: Option<Box<str>>,
-        body: Box<dyn FnOnce() + Send>,
-    ) -> io::Result<Arc<G>> {
-        let stack = self.stacks.alloc()?;
+        body: Entry,
+    ) -> Arc<G> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.live.fetch_add(1, Ordering::Relaxed);
-        Ok(Arc::new(G::new(
-            id,
-            parent,
-            site,
-            name,
-            self.clone(),
-            Entry { body, stack },
-        )))
+        Arc::new(G::new(id, parent, site, name, self.clone(), body))
     }
 }
 
@@ -246,24 +237,14 @@ impl Builder {
             start: Instant::now(),
         });
 
-        let mut result: Option<std::thread::Result<T>> = None;
-        let slot = &mut result as *mut Option<std::thread::Result<T>> as usize;
-        // Main is never abandoned (its return starts the shutdown), so it needs no special
-        // case for forced unwinding.
-        let body: Box<dyn FnOnce() + '_> = Box::new(move || {
-            let r = panic::catch_unwind(AssertUnwindSafe(f));
-            // SAFETY: `slot` points at `result` in `run`'s frame, which outlives the runtime;
-            // only this closure writes it, before `run` reads it.
-            unsafe { *(slot as *mut Option<std::thread::Result<T>>) = Some(r) };
-        });
+        let task = Arc::new(Task::new(f));
+        let body: Arc<dyn Runnable + '_> = Arc::new(MainBody(task.clone()));
         // SAFETY: the main goroutine runs only on worker 0, which is this thread (it is put in
-        // worker 0's `runnext`, which is never stolen), so it needs no `Send`; and `run`
-        // does not return before the closure has run or been dropped (workers unwind every
+        // worker 0's `runnext`, which is never stolen), so `Send` is not needed; and `run`
+        // does not return before the body has run or been dropped (workers unwind every
         // goroutine before `run` continues), so borrows in `f` outlive it.
-        let body: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(body) };
-        let main = shared
-            .new_goroutine(0, site, None, body)
-            .unwrap_or_else(|e| panic!("gorun: cannot start the main goroutine: {e}"));
+        let body: Arc<dyn Runnable> = unsafe { std::mem::transmute(body) };
+        let main = shared.new_goroutine(0, site, None, body);
 
         let timer_thread = shared.timers.start();
         let mut deques = deques.into_iter();
@@ -286,10 +267,26 @@ impl Builder {
         }
         shared.timers.stop(timer_thread);
         final_cleanup(&shared);
-        match result.expect("the main goroutine finished") {
+        match task.take_result().expect("the main goroutine finished") {
             Ok(v) => v,
             Err(p) => panic::resume_unwind(p),
         }
+    }
+}
+
+/// The main goroutine's body: its closure need not be `Send` (see `Builder::run`).
+struct MainBody<F, T>(Arc<Task<F, T>>);
+
+// SAFETY: a `MainBody` is only ever touched on the thread that called `run` (worker 0): it
+// is queued in worker 0's `runnext` and run there; the `Arc` travels nowhere else.
+unsafe impl<F, T> Send for MainBody<F, T> {}
+// SAFETY: as above, there is no concurrent access from another thread.
+unsafe impl<F, T> Sync for MainBody<F, T> {}
+
+impl<F: FnOnce() -> T, T> Runnable for MainBody<F, T> {
+    fn run(&self) {
+        // The main goroutine's handle is never dropped before it finishes: no report here.
+        let _ = self.0.run_and_publish();
     }
 }
 
@@ -337,28 +334,15 @@ where
 /// The goroutine starts on the calling goroutine's worker by default; idle workers may steal
 /// it before it starts. Once started it stays on that worker's thread.
 ///
-/// # Panics
-/// Outside a runtime (wrap the program in [`run`] or `#[gorun::main]`), or when no stack can
-/// be allocated (see [`try_go`]).
-#[track_caller]
-pub fn go<F, T>(f: F) -> JoinHandle<T>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    match spawn(f, None, Location::caller()) {
-        Ok(h) => h,
-        Err(e) => panic!("gorun::go: cannot start a goroutine: {e}"),
-    }
-}
-
-/// Like [`go`], but returns an error instead of panicking when no stack can be allocated
-/// (for example when the kernel's memory-map limit is reached).
+/// A goroutine gets its stack when it starts. If no stack can be had then (the kernel's
+/// memory-map limit on kernels without `MADV_GUARD_INSTALL`, or address space exhausted),
+/// the program stops with a `fatal error` that says how many goroutines fit and how to
+/// raise the limit, as Go stops when it runs out of memory.
 ///
 /// # Panics
-/// Outside a runtime.
+/// Outside a runtime (wrap the program in [`run`] or `#[gorun::main]`).
 #[track_caller]
-pub fn try_go<F, T>(f: F) -> io::Result<JoinHandle<T>>
+pub fn go<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
@@ -370,26 +354,12 @@ pub(crate) fn spawn<F, T>(
     f: F,
     name: Option<Box<str>>,
     site: &'static Location<'static>,
-) -> io::Result<JoinHandle<T>>
+) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let inner = Arc::new(JoinInner::new());
-    let done = inner.clone();
-    let body = Box::new(move || {
-        let r = panic::catch_unwind(AssertUnwindSafe(f));
-        if let Err(p) = r {
-            if worker::with_current_g(|g| g.is_some_and(|g| g.shared.is_shutdown())) {
-                panic::resume_unwind(p); // abandoned at shutdown: keep unwinding
-            }
-            if let Err(p) = done.complete(Err(p)) {
-                goroutine::fatal_panic(&*p);
-            }
-        } else {
-            let _ = done.complete(r);
-        }
-    });
+    let task = Arc::new(Task::new(f));
     worker::with_worker(|w| {
         let w = w.unwrap_or_else(|| {
             panic!(
@@ -398,10 +368,10 @@ where
             )
         });
         let parent = worker::with_current_g(|g| g.map_or(0, |g| g.id));
-        let g = w.shared.new_goroutine(parent, site, name, body)?;
+        let g = w.shared.new_goroutine(parent, site, name, task.clone());
         let id = g.id;
         w.push_runnext(g);
-        Ok(JoinHandle::new(inner, id))
+        JoinHandle::new(task, id)
     })
 }
 

@@ -40,8 +40,10 @@ use crate::stack::overflow::{self, RunningInfo};
 
 /// Ticks between checks of the shared queues ahead of local work (fairness).
 const FAIR_TICKS: u32 = 61;
-/// Rounds of stealing attempts before a worker goes to sleep.
-const SEARCH_ROUNDS: u32 = 64;
+/// How long an idle worker keeps looking for work before it sleeps. Spinning this long
+/// avoids a futex sleep/wake pair (microseconds each) when work arrives in quick bursts,
+/// as when one goroutine spawns many.
+const SEARCH_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
 
 /// The part of a worker that other threads reach.
 pub(crate) struct WorkerShared {
@@ -140,6 +142,11 @@ pub(crate) fn with_current_g<R>(f: impl FnOnce(Option<&G>) -> R) -> R {
         // goroutine (the caller itself) stays alive.
         f(unsafe { g.as_ref() })
     })
+}
+
+/// Whether the running goroutine is being unwound because its runtime shut down.
+pub(crate) fn abandoned() -> bool {
+    with_current_g(|g| g.is_some_and(|g| g.shared.is_shutdown()))
 }
 
 /// Queues a woken, started goroutine on its home worker.
@@ -257,7 +264,11 @@ impl Worker {
     /// Tries to steal unstarted goroutines from the other workers for a short while.
     fn search(&self) -> Option<Arc<G>> {
         let n = self.shared.workers.len();
-        for _ in 0..SEARCH_ROUNDS {
+        let start = std::time::Instant::now();
+        for round in 0u32.. {
+            if round % 16 == 15 && start.elapsed() > SEARCH_SPIN {
+                break;
+            }
             if n > 1 {
                 let start = self.next_rand() as usize % n;
                 for i in 0..n {
@@ -338,14 +349,17 @@ impl Worker {
 
     fn start(&self, g: &Arc<G>) {
         // SAFETY: we popped `g` from a run queue, so we own its start.
-        let entry = unsafe { g.take_entry() }.expect("unstarted goroutine has an entry");
-        let guard = entry.stack.guard_range();
+        let body = unsafe { g.take_entry() }.expect("unstarted goroutine has an entry");
+        let stack = self.shared.stacks.alloc().unwrap_or_else(|e| {
+            eprintln!("fatal error: cannot allocate a goroutine stack: {e}");
+            std::process::exit(2)
+        });
+        let guard = stack.guard_range();
         let gp = Arc::as_ptr(g);
-        let body = entry.body;
-        let coro = Coroutine::with_stack(entry.stack, move |y, ()| {
+        let coro = Coroutine::with_stack(stack, move |y, ()| {
             // SAFETY: the registry keeps the goroutine alive while its coroutine exists.
             unsafe { &*gp }.set_yielder(y);
-            body();
+            body.run();
         });
         // SAFETY: called once, on this (the home) thread, by the owner of the entry.
         unsafe { g.start(self.index, coro, guard) };

@@ -133,7 +133,12 @@ def main():
                     text += f" ({len(failed)}/{len(recs)} failed {notes.ref(f'{rt}: ' + failed[0])})"
             else:
                 reason = failed[0]
-                label = "n/a" if "needs " in reason or "not run" in reason else "fail"
+                if reason.startswith(("not found", "build failed")):
+                    label = reason.split(" (")[0]
+                elif "needs " in reason or "not run" in reason:
+                    label = "n/a"
+                else:
+                    label = "fail"
                 text = f"{label} {notes.ref(f'{rt}: ' + reason)}"
             if wrong:
                 text += " " + notes.ref(

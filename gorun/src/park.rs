@@ -130,16 +130,6 @@ impl Unparker {
             Unparker::Thread(t) => t.unpark(),
         }
     }
-
-    /// Whether this handle wakes the caller itself.
-    pub(crate) fn is_current(&self) -> bool {
-        match self {
-            Unparker::Goroutine(g) => worker::current_g().is_some_and(|c| Arc::ptr_eq(&c, g)),
-            Unparker::Thread(t) => {
-                worker::current_g().is_none() && t.id() == std::thread::current().id()
-            }
-        }
-    }
 }
 
 /// A handle to the calling goroutine (or thread).

@@ -16,9 +16,9 @@
 //!     to another thread (DESIGN.md §2): that is what makes `!Send` values on its stack and
 //!     cached thread-local addresses sound.
 //!
-//! While `coro` holds a coroutine, the home worker's registry holds an `Arc<G>`, so the last
-//! reference to a started goroutine is never dropped on another thread while it still owns a
-//! stack. The registry entry is removed only after the coroutine has been taken out.
+//! From spawn until its coroutine has been taken out (finished, or unwound at shutdown),
+//! the runtime's registry holds an `Arc<G>`, so the last reference to a started goroutine is
+//! never dropped on another thread while it still owns a stack.
 
 mod join;
 
@@ -28,7 +28,7 @@ pub(crate) use join::{Runnable, Task};
 use std::cell::{Cell, UnsafeCell};
 use std::panic::Location;
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use corosensei::{Coroutine, Yielder};
 
@@ -70,6 +70,8 @@ pub(crate) struct G {
     park_site: AtomicPtr<Location<'static>>,
     /// Runtime clock (ns since the runtime started) when the goroutine last parked.
     parked_at: AtomicU64,
+    /// Backtrace of the last park, with `GORUN_TRACEBACK=all` only.
+    trace: Mutex<Option<String>>,
 
     entry: UnsafeCell<Option<Entry>>,
     coro: UnsafeCell<Option<Coro>>,
@@ -77,14 +79,16 @@ pub(crate) struct G {
     guard: Cell<(usize, usize)>,
     yielder: Cell<*const Yielder<(), Suspend>>,
     home: AtomicUsize,
-    /// Index in the home worker's registry; only changed under that registry's lock.
+    /// Registry shard (the spawning worker) and index in it; the index is only read and
+    /// changed under that shard's lock.
+    pub(crate) registry_shard: usize,
     pub(crate) registry_index: Cell<usize>,
 }
 
 // SAFETY: the `Cell`/`UnsafeCell` fields follow the ownership rules in the module docs:
 // `entry` is accessed only by the thread that dequeued the unstarted goroutine, `coro`,
-// `guard` and `yielder` only by its home worker after start, and `registry_index` only under the home
-// registry's mutex. Everything else is atomic or
+// `guard` and `yielder` only by its home worker after start, and `registry_index` only under
+// its registry shard's mutex. Everything else is atomic or
 // immutable.
 unsafe impl Sync for G {}
 // SAFETY: as above; moving an `Arc<G>` between threads never moves the coroutine, which
@@ -99,6 +103,7 @@ impl G {
         name: Option<Box<str>>,
         shared: Arc<Shared>,
         entry: Entry,
+        registry_shard: usize,
     ) -> G {
         G {
             id,
@@ -110,11 +115,13 @@ impl G {
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             park_site: AtomicPtr::new(std::ptr::null_mut()),
             parked_at: AtomicU64::new(0),
+            trace: Mutex::new(None),
             entry: UnsafeCell::new(Some(entry)),
             coro: UnsafeCell::new(None),
             guard: Cell::new((0, 0)),
             yielder: Cell::new(std::ptr::null()),
             home: AtomicUsize::new(UNSTARTED),
+            registry_shard,
             registry_index: Cell::new(usize::MAX),
         }
     }
@@ -136,6 +143,11 @@ impl G {
 
     pub(crate) fn parked_at(&self) -> u64 {
         self.parked_at.load(Ordering::Relaxed)
+    }
+
+    /// The backtrace captured at the last park (`GORUN_TRACEBACK=all`).
+    pub(crate) fn park_trace(&self) -> Option<String> {
+        self.trace.lock().unwrap().clone()
     }
 
     pub(crate) fn is_parked(&self) -> bool {
@@ -205,7 +217,10 @@ impl G {
         self.wait_reason.store(reason as u8, Ordering::Relaxed);
         self.park_site
             .store(site as *const _ as *mut _, Ordering::Relaxed);
-        self.parked_at.store(self.shared.clock(), Ordering::Relaxed);
+        self.parked_at.store(self.shared.coarse_clock(), Ordering::Relaxed);
+        if crate::diag::traceback_all() {
+            *self.trace.lock().unwrap() = Some(std::backtrace::Backtrace::force_capture().to_string());
+        }
         match self
             .state
             .compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire)

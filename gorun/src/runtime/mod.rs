@@ -13,18 +13,21 @@
 //! Several runtimes may run at once on different threads (as `cargo test` does); each has
 //! its own `Shared`, and goroutines find theirs through their control block.
 
+mod registry;
 pub(crate) mod worker;
 
 use std::panic::{self, Location};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Worker as Deque};
 
+use crate::diag::{self, monitor::Monitor, Deadlock};
 use crate::goroutine::{self, Entry, JoinHandle, Runnable, Task, G};
 use crate::stack::{self, StackPool};
 use crate::time::Timers;
+use registry::Registry;
 use worker::{Worker, WorkerShared};
 
 /// State shared by the workers of one runtime and by every goroutine in it.
@@ -36,9 +39,26 @@ pub(crate) struct Shared {
     shutdown: AtomicBool,
     pub(crate) timers: Timers,
     pub(crate) stacks: StackPool,
+    pub(crate) registry: Registry,
+    pub(crate) config: Config,
     next_id: AtomicU64,
     live: AtomicUsize,
     start: Instant,
+    /// Nanoseconds since `start`, advanced by the monitor every tick (cheap to read).
+    coarse_ns: AtomicU64,
+    /// Set when the runtime must stop for a fatal condition (a deadlock).
+    failure: Mutex<Option<Deadlock>>,
+    /// The leak report, when `leak_check` found goroutines alive as main returned.
+    leaks: Mutex<Option<String>>,
+}
+
+/// Diagnostics settings of a runtime (see the `Builder` methods).
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) deadlock_detection: bool,
+    pub(crate) stuck_after: Option<Duration>,
+    pub(crate) leak_check: bool,
+    pub(crate) dump_on_sigquit: bool,
 }
 
 impl Shared {
@@ -46,9 +66,23 @@ impl Shared {
         self.shutdown.load(Ordering::Relaxed)
     }
 
-    /// Nanoseconds since the runtime started.
-    pub(crate) fn clock(&self) -> u64 {
-        self.start.elapsed().as_nanos() as u64
+    /// Nanoseconds since the runtime started, to within one monitor tick.
+    pub(crate) fn coarse_clock(&self) -> u64 {
+        self.coarse_ns.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn update_coarse_clock(&self) {
+        self.coarse_ns.store(self.start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn spawned(&self) -> u64 {
+        self.next_id.load(Ordering::Relaxed) - MAIN_ID
+    }
+
+    /// Stops the runtime with a fatal report (the first one wins).
+    pub(crate) fn fail(&self, report: Deadlock) {
+        self.failure.lock().unwrap().get_or_insert(report);
+        self.begin_shutdown();
     }
 
     pub(crate) fn num_goroutine(&self) -> usize {
@@ -99,6 +133,17 @@ impl Shared {
     fn goroutine_finished(&self, g: &G) {
         self.live.fetch_sub(1, Ordering::Relaxed);
         if g.id == MAIN_ID {
+            if self.config.leak_check {
+                let alive = self.registry.snapshot();
+                if !alive.is_empty() {
+                    let report = format!(
+                        "gorun: leak check: {} goroutine(s) still alive when main returned:\n\n{}",
+                        alive.len(),
+                        diag::dump_goroutines(self, &alive)
+                    );
+                    *self.leaks.lock().unwrap() = Some(report);
+                }
+            }
             self.begin_shutdown();
         }
     }
@@ -106,6 +151,7 @@ impl Shared {
     /// Creates an unstarted goroutine.
     fn new_goroutine(
         self: &Arc<Self>,
+        spawner: usize,
         parent: u64,
         site: &'static Location<'static>,
         name: Option<Box<str>>,
@@ -113,7 +159,9 @@ impl Shared {
     ) -> Arc<G> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.live.fetch_add(1, Ordering::Relaxed);
-        Arc::new(G::new(id, parent, site, name, self.clone(), body))
+        let g = Arc::new(G::new(id, parent, site, name, self.clone(), body, spawner));
+        self.registry.insert(&g);
+        g
     }
 }
 
@@ -132,6 +180,7 @@ const MAIN_ID: u64 = 1;
 pub struct Builder {
     workers: Option<usize>,
     stack_size: usize,
+    config: Config,
 }
 
 impl Default for Builder {
@@ -149,7 +198,44 @@ impl Builder {
         Builder {
             workers: None,
             stack_size: DEFAULT_STACK,
+            config: Config {
+                deadlock_detection: true,
+                stuck_after: Some(Duration::from_millis(100)),
+                leak_check: false,
+                dump_on_sigquit: false,
+            },
         }
+    }
+
+    /// Whether to detect a global deadlock (default on): when every goroutine is asleep and
+    /// nothing can wake one, `run` prints Go's `fatal error: all goroutines are asleep -
+    /// deadlock!` with a goroutine dump and exits with code 2 (`try_run` returns it). See
+    /// the crate docs for what counts as asleep.
+    pub fn deadlock_detection(mut self, on: bool) -> Builder {
+        self.config.deadlock_detection = on;
+        self
+    }
+
+    /// Warn (once per episode, on stderr) when a goroutine runs longer than `after` without
+    /// parking or yielding, stalling its worker; `None` turns the warning off. Default:
+    /// 100 ms.
+    pub fn stuck_warning(mut self, after: Option<Duration>) -> Builder {
+        self.config.stuck_after = after;
+        self
+    }
+
+    /// Report goroutines still alive when the main goroutine returns (like Go's goleak):
+    /// `run` then panics with their dump, so a test fails. Off by default.
+    pub fn leak_check(mut self, on: bool) -> Builder {
+        self.config.leak_check = on;
+        self
+    }
+
+    /// Print a goroutine dump on stderr when the process receives SIGQUIT (Ctrl-\), and keep
+    /// running. Off by default (SIGQUIT then kills the process as usual).
+    pub fn dump_on_sigquit(mut self, on: bool) -> Builder {
+        self.config.dump_on_sigquit = on;
+        self
     }
 
     /// Number of worker threads (default: the number of cores, or the `GORUN_WORKERS`
@@ -206,10 +292,45 @@ impl Builder {
     /// returns its value once it returns. Goroutines still running then are abandoned (and
     /// unwound). A panic of the main goroutine propagates out of `run`.
     ///
+    /// If every goroutine deadlocks, prints Go's report and exits the process with code 2;
+    /// use [`Builder::try_run`] to get the report as an error instead.
+    ///
     /// # Panics
     /// If called from inside a goroutine, or if the runtime cannot start.
     #[track_caller]
     pub fn run<F, T>(self, f: F) -> T
+    where
+        F: FnOnce() -> T,
+    {
+        match self.try_run(f) {
+            Ok(v) => v,
+            Err(deadlock) => {
+                eprint!("{deadlock}");
+                std::process::exit(2);
+            }
+        }
+    }
+
+    /// Like [`Builder::run`], but a deadlock is returned as `Err` (its `Display` is what
+    /// `run` would print) after every goroutine has been unwound; the thread may then start
+    /// another runtime.
+    ///
+    /// ```
+    /// use gorun::sync::WaitGroup;
+    ///
+    /// let err = gorun::Builder::new()
+    ///     .try_run(|| {
+    ///         let wg = WaitGroup::new();
+    ///         wg.add(1);
+    ///         wg.wait(); // nobody will call done()
+    ///     })
+    ///     .unwrap_err();
+    /// let report = err.to_string();
+    /// assert!(report.starts_with("fatal error: all goroutines are asleep - deadlock!\n\n"));
+    /// assert!(report.contains("goroutine 1 [sync.WaitGroup.Wait]:"));
+    /// ```
+    #[track_caller]
+    pub fn try_run<F, T>(self, f: F) -> Result<T, Deadlock>
     where
         F: FnOnce() -> T,
     {
@@ -232,9 +353,14 @@ impl Builder {
             shutdown: AtomicBool::new(false),
             timers: Timers::new(),
             stacks: StackPool::new(self.stack_size),
+            registry: Registry::new(n),
+            config: self.config.clone(),
             next_id: AtomicU64::new(MAIN_ID),
             live: AtomicUsize::new(0),
             start: Instant::now(),
+            coarse_ns: AtomicU64::new(0),
+            failure: Mutex::new(None),
+            leaks: Mutex::new(None),
         });
 
         let task = Arc::new(Task::new(f));
@@ -244,9 +370,10 @@ impl Builder {
         // does not return before the body has run or been dropped (workers unwind every
         // goroutine before `run` continues), so borrows in `f` outlive it.
         let body: Arc<dyn Runnable> = unsafe { std::mem::transmute(body) };
-        let main = shared.new_goroutine(0, site, None, body);
+        let main = shared.new_goroutine(0, 0, site, None, body);
 
-        let timer_thread = shared.timers.start();
+        let mut monitor = Monitor::new(shared.clone());
+        let timer_thread = shared.timers.start(Box::new(move || monitor.tick()));
         let mut deques = deques.into_iter();
         let worker0 = Worker::new(0, shared.clone(), deques.next().unwrap());
         worker0.push_runnext(main);
@@ -267,8 +394,15 @@ impl Builder {
         }
         shared.timers.stop(timer_thread);
         final_cleanup(&shared);
-        match task.take_result().expect("the main goroutine finished") {
-            Ok(v) => v,
+        if let Some(deadlock) = shared.failure.lock().unwrap().take() {
+            return Err(deadlock);
+        }
+        let result = task.take_result().expect("the main goroutine finished");
+        if let (Ok(_), Some(leaks)) = (&result, shared.leaks.lock().unwrap().take()) {
+            panic!("{leaks}");
+        }
+        match result {
+            Ok(v) => Ok(v),
             Err(p) => panic::resume_unwind(p),
         }
     }
@@ -294,6 +428,7 @@ impl<F: FnOnce() -> T, T> Runnable for MainBody<F, T> {
 /// `Shared -> queue -> G -> Shared` reference cycles. Dropping may wake more goroutines
 /// (their queues are drained on the next pass).
 fn final_cleanup(shared: &Shared) {
+    drop(shared.registry.clear());
     loop {
         let mut any = false;
         for w in shared.workers.iter() {
@@ -368,11 +503,47 @@ where
             )
         });
         let parent = worker::with_current_g(|g| g.map_or(0, |g| g.id));
-        let g = w.shared.new_goroutine(parent, site, name, task.clone());
+        let g = w.shared.new_goroutine(w.index, parent, site, name, task.clone());
         let id = g.id;
         w.push_runnext(g);
         JoinHandle::new(task, id)
     })
+}
+
+/// Starts goroutines with options, like `std::thread::Builder`: for now, a name shown in
+/// goroutine dumps and deadlock reports.
+///
+/// ```
+/// gorun::run(|| {
+///     let h = gorun::GoBuilder::new().name("fetcher").go(|| gorun::dump());
+///     assert!(h.join().unwrap().contains("name: fetcher"));
+/// });
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct GoBuilder {
+    name: Option<String>,
+}
+
+impl GoBuilder {
+    pub fn new() -> GoBuilder {
+        GoBuilder::default()
+    }
+
+    /// Names the goroutine.
+    pub fn name(mut self, name: impl Into<String>) -> GoBuilder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Starts the goroutine; see [`go`].
+    #[track_caller]
+    pub fn go<F, T>(self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        spawn(f, self.name.map(String::into_boxed_str), Location::caller())
+    }
 }
 
 /// The id of the running goroutine (1 for the main goroutine), or 0 on a plain thread.

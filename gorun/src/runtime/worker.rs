@@ -27,7 +27,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::Thread;
 
@@ -52,8 +52,24 @@ pub(crate) struct WorkerShared {
     stealer: Stealer<Arc<G>>,
     sleeping: AtomicBool,
     thread: OnceLock<Thread>,
-    /// Started, unfinished goroutines homed here (for shutdown and dumps).
-    pub(crate) registry: Mutex<Vec<Arc<G>>>,
+    /// Counters for the monitor and `metrics()`: written by the owner only (relaxed load +
+    /// store, no read-modify-write on the hot path), read by anyone.
+    pub(crate) stats: WorkerStats,
+}
+
+#[derive(Default)]
+pub(crate) struct WorkerStats {
+    /// Id of the goroutine running now, 0 when in the scheduler.
+    pub(crate) running: AtomicU64,
+    /// Goroutine switches (resumes) so far.
+    pub(crate) switches: AtomicU64,
+    pub(crate) parks: AtomicU64,
+    pub(crate) steals: AtomicU64,
+}
+
+/// Adds one to an owner-written counter.
+fn bump(c: &AtomicU64) {
+    c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
 }
 
 impl WorkerShared {
@@ -64,7 +80,7 @@ impl WorkerShared {
             stealer,
             sleeping: AtomicBool::new(false),
             thread: OnceLock::new(),
-            registry: Mutex::new(Vec::new()),
+            stats: WorkerStats::default(),
         }
     }
 
@@ -91,6 +107,19 @@ impl WorkerShared {
 
     pub(crate) fn has_stealable(&self) -> bool {
         !self.stealer.is_empty()
+    }
+
+    /// Unstarted goroutines queued here that others could steal.
+    pub(crate) fn stealable_len(&self) -> usize {
+        self.stealer.len()
+    }
+
+    pub(crate) fn is_sleeping(&self) -> bool {
+        self.sleeping.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn has_remote(&self) -> bool {
+        self.has_remote.load(Ordering::SeqCst)
     }
 }
 
@@ -125,7 +154,7 @@ pub(crate) fn current_g() -> Option<Arc<G>> {
         if g.is_null() {
             return None;
         }
-        // SAFETY: `current` points to a goroutine whose Arc the registry holds while it runs;
+        // SAFETY: `current` points to a goroutine that the registry holds while it runs;
         // we add a strong count for the Arc we return.
         unsafe {
             Arc::increment_strong_count(g);
@@ -207,6 +236,7 @@ impl Worker {
     /// still homed here.
     pub(crate) fn run(&self) {
         self.me().thread.set(std::thread::current()).ok();
+        let _owned = crate::diag::deadlock::OwnedThread::register();
         let _alt = overflow::init_thread();
         WORKER.with(|w| w.set(self as *const Worker));
         while !self.shared.is_shutdown() {
@@ -222,7 +252,7 @@ impl Worker {
     fn next_local(&self) -> Option<Arc<G>> {
         let t = self.tick.get().wrapping_add(1);
         self.tick.set(t);
-        if t % FAIR_TICKS == 0 {
+        if t.is_multiple_of(FAIR_TICKS) {
             self.drain_remote();
             if let Some(g) = self.ready.borrow_mut().pop_front() {
                 return Some(g);
@@ -280,6 +310,7 @@ impl Worker {
                         .stealer
                         .steal_batch_and_pop(&self.deque)
                     {
+                        bump(&self.me().stats.steals);
                         return Some(g);
                     }
                 }
@@ -337,12 +368,16 @@ impl Worker {
         let coro = unsafe { g.coro_mut() }
             .as_mut()
             .expect("started goroutine has a coroutine");
+        let stats = &self.me().stats;
+        stats.running.store(g.id, Ordering::Relaxed);
         let result = coro.resume(());
+        stats.running.store(0, Ordering::Relaxed);
+        bump(&stats.switches);
         overflow::set_running(None);
         self.current.set(std::ptr::null());
         match result {
             CoroutineResult::Yield(Suspend::Yield) => self.ready.borrow_mut().push_back(g),
-            CoroutineResult::Yield(Suspend::Park) => {}
+            CoroutineResult::Yield(Suspend::Park) => bump(&stats.parks),
             CoroutineResult::Return(()) => self.finish(g),
         }
     }
@@ -363,9 +398,6 @@ impl Worker {
         });
         // SAFETY: called once, on this (the home) thread, by the owner of the entry.
         unsafe { g.start(self.index, coro, guard) };
-        let mut reg = self.me().registry.lock().unwrap();
-        g.registry_index.set(reg.len());
-        reg.push(g.clone());
     }
 
     fn finish(&self, g: Arc<G>) {
@@ -374,31 +406,22 @@ impl Worker {
             .take()
             .expect("finished goroutine has a coroutine");
         self.shared.stacks.free(coro.into_stack());
-        {
-            let mut reg = self.me().registry.lock().unwrap();
-            let i = g.registry_index.get();
-            reg.swap_remove(i);
-            if let Some(moved) = reg.get(i) {
-                moved.registry_index.set(i);
-            }
-        }
+        self.shared.registry.remove(&g);
         self.shared.goroutine_finished(&g);
     }
 
     /// At shutdown: unwinds every goroutine still homed here, on this thread.
+    /// They stay registered; `run` clears the registry once every worker is done.
     fn unwind_all(&self) {
-        loop {
-            let gs = std::mem::take(&mut *self.me().registry.lock().unwrap());
-            if gs.is_empty() {
-                break;
+        for g in self.shared.registry.snapshot() {
+            if g.home() != self.index {
+                continue;
             }
-            for g in gs {
-                self.current.set(Arc::as_ptr(&g));
-                // SAFETY: home thread, no other borrow of the coroutine.
-                let coro = unsafe { g.coro_mut() }.take();
-                drop(coro); // forced unwind runs the goroutine's destructors on its stack
-                self.current.set(std::ptr::null());
-            }
+            self.current.set(Arc::as_ptr(&g));
+            // SAFETY: home thread, no other borrow of the coroutine.
+            let coro = unsafe { g.coro_mut() }.take();
+            drop(coro); // forced unwind runs the goroutine's destructors on its stack
+            self.current.set(std::ptr::null());
         }
         // Unstarted goroutines: dropping them drops their closures.
         self.runnext.take();

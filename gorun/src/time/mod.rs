@@ -4,7 +4,8 @@
 //! the timer thread waits on a condition variable until the earliest deadline, then runs
 //! the due actions (wake a goroutine, or call a closure) outside the lock. A handle can
 //! cancel its timer: the node is marked and its action dropped at once, and the heap entry
-//! is discarded when it surfaces.
+//! is discarded when it surfaces. The same thread runs the runtime's monitor every 10 ms
+//! (`diag::monitor`).
 
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
@@ -22,6 +23,9 @@ pub(crate) enum TimerAction {
     Wake(Unparker),
     Call(Box<dyn FnOnce() + Send>),
 }
+
+/// Period of the monitor tick run on the timer thread.
+const TICK: Duration = Duration::from_millis(10);
 
 pub(crate) struct TimerNode {
     deadline: Instant,
@@ -120,15 +124,17 @@ impl Timers {
         TimerHandle { node }
     }
 
-    /// Starts the timer thread. `self` must outlive it: `stop` joins it.
-    pub(crate) fn start(self: &Timers) -> ThreadHandle<()> {
+    /// Starts the timer thread, which also calls `tick` every `TICK` (the runtime's monitor).
+    /// `self` must outlive the thread: `stop` joins it.
+    pub(crate) fn start(&self, tick: Box<dyn FnMut() + Send>) -> ThreadHandle<()> {
         let me = self as *const Timers as usize;
         std::thread::Builder::new()
             .name("gorun-timers".into())
             .spawn(move || {
+                let _owned = crate::diag::deadlock::OwnedThread::register();
                 // SAFETY: `stop` joins this thread before the `Timers` is dropped.
                 let timers = unsafe { &*(me as *const Timers) };
-                timers.thread_loop();
+                timers.thread_loop(tick);
             })
             .expect("gorun: cannot spawn the timer thread")
     }
@@ -142,14 +148,22 @@ impl Timers {
         drop(heap);
     }
 
-    fn thread_loop(&self) {
+    fn thread_loop(&self, mut tick: Box<dyn FnMut() + Send>) {
         let mut due = Vec::new();
+        let mut next_tick = Instant::now() + TICK;
         let mut st = self.state.lock().unwrap();
         loop {
             if st.stopped {
                 return;
             }
             let now = Instant::now();
+            if now >= next_tick {
+                drop(st);
+                tick();
+                next_tick = now + TICK;
+                st = self.state.lock().unwrap();
+                continue;
+            }
             while st.heap.peek().is_some_and(|e| e.0.deadline <= now) {
                 let Entry(node) = st.heap.pop().unwrap();
                 if !node.cancelled.swap(true, Ordering::AcqRel) {

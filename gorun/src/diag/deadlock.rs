@@ -1,0 +1,119 @@
+//! Global deadlock detection: Go's `checkdead`, for one gorun runtime.
+//!
+//! The monitor declares a deadlock when, on two consecutive ticks with no goroutine switch
+//! in between:
+//!
+//! - every worker is asleep and every queue is empty;
+//! - every goroutine is parked, and none waits on a timer (`sleep`, a timeout), on I/O or
+//!   on a `blocking` call — those will wake by themselves;
+//! - no timer is armed;
+//! - nothing outside gorun can still wake a goroutine: every thread of the process that
+//!   gorun does not own is blocked on a futex (a lock, condition variable, std channel,
+//!   `thread::park`, `JoinHandle::join`), so it can only be woken by someone else. A
+//!   thread that is running, sleeping (`thread::sleep`) or in any other system call (I/O)
+//!   may still send on a channel, so while one exists no deadlock is reported.
+//!
+//! Limits: the thread check reads `/proc/self/task` (Linux); a thread in a futex wait
+//! *with a timeout* counts as blocked, so a plain thread that wakes goroutines only after a
+//! std `recv_timeout` expires can be misjudged; goroutines of two runtimes talking through
+//! one channel are not seen as waking each other.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Mutex, OnceLock};
+
+/// Returned by `Builder::try_run` when every goroutine is asleep; its `Display` is exactly
+/// what `run` prints before exiting with code 2.
+#[derive(Clone)]
+pub struct Deadlock {
+    pub(crate) report: String,
+}
+
+impl Deadlock {
+    pub(crate) fn new(dump: &str) -> Deadlock {
+        Deadlock { report: format!("fatal error: all goroutines are asleep - deadlock!\n\n{dump}") }
+    }
+}
+
+impl fmt::Display for Deadlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.report)
+    }
+}
+
+impl fmt::Debug for Deadlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.report)
+    }
+}
+
+impl std::error::Error for Deadlock {}
+
+fn owned_tids() -> &'static Mutex<HashSet<i32>> {
+    static OWNED: OnceLock<Mutex<HashSet<i32>>> = OnceLock::new();
+    OWNED.get_or_init(|| Mutex::new(HashSet::new()))
+}
+
+/// Marks the current thread as gorun's own (a worker, timer or blocking-pool thread) while
+/// the guard lives.
+pub(crate) struct OwnedThread {
+    tid: i32,
+}
+
+impl OwnedThread {
+    pub(crate) fn register() -> OwnedThread {
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() };
+        owned_tids().lock().unwrap().insert(tid);
+        OwnedThread { tid }
+    }
+}
+
+impl Drop for OwnedThread {
+    fn drop(&mut self) {
+        owned_tids().lock().unwrap().remove(&self.tid);
+    }
+}
+
+/// Whether some thread outside gorun might still wake a goroutine (see module docs).
+pub(crate) fn outside_thread_may_wake() -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return true; // cannot tell: never report falsely
+    };
+    let owned = owned_tids().lock().unwrap().clone();
+    for entry in dir.flatten() {
+        let Some(tid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if owned.contains(&tid) {
+            continue;
+        }
+        if !blocked_on_futex(tid) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether thread `tid` is asleep in a futex wait (or gone).
+fn blocked_on_futex(tid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
+        return true; // exited meanwhile
+    };
+    // The state follows the command name, which is in parentheses and may contain spaces.
+    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+    match state {
+        Some('Z') | Some('X') => return true,
+        Some('S') | Some('D') => {}
+        _ => return false, // running, stopped, or unknown
+    }
+    let Ok(sys) = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")) else {
+        return false;
+    };
+    let nr = sys.split_whitespace().next().and_then(|n| n.parse::<i64>().ok());
+    matches!(nr, Some(n) if n == libc::SYS_futex || n == FUTEX_WAITV)
+}
+
+/// `futex_waitv` (Linux 5.16+; the same number on every architecture), not in every libc
+/// release.
+const FUTEX_WAITV: i64 = 449;

@@ -1,0 +1,156 @@
+//! Diagnostics: goroutine dumps, the deadlock detector, the monitor, metrics.
+//!
+//! Everything here reads runtime state (the registry, goroutine control blocks, worker
+//! counters) and never drives it, except that a detected deadlock starts the runtime's
+//! shutdown.
+
+pub(crate) mod deadlock;
+pub(crate) mod monitor;
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
+
+use crate::goroutine::{G, UNSTARTED};
+use crate::park::WaitReason;
+use crate::runtime::{worker, Shared};
+
+pub use deadlock::Deadlock;
+
+/// Whether `GORUN_TRACEBACK=all` asks for a backtrace at every park (slow; off by default).
+pub(crate) fn traceback_all() -> bool {
+    static ALL: OnceLock<bool> = OnceLock::new();
+    *ALL.get_or_init(|| std::env::var("GORUN_TRACEBACK").is_ok_and(|v| v == "all"))
+}
+
+/// A Go-style dump of every goroutine of the current runtime, or an empty string outside
+/// one.
+///
+/// ```
+/// gorun::run(|| {
+///     let (tx, rx) = std::sync::mpsc::channel::<()>();
+///     let h = gorun::go(move || gorun::blocking(move || rx.recv().unwrap()));
+///     gorun::yield_now();
+///     let dump = gorun::dump();
+///     assert!(dump.contains("goroutine 1 [running]:"));
+///     assert!(dump.contains("goroutine 2 [blocking]:"));
+///     tx.send(()).unwrap();
+///     h.join().unwrap();
+/// });
+/// ```
+pub fn dump() -> String {
+    worker::with_worker(|w| w.map(|w| dump_runtime(&w.shared)).unwrap_or_default())
+}
+
+/// Dumps every goroutine of `shared`, skipping those `skip` rejects.
+pub(crate) fn dump_runtime(shared: &Shared) -> String {
+    dump_goroutines(shared, &shared.registry.snapshot())
+}
+
+pub(crate) fn dump_goroutines(shared: &Shared, gs: &[Arc<G>]) -> String {
+    let running: Vec<(u64, usize)> = shared
+        .workers
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (w.stats.running.load(Ordering::Relaxed), i))
+        .filter(|&(id, _)| id != 0)
+        .collect();
+    let now = shared.coarse_clock();
+    let mut out = String::new();
+    for (n, g) in gs.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        describe(&mut out, g, running.iter().find(|r| r.0 == g.id).map(|r| r.1), now);
+    }
+    out
+}
+
+fn describe(out: &mut String, g: &G, running_on: Option<usize>, now: u64) {
+    let reason = g.wait_reason();
+    let state = if running_on.is_some() {
+        "running".to_string()
+    } else if reason == WaitReason::None || !g.is_parked() {
+        "runnable".to_string()
+    } else {
+        let minutes = now.saturating_sub(g.parked_at()) / 60_000_000_000;
+        match minutes {
+            0 => reason.as_str().to_string(),
+            1 => format!("{}, 1 minute", reason.as_str()),
+            m => format!("{}, {m} minutes", reason.as_str()),
+        }
+    };
+    let _ = writeln!(out, "goroutine {} [{state}]:", g.id);
+    if let Some(name) = &g.name {
+        let _ = writeln!(out, "\tname: {name}");
+    }
+    if running_on.is_none() && g.is_parked() {
+        if let Some(site) = g.park_site() {
+            let _ = writeln!(out, "\twaiting at {site}");
+        }
+        if let Some(trace) = g.park_trace() {
+            for line in trace.lines() {
+                let _ = writeln!(out, "\t\t{line}");
+            }
+        }
+    }
+    let creator = match g.parent {
+        0 => "gorun::run".to_string(),
+        p => format!("goroutine {p}"),
+    };
+    let home = match (running_on, g.home()) {
+        (Some(w), _) => format!(", running on worker {w}"),
+        (None, UNSTARTED) => ", not started".to_string(),
+        (None, w) => format!(", on worker {w}"),
+    };
+    let _ = writeln!(out, "created by {creator} at {}{home}", g.spawn_site);
+}
+
+/// Cheap counters of the current runtime (see [`metrics`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// Worker threads.
+    pub workers: usize,
+    /// Goroutines alive now (started or not), main included.
+    pub goroutines: usize,
+    /// Goroutines spawned since the runtime started, main included.
+    pub spawned: u64,
+    /// Times a worker switched into a goroutine.
+    pub context_switches: u64,
+    /// Times a goroutine parked.
+    pub parks: u64,
+    /// Unstarted goroutines taken by an idle worker from another's queue.
+    pub steals: u64,
+    /// Armed timers (sleeps, timeouts, timer channels).
+    pub timers: usize,
+}
+
+/// Counters of the current runtime; all zero outside one.
+///
+/// ```
+/// gorun::run(|| {
+///     gorun::go(|| ()).join().unwrap();
+///     let m = gorun::metrics();
+///     assert_eq!(m.spawned, 2);
+///     assert_eq!(m.goroutines, 1);
+/// });
+/// ```
+pub fn metrics() -> Metrics {
+    worker::with_worker(|w| {
+        let Some(w) = w else { return Metrics::default() };
+        let s = &w.shared;
+        let sum = |f: fn(&worker::WorkerStats) -> u64| {
+            s.workers.iter().map(|w| f(&w.stats)).sum::<u64>()
+        };
+        Metrics {
+            workers: s.workers.len(),
+            goroutines: s.num_goroutine(),
+            spawned: s.spawned(),
+            context_switches: sum(|st| st.switches.load(Ordering::Relaxed)),
+            parks: sum(|st| st.parks.load(Ordering::Relaxed)),
+            steals: sum(|st| st.steals.load(Ordering::Relaxed)),
+            timers: s.timers.pending(),
+        }
+    })
+}

@@ -1,0 +1,147 @@
+//! The monitor: a tick every 10 ms on the runtime's timer thread (Go's `sysmon`).
+//!
+//! Each tick it advances the runtime's coarse clock (used to say how long a goroutine has
+//! waited), warns once about a worker stuck in one goroutine, prints a dump after SIGQUIT
+//! when enabled, and runs the deadlock check.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Once};
+use std::time::Instant;
+
+use super::deadlock::{self, Deadlock};
+use crate::park::WaitReason;
+use crate::runtime::Shared;
+
+pub(crate) struct Monitor {
+    shared: Arc<Shared>,
+    watch: Vec<Watch>,
+    /// Total switches seen at the previous tick when everything looked asleep.
+    quiet_at: Option<u64>,
+    sigquits_seen: u64,
+}
+
+struct Watch {
+    switches: u64,
+    since: Instant,
+    warned: bool,
+}
+
+impl Monitor {
+    pub(crate) fn new(shared: Arc<Shared>) -> Monitor {
+        let now = Instant::now();
+        let watch = (0..shared.workers.len())
+            .map(|_| Watch { switches: 0, since: now, warned: false })
+            .collect();
+        if shared.config.dump_on_sigquit {
+            install_sigquit();
+        }
+        Monitor { shared, watch, quiet_at: None, sigquits_seen: SIGQUITS.load(Ordering::Relaxed) }
+    }
+
+    pub(crate) fn tick(&mut self) {
+        self.shared.update_coarse_clock();
+        if self.shared.is_shutdown() {
+            return;
+        }
+        if let Some(limit) = self.shared.config.stuck_after {
+            self.check_stuck(limit);
+        }
+        if self.shared.config.dump_on_sigquit {
+            let n = SIGQUITS.load(Ordering::Relaxed);
+            if n != self.sigquits_seen {
+                self.sigquits_seen = n;
+                eprintln!("SIGQUIT: goroutine dump\n\n{}", super::dump_runtime(&self.shared));
+            }
+        }
+        if self.shared.config.deadlock_detection {
+            self.check_deadlock();
+        }
+    }
+
+    fn check_stuck(&mut self, limit: std::time::Duration) {
+        let now = Instant::now();
+        for (i, w) in self.shared.workers.iter().enumerate() {
+            let switches = w.stats.switches.load(Ordering::Relaxed);
+            let running = w.stats.running.load(Ordering::Relaxed);
+            let watch = &mut self.watch[i];
+            if switches != watch.switches || running == 0 {
+                *watch = Watch { switches, since: now, warned: false };
+                continue;
+            }
+            if watch.warned || now.duration_since(watch.since) < limit {
+                continue;
+            }
+            watch.warned = true;
+            let gs = self.shared.registry.snapshot();
+            let Some(g) = gs.iter().find(|g| g.id == running) else { continue };
+            let behind = gs
+                .iter()
+                .filter(|o| o.home() == i && o.id != running && !o.is_parked())
+                .count()
+                + w.stealable_len();
+            eprintln!(
+                "gorun: warning: goroutine {running} has run for over {limit:?} on worker {i} \
+                 without yielding (created at {}); {behind} goroutine(s) wait behind it on \
+                 this worker. Put blocking calls in gorun::blocking(..) and call \
+                 gorun::yield_now() in long loops.",
+                g.spawn_site
+            );
+        }
+    }
+
+    fn check_deadlock(&mut self) {
+        let s = &self.shared;
+        let all_asleep = s.workers.iter().all(|w| w.is_sleeping() && !w.has_remote())
+            && !s.workers.iter().any(|w| w.has_stealable())
+            && s.injector.is_empty()
+            && s.timers.pending() == 0;
+        if !all_asleep {
+            self.quiet_at = None;
+            return;
+        }
+        let gs = s.registry.snapshot();
+        let wakes_by_itself = gs.iter().any(|g| {
+            !g.is_parked()
+                || matches!(
+                    g.wait_reason(),
+                    WaitReason::Sleep | WaitReason::IoWait | WaitReason::Blocking
+                )
+        });
+        if gs.is_empty() || wakes_by_itself {
+            self.quiet_at = None;
+            return;
+        }
+        let switches: u64 =
+            s.workers.iter().map(|w| w.stats.switches.load(Ordering::Relaxed)).sum();
+        if self.quiet_at != Some(switches) {
+            self.quiet_at = Some(switches); // confirm on the next tick
+            return;
+        }
+        if deadlock::outside_thread_may_wake() {
+            return;
+        }
+        let report = Deadlock::new(&super::dump_goroutines(s, &gs));
+        s.fail(report);
+    }
+}
+
+static SIGQUITS: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn on_sigquit(_: libc::c_int) {
+    SIGQUITS.fetch_add(1, Ordering::Relaxed);
+}
+
+fn install_sigquit() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: the handler only increments an atomic, which is async-signal-safe; `sa` is
+        // fully initialised.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_sigquit as *const () as usize;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(libc::SIGQUIT, &sa, std::ptr::null_mut());
+        }
+    });
+}

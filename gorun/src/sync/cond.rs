@@ -1,0 +1,101 @@
+//! `Cond`: Go's `sync.Cond`, used with a gorun [`MutexGuard`].
+
+use std::fmt;
+use std::panic::Location;
+use std::time::Instant;
+
+use super::mutex::MutexGuard;
+use super::waitq::{self, Pos, WaitQueue, WOKEN};
+use crate::park::WaitReason;
+
+/// A condition variable: goroutines wait for a signal while holding a [`Mutex`](super::Mutex).
+///
+/// [`wait`](Cond::wait) atomically queues the caller and unlocks the mutex, parks, and
+/// re-locks before returning. [`signal`](Cond::signal) wakes the oldest waiter,
+/// [`broadcast`](Cond::broadcast) every current waiter. Unlike std's `Condvar`, there are no
+/// spurious wake-ups: `wait` returns only after a `signal` or `broadcast` picked it. (Re-check
+/// your condition anyway when several goroutines may consume it, as in Go.)
+///
+/// ```
+/// use std::sync::Arc;
+/// use gorun::sync::{Cond, Mutex};
+///
+/// gorun::run(|| {
+///     let state = Arc::new((Mutex::new(false), Cond::new()));
+///     let s2 = state.clone();
+///     let h = gorun::go(move || {
+///         let (m, c) = &*s2;
+///         let mut ready = m.lock();
+///         while !*ready {
+///             ready = c.wait(ready);
+///         }
+///     });
+///     let (m, c) = &*state;
+///     *m.lock() = true;
+///     c.signal();
+///     h.join().unwrap();
+/// });
+/// ```
+pub struct Cond {
+    queue: WaitQueue,
+}
+
+impl Cond {
+    /// A condition variable with no waiters.
+    pub const fn new() -> Cond {
+        Cond {
+            queue: WaitQueue::new(()),
+        }
+    }
+
+    /// Unlocks `guard`'s mutex, waits for a `signal`/`broadcast`, re-locks and returns the
+    /// guard. The caller is queued before the mutex is released, so a signal sent by whoever
+    /// takes the mutex next is never lost.
+    #[track_caller]
+    pub fn wait<'a, T: ?Sized>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        let site = Location::caller();
+        let mutex = guard.mutex;
+        let q = self.queue.lock();
+        // Unlock while the queue is locked: a signaller must lock the queue to see us, and
+        // we are in the queue before anyone can take the mutex.
+        drop(guard);
+        q.wait(
+            Pos::Back,
+            Instant::now(),
+            0,
+            WaitReason::CondWait,
+            site,
+            // Signalled but unwound (runtime shutdown): pass the signal on.
+            &|_| self.signal(),
+        );
+        mutex.raw().lock(site);
+        // Re-create the guard for the re-locked mutex.
+        MutexGuard::relocked(mutex)
+    }
+
+    /// Wakes the oldest waiter, if any.
+    pub fn signal(&self) {
+        let w = self.queue.lock().pop();
+        if let Some(w) = w {
+            w.grant(WOKEN);
+        }
+    }
+
+    /// Wakes every goroutine waiting now.
+    pub fn broadcast(&self) {
+        let ws = self.queue.lock().take_all();
+        waitq::grant_all(ws, WOKEN);
+    }
+}
+
+impl Default for Cond {
+    fn default() -> Self {
+        Cond::new()
+    }
+}
+
+impl fmt::Debug for Cond {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cond").finish_non_exhaustive()
+    }
+}

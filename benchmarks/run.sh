@@ -152,10 +152,13 @@ log "ran in $(( $(date +%s) - start_s ))s; raw results: $raw"
 # ---------------------------------------------------------------- report
 machine="$(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), Linux $(uname -r)"
 table="results/table-$stamp.md"
+# bench-gorun's default features plus GORUN_FEATURES, for the table's header.
+gorun_features=$(sed -n 's/^default *= *\[\(.*\)\]/\1/p' gorun/Cargo.toml | tr -d '"' | tr ',' ' ')
+gorun_features=$(echo $gorun_features $GORUN_FEATURES)
 quick_flag=()
 [ "$QUICK" = 1 ] && quick_flag=(--quick)
 python3 report.py --reps "$REPS" --machine "$machine" \
     --go-version "$([ -n "$GO_BIN" ] && "$GO_BIN" version 2>/dev/null)" \
-    --gorun-features "${GORUN_FEATURES:-none}" \
+    --gorun-features "$gorun_features" \
     "${quick_flag[@]}" "$raw" | tee "$table"
 log "table: $table"

@@ -22,16 +22,24 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Mutex, OnceLock};
 
-/// Returned by `Builder::try_run` when every goroutine is asleep; its `Display` is exactly
-/// what `run` prints before exiting with code 2.
+/// Returned by `Builder::try_run` when every goroutine is asleep (or some wait for each
+/// other's locks); its `Display` is exactly what `run` prints before exiting with code 2.
 #[derive(Clone)]
 pub struct Deadlock {
     pub(crate) report: String,
 }
 
 impl Deadlock {
+    /// The global deadlock report: Go's message, then the dump.
     pub(crate) fn new(dump: &str) -> Deadlock {
-        Deadlock { report: format!("fatal error: all goroutines are asleep - deadlock!\n\n{dump}") }
+        Deadlock::with_header("fatal error: all goroutines are asleep - deadlock!", dump)
+    }
+
+    /// Another fatal wait (a lock cycle): its first line, then the details.
+    pub(crate) fn with_header(header: &str, body: &str) -> Deadlock {
+        Deadlock {
+            report: format!("{header}\n\n{body}"),
+        }
     }
 }
 
@@ -82,7 +90,11 @@ pub(crate) fn outside_thread_may_wake() -> bool {
     };
     let owned = owned_tids().lock().unwrap().clone();
     for entry in dir.flatten() {
-        let Some(tid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+        let Some(tid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
             continue;
         };
         if owned.contains(&tid) {
@@ -101,7 +113,9 @@ fn blocked_on_futex(tid: i32) -> bool {
         return true; // exited meanwhile
     };
     // The state follows the command name, which is in parentheses and may contain spaces.
-    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
     match state {
         Some('Z') | Some('X') => return true,
         Some('S') | Some('D') => {}
@@ -110,7 +124,10 @@ fn blocked_on_futex(tid: i32) -> bool {
     let Ok(sys) = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")) else {
         return false;
     };
-    let nr = sys.split_whitespace().next().and_then(|n| n.parse::<i64>().ok());
+    let nr = sys
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse::<i64>().ok());
     matches!(nr, Some(n) if n == libc::SYS_futex || n == FUTEX_WAITV)
 }
 

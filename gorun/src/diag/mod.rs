@@ -5,13 +5,14 @@
 //! shutdown.
 
 pub(crate) mod deadlock;
+pub(crate) mod lockgraph;
 pub(crate) mod monitor;
 
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
-use crate::goroutine::{G, UNSTARTED};
+use crate::goroutine::G;
 use crate::park::WaitReason;
 use crate::runtime::{worker, Shared};
 
@@ -42,9 +43,18 @@ pub fn dump() -> String {
     worker::with_worker(|w| w.map(|w| dump_runtime(&w.shared)).unwrap_or_default())
 }
 
-/// Dumps every goroutine of `shared`, skipping those `skip` rejects.
+/// Dumps every started goroutine of `shared`, and counts the unstarted ones.
 pub(crate) fn dump_runtime(shared: &Shared) -> String {
-    dump_goroutines(shared, &shared.registry.snapshot())
+    let gs = shared.registry.snapshot();
+    let mut out = dump_goroutines(shared, &gs);
+    let unstarted = shared.num_goroutine().saturating_sub(gs.len());
+    if unstarted > 0 {
+        let _ = writeln!(
+            out,
+            "\n{unstarted} more goroutine(s) [runnable], not started yet"
+        );
+    }
+    out
 }
 
 pub(crate) fn dump_goroutines(shared: &Shared, gs: &[Arc<G>]) -> String {
@@ -61,7 +71,12 @@ pub(crate) fn dump_goroutines(shared: &Shared, gs: &[Arc<G>]) -> String {
         if n > 0 {
             out.push('\n');
         }
-        describe(&mut out, g, running.iter().find(|r| r.0 == g.id).map(|r| r.1), now);
+        describe(
+            &mut out,
+            g,
+            running.iter().find(|r| r.0 == g.id).map(|r| r.1),
+            now,
+        );
     }
     out
 }
@@ -98,10 +113,9 @@ fn describe(out: &mut String, g: &G, running_on: Option<usize>, now: u64) {
         0 => "gorun::run".to_string(),
         p => format!("goroutine {p}"),
     };
-    let home = match (running_on, g.home()) {
-        (Some(w), _) => format!(", running on worker {w}"),
-        (None, UNSTARTED) => ", not started".to_string(),
-        (None, w) => format!(", on worker {w}"),
+    let home = match running_on {
+        Some(w) => format!(", running on worker {w}"),
+        None => format!(", on worker {}", g.home()),
     };
     let _ = writeln!(out, "created by {creator} at {}{home}", g.spawn_site);
 }
@@ -138,11 +152,12 @@ pub struct Metrics {
 /// ```
 pub fn metrics() -> Metrics {
     worker::with_worker(|w| {
-        let Some(w) = w else { return Metrics::default() };
-        let s = &w.shared;
-        let sum = |f: fn(&worker::WorkerStats) -> u64| {
-            s.workers.iter().map(|w| f(&w.stats)).sum::<u64>()
+        let Some(w) = w else {
+            return Metrics::default();
         };
+        let s = &w.shared;
+        let sum =
+            |f: fn(&worker::WorkerStats) -> u64| s.workers.iter().map(|w| f(&w.stats)).sum::<u64>();
         Metrics {
             workers: s.workers.len(),
             goroutines: s.num_goroutine(),

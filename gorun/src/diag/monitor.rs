@@ -18,6 +18,9 @@ pub(crate) struct Monitor {
     /// Total switches seen at the previous tick when everything looked asleep.
     quiet_at: Option<u64>,
     sigquits_seen: u64,
+    /// The lock cycle seen at the previous tick, and the cycles already warned about.
+    cycle_seen: Option<Vec<u64>>,
+    cycles_reported: Vec<Vec<u64>>,
 }
 
 struct Watch {
@@ -30,12 +33,23 @@ impl Monitor {
     pub(crate) fn new(shared: Arc<Shared>) -> Monitor {
         let now = Instant::now();
         let watch = (0..shared.workers.len())
-            .map(|_| Watch { switches: 0, since: now, warned: false })
+            .map(|_| Watch {
+                switches: 0,
+                since: now,
+                warned: false,
+            })
             .collect();
         if shared.config.dump_on_sigquit {
             install_sigquit();
         }
-        Monitor { shared, watch, quiet_at: None, sigquits_seen: SIGQUITS.load(Ordering::Relaxed) }
+        Monitor {
+            shared,
+            watch,
+            quiet_at: None,
+            sigquits_seen: SIGQUITS.load(Ordering::Relaxed),
+            cycle_seen: None,
+            cycles_reported: Vec::new(),
+        }
     }
 
     pub(crate) fn tick(&mut self) {
@@ -50,11 +64,54 @@ impl Monitor {
             let n = SIGQUITS.load(Ordering::Relaxed);
             if n != self.sigquits_seen {
                 self.sigquits_seen = n;
-                eprintln!("SIGQUIT: goroutine dump\n\n{}", super::dump_runtime(&self.shared));
+                eprintln!(
+                    "SIGQUIT: goroutine dump\n\n{}",
+                    super::dump_runtime(&self.shared)
+                );
             }
         }
+        // A whole-program deadlock gets Go's report, even when it is also a lock cycle.
         if self.shared.config.deadlock_detection {
             self.check_deadlock();
+        }
+        if !self.shared.is_shutdown() {
+            self.check_lock_cycles();
+        }
+    }
+
+    fn check_lock_cycles(&mut self) {
+        if !self.shared.lock_graph.has_waiters() {
+            self.cycle_seen = None;
+            return;
+        }
+        let all = self.shared.registry.snapshot();
+        let found = self.shared.lock_graph.find_cycle(&all);
+        let Some((ids, report)) = found else {
+            self.cycle_seen = None;
+            return;
+        };
+        if self.cycle_seen.as_ref() != Some(&ids) {
+            self.cycle_seen = Some(ids); // confirm on the next tick
+            return;
+        }
+        if self.cycles_reported.contains(&ids) {
+            return;
+        }
+        let gs: Vec<_> = all.into_iter().filter(|g| ids.contains(&g.id)).collect();
+        let dump = super::dump_goroutines(&self.shared, &gs);
+        let names: Vec<String> = ids.iter().map(u64::to_string).collect();
+        let head = format!(
+            "lock cycle: goroutines {} wait for each other's locks and can never proceed",
+            names.join(", ")
+        );
+        if self.shared.config.lock_cycles_fatal {
+            self.shared.fail(Deadlock::with_header(
+                &format!("fatal error: {head}"),
+                &format!("{report}\n{dump}"),
+            ));
+        } else {
+            eprintln!("gorun: warning: {head}\n\n{report}\n{dump}");
+            self.cycles_reported.push(ids);
         }
     }
 
@@ -65,7 +122,11 @@ impl Monitor {
             let running = w.stats.running.load(Ordering::Relaxed);
             let watch = &mut self.watch[i];
             if switches != watch.switches || running == 0 {
-                *watch = Watch { switches, since: now, warned: false };
+                *watch = Watch {
+                    switches,
+                    since: now,
+                    warned: false,
+                };
                 continue;
             }
             if watch.warned || now.duration_since(watch.since) < limit {
@@ -73,12 +134,18 @@ impl Monitor {
             }
             watch.warned = true;
             let gs = self.shared.registry.snapshot();
-            let Some(g) = gs.iter().find(|g| g.id == running) else { continue };
-            let behind = gs
-                .iter()
-                .filter(|o| o.home() == i && o.id != running && !o.is_parked())
-                .count()
-                + w.stealable_len();
+            let Some(g) = gs.iter().find(|g| g.id == running) else {
+                continue;
+            };
+            let st = &w.stats;
+            let spawned_since =
+                st.spawned.load(Ordering::Relaxed) - st.spawned_at_switch.load(Ordering::Relaxed);
+            let behind = st.backlog.load(Ordering::Relaxed) as usize
+                + spawned_since as usize
+                + w.remote_len();
+            if behind == 0 {
+                continue; // a long computation that stalls nobody
+            }
             eprintln!(
                 "gorun: warning: goroutine {running} has run for over {limit:?} on worker {i} \
                  without yielding (created at {}); {behind} goroutine(s) wait behind it on \
@@ -107,12 +174,16 @@ impl Monitor {
                     WaitReason::Sleep | WaitReason::IoWait | WaitReason::Blocking
                 )
         });
-        if gs.is_empty() || wakes_by_itself {
+        let unstarted = s.num_goroutine() != gs.len();
+        if gs.is_empty() || unstarted || wakes_by_itself {
             self.quiet_at = None;
             return;
         }
-        let switches: u64 =
-            s.workers.iter().map(|w| w.stats.switches.load(Ordering::Relaxed)).sum();
+        let switches: u64 = s
+            .workers
+            .iter()
+            .map(|w| w.stats.switches.load(Ordering::Relaxed))
+            .sum();
         if self.quiet_at != Some(switches) {
             self.quiet_at = Some(switches); // confirm on the next tick
             return;

@@ -16,7 +16,7 @@
 //!     to another thread (DESIGN.md §2): that is what makes `!Send` values on its stack and
 //!     cached thread-local addresses sound.
 //!
-//! From spawn until its coroutine has been taken out (finished, or unwound at shutdown),
+//! From start until its coroutine has been taken out (finished, or unwound at shutdown),
 //! the runtime's registry holds an `Arc<G>`, so the last reference to a started goroutine is
 //! never dropped on another thread while it still owns a stack.
 
@@ -32,6 +32,7 @@ use std::sync::{Arc, Mutex};
 
 use corosensei::{Coroutine, Yielder};
 
+use crate::diag::lockgraph::HeldLocks;
 use crate::park::WaitReason;
 use crate::runtime::{worker, Shared};
 use crate::stack::SlotStack;
@@ -40,6 +41,9 @@ use crate::stack::SlotStack;
 pub(crate) enum Suspend {
     /// `yield_now`: queue me again at the back.
     Yield,
+    /// A long spawning run: queue me behind the goroutines I spawned, so they start
+    /// while their queue entries and stacks are still hot.
+    YieldToSpawned,
     /// Parked: whoever wakes me queues me.
     Park,
 }
@@ -70,6 +74,8 @@ pub(crate) struct G {
     park_site: AtomicPtr<Location<'static>>,
     /// Runtime clock (ns since the runtime started) when the goroutine last parked.
     parked_at: AtomicU64,
+    /// Locks held now (lock-cycle detection).
+    pub(crate) held_locks: HeldLocks,
     /// Backtrace of the last park, with `GORUN_TRACEBACK=all` only.
     trace: Mutex<Option<String>>,
 
@@ -79,9 +85,7 @@ pub(crate) struct G {
     guard: Cell<(usize, usize)>,
     yielder: Cell<*const Yielder<(), Suspend>>,
     home: AtomicUsize,
-    /// Registry shard (the spawning worker) and index in it; the index is only read and
-    /// changed under that shard's lock.
-    pub(crate) registry_shard: usize,
+    /// Index in the home worker's registry shard; only read and changed under its lock.
     pub(crate) registry_index: Cell<usize>,
 }
 
@@ -103,7 +107,6 @@ impl G {
         name: Option<Box<str>>,
         shared: Arc<Shared>,
         entry: Entry,
-        registry_shard: usize,
     ) -> G {
         G {
             id,
@@ -115,13 +118,13 @@ impl G {
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             park_site: AtomicPtr::new(std::ptr::null_mut()),
             parked_at: AtomicU64::new(0),
+            held_locks: HeldLocks::new(),
             trace: Mutex::new(None),
             entry: UnsafeCell::new(Some(entry)),
             coro: UnsafeCell::new(None),
             guard: Cell::new((0, 0)),
             yielder: Cell::new(std::ptr::null()),
             home: AtomicUsize::new(UNSTARTED),
-            registry_shard,
             registry_index: Cell::new(usize::MAX),
         }
     }
@@ -217,9 +220,11 @@ impl G {
         self.wait_reason.store(reason as u8, Ordering::Relaxed);
         self.park_site
             .store(site as *const _ as *mut _, Ordering::Relaxed);
-        self.parked_at.store(self.shared.coarse_clock(), Ordering::Relaxed);
+        self.parked_at
+            .store(self.shared.coarse_clock(), Ordering::Relaxed);
         if crate::diag::traceback_all() {
-            *self.trace.lock().unwrap() = Some(std::backtrace::Backtrace::force_capture().to_string());
+            *self.trace.lock().unwrap() =
+                Some(std::backtrace::Backtrace::force_capture().to_string());
         }
         match self
             .state

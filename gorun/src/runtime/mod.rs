@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Worker as Deque};
 
-use crate::diag::{self, monitor::Monitor, Deadlock};
+use crate::diag::{self, lockgraph::LockGraph, monitor::Monitor, Deadlock};
 use crate::goroutine::{self, Entry, JoinHandle, Runnable, Task, G};
 use crate::stack::{self, StackPool};
 use crate::time::Timers;
@@ -40,9 +40,9 @@ pub(crate) struct Shared {
     pub(crate) timers: Timers,
     pub(crate) stacks: StackPool,
     pub(crate) registry: Registry,
+    pub(crate) lock_graph: LockGraph,
     pub(crate) config: Config,
     next_id: AtomicU64,
-    live: AtomicUsize,
     start: Instant,
     /// Nanoseconds since `start`, advanced by the monitor every tick (cheap to read).
     coarse_ns: AtomicU64,
@@ -59,6 +59,7 @@ pub(crate) struct Config {
     pub(crate) stuck_after: Option<Duration>,
     pub(crate) leak_check: bool,
     pub(crate) dump_on_sigquit: bool,
+    pub(crate) lock_cycles_fatal: bool,
 }
 
 impl Shared {
@@ -72,7 +73,8 @@ impl Shared {
     }
 
     pub(crate) fn update_coarse_clock(&self) {
-        self.coarse_ns.store(self.start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        self.coarse_ns
+            .store(self.start.elapsed().as_nanos() as u64, Ordering::Relaxed);
     }
 
     pub(crate) fn spawned(&self) -> u64 {
@@ -86,7 +88,15 @@ impl Shared {
     }
 
     pub(crate) fn num_goroutine(&self) -> usize {
-        self.live.load(Ordering::Relaxed)
+        // Each worker counts the goroutines it spawned and finished; the sum is exact when
+        // nothing runs and at most a few goroutines off while workers run.
+        let (spawned, finished) = self.workers.iter().fold((0u64, 0u64), |(s, f), w| {
+            (
+                s + w.stats.spawned.load(Ordering::Relaxed),
+                f + w.stats.finished.load(Ordering::Relaxed),
+            )
+        });
+        spawned.saturating_sub(finished) as usize
     }
 
     fn add_idle(&self, index: usize) {
@@ -131,18 +141,14 @@ impl Shared {
     }
 
     fn goroutine_finished(&self, g: &G) {
-        self.live.fetch_sub(1, Ordering::Relaxed);
         if g.id == MAIN_ID {
-            if self.config.leak_check {
-                let alive = self.registry.snapshot();
-                if !alive.is_empty() {
-                    let report = format!(
-                        "gorun: leak check: {} goroutine(s) still alive when main returned:\n\n{}",
-                        alive.len(),
-                        diag::dump_goroutines(self, &alive)
-                    );
-                    *self.leaks.lock().unwrap() = Some(report);
-                }
+            let alive = self.num_goroutine();
+            if self.config.leak_check && alive > 0 {
+                let report = format!(
+                    "gorun: leak check: {alive} goroutine(s) still alive when main returned:\n\n{}",
+                    diag::dump_runtime(self)
+                );
+                *self.leaks.lock().unwrap() = Some(report);
             }
             self.begin_shutdown();
         }
@@ -151,17 +157,13 @@ impl Shared {
     /// Creates an unstarted goroutine.
     fn new_goroutine(
         self: &Arc<Self>,
-        spawner: usize,
         parent: u64,
         site: &'static Location<'static>,
         name: Option<Box<str>>,
         body: Entry,
     ) -> Arc<G> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.live.fetch_add(1, Ordering::Relaxed);
-        let g = Arc::new(G::new(id, parent, site, name, self.clone(), body, spawner));
-        self.registry.insert(&g);
-        g
+        Arc::new(G::new(id, parent, site, name, self.clone(), body))
     }
 }
 
@@ -203,6 +205,7 @@ impl Builder {
                 stuck_after: Some(Duration::from_millis(100)),
                 leak_check: false,
                 dump_on_sigquit: false,
+                lock_cycles_fatal: true,
             },
         }
     }
@@ -228,6 +231,18 @@ impl Builder {
     /// `run` then panics with their dump, so a test fails. Off by default.
     pub fn leak_check(mut self, on: bool) -> Builder {
         self.config.leak_check = on;
+        self
+    }
+
+    /// What to do when goroutines wait for each other's locks (A holds `m1` and waits for
+    /// `m2` while B holds `m2` and waits for `m1`): such a cycle can never resolve, even
+    /// while other goroutines keep running, which Go cannot see. By default (`true`) it is
+    /// fatal like a global deadlock: `run` prints a report naming the goroutines, both
+    /// locks' creation sites and where each was locked, and exits with code 2 (`try_run`
+    /// returns it). With `false` the report is printed once as a warning and the program
+    /// goes on.
+    pub fn lock_cycles_fatal(mut self, fatal: bool) -> Builder {
+        self.config.lock_cycles_fatal = fatal;
         self
     }
 
@@ -354,9 +369,9 @@ impl Builder {
             timers: Timers::new(),
             stacks: StackPool::new(self.stack_size),
             registry: Registry::new(n),
+            lock_graph: LockGraph::default(),
             config: self.config.clone(),
             next_id: AtomicU64::new(MAIN_ID),
-            live: AtomicUsize::new(0),
             start: Instant::now(),
             coarse_ns: AtomicU64::new(0),
             failure: Mutex::new(None),
@@ -370,12 +385,13 @@ impl Builder {
         // does not return before the body has run or been dropped (workers unwind every
         // goroutine before `run` continues), so borrows in `f` outlive it.
         let body: Arc<dyn Runnable> = unsafe { std::mem::transmute(body) };
-        let main = shared.new_goroutine(0, 0, site, None, body);
+        let main = shared.new_goroutine(0, site, None, body);
 
         let mut monitor = Monitor::new(shared.clone());
         let timer_thread = shared.timers.start(Box::new(move || monitor.tick()));
         let mut deques = deques.into_iter();
         let worker0 = Worker::new(0, shared.clone(), deques.next().unwrap());
+        worker::bump(&shared.workers[0].stats.spawned);
         worker0.push_runnext(main);
         let threads: Vec<_> = deques
             .enumerate()
@@ -503,9 +519,12 @@ where
             )
         });
         let parent = worker::with_current_g(|g| g.map_or(0, |g| g.id));
-        let g = w.shared.new_goroutine(w.index, parent, site, name, task.clone());
+        let g = w.shared.new_goroutine(parent, site, name, task.clone());
         let id = g.id;
         w.push_runnext(g);
+        if w.spawned_one() {
+            worker::with_current_g(|g| g.map(|g| g.suspend(goroutine::Suspend::YieldToSpawned)));
+        }
         JoinHandle::new(task, id)
     })
 }
@@ -548,7 +567,7 @@ impl GoBuilder {
 
 /// The id of the running goroutine (1 for the main goroutine), or 0 on a plain thread.
 pub fn current_id() -> u64 {
-    worker::with_current_g(|g| g.map_or(0, |g| g.id))
+    worker::current_id()
 }
 
 /// The number of goroutines that exist in the current runtime (started or not, main

@@ -1,10 +1,11 @@
-//! Every goroutine of a runtime, from spawn to finish, for dumps, deadlock detection and
-//! shutdown.
+//! Every started goroutine of a runtime, for dumps, deadlock detection and shutdown.
 //!
-//! Sharded by the worker that spawned the goroutine, so spawning locks the spawner's own
-//! shard (uncontended in the common case). A goroutine stays registered until its coroutine
-//! has been taken out (finished, or unwound at shutdown), which is what keeps the last
-//! `Arc<G>` of a started goroutine on its home thread (see `goroutine` docs).
+//! Sharded by home worker: a goroutine is inserted when it starts and removed when it
+//! finishes, both on its home thread, so the shard's lock is only contended by a reader
+//! (a dump, the monitor). Registered from start until its coroutine has been taken out
+//! (finished, or unwound at shutdown), which is what keeps the last `Arc<G>` of a started
+//! goroutine on its home thread (see `goroutine` docs). Unstarted goroutines live only in
+//! run queues; `Shared::num_goroutine` counts them.
 
 use std::sync::{Arc, Mutex};
 
@@ -16,17 +17,20 @@ pub(crate) struct Registry {
 
 impl Registry {
     pub(crate) fn new(shards: usize) -> Registry {
-        Registry { shards: (0..shards).map(|_| Mutex::new(Vec::new())).collect() }
+        Registry {
+            shards: (0..shards).map(|_| Mutex::new(Vec::new())).collect(),
+        }
     }
 
+    /// Registers a goroutine starting on worker `g.home()`.
     pub(crate) fn insert(&self, g: &Arc<G>) {
-        let mut shard = self.shards[g.registry_shard].lock().unwrap();
+        let mut shard = self.shards[g.home()].lock().unwrap();
         g.registry_index.set(shard.len());
         shard.push(g.clone());
     }
 
     pub(crate) fn remove(&self, g: &G) {
-        let mut shard = self.shards[g.registry_shard].lock().unwrap();
+        let mut shard = self.shards[g.home()].lock().unwrap();
         let i = g.registry_index.get();
         debug_assert!(std::ptr::eq(&*shard[i], g));
         shard.swap_remove(i);

@@ -37,13 +37,25 @@ use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 use super::Shared;
 use crate::goroutine::{Suspend, G, UNSTARTED};
 use crate::stack::overflow::{self, RunningInfo};
+use crate::stack::SlotStack;
 
 /// Ticks between checks of the shared queues ahead of local work (fairness).
 const FAIR_TICKS: u32 = 61;
+/// Free stacks a worker keeps for itself.
+const STACK_CACHE: usize = 64;
+/// Spawns after which a goroutine that has not switched lets its new goroutines run.
+const SPAWN_BATCH: u32 = 32;
 /// How long an idle worker keeps looking for work before it sleeps. Spinning this long
 /// avoids a futex sleep/wake pair (microseconds each) when work arrives in quick bursts,
 /// as when one goroutine spawns many.
 const SEARCH_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+/// A searching worker leaves another worker's queue alone for this long, unless the queue
+/// is long: work its owner is about to run (a goroutine just spawned by a spawner that is
+/// about to block, a peer it will talk to) runs faster where it was spawned, with warm
+/// caches and same-thread hand-offs (DESIGN.md §4; Go delays stealing `runnext` ~3 µs).
+const STEAL_DELAY: std::time::Duration = std::time::Duration::from_micros(5);
+/// A queue at least this long is stolen from at once.
+const STEAL_EAGER: usize = 128;
 
 /// The part of a worker that other threads reach.
 pub(crate) struct WorkerShared {
@@ -65,10 +77,17 @@ pub(crate) struct WorkerStats {
     pub(crate) switches: AtomicU64,
     pub(crate) parks: AtomicU64,
     pub(crate) steals: AtomicU64,
+    /// Goroutines spawned by goroutines of this worker, and goroutines finished here.
+    pub(crate) spawned: AtomicU64,
+    pub(crate) finished: AtomicU64,
+    /// Goroutines queued here when the running one was switched in, and `spawned` then:
+    /// the monitor's estimate of how many wait behind a goroutine that hogs the worker.
+    pub(crate) backlog: AtomicU64,
+    pub(crate) spawned_at_switch: AtomicU64,
 }
 
 /// Adds one to an owner-written counter.
-fn bump(c: &AtomicU64) {
+pub(crate) fn bump(c: &AtomicU64) {
     c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
 }
 
@@ -114,6 +133,11 @@ impl WorkerShared {
         self.stealer.len()
     }
 
+    /// Goroutines woken from other threads, not yet taken by the worker.
+    pub(crate) fn remote_len(&self) -> usize {
+        self.remote.lock().unwrap().len()
+    }
+
     pub(crate) fn is_sleeping(&self) -> bool {
         self.sleeping.load(Ordering::SeqCst)
     }
@@ -130,6 +154,12 @@ pub(crate) struct Worker {
     runnext: Cell<Option<Arc<G>>>,
     ready: RefCell<VecDeque<Arc<G>>>,
     deque: Deque<Arc<G>>,
+    /// Spawners that yielded to their spawned goroutines: run once `deque` is empty.
+    spawners: RefCell<VecDeque<Arc<G>>>,
+    /// Goroutines spawned by the running goroutine since it was switched in.
+    spawn_run: Cell<u32>,
+    /// Free stacks kept by this worker, so most starts and finishes skip the shared pool.
+    stack_cache: RefCell<Vec<SlotStack>>,
     current: Cell<*const G>,
     tick: Cell<u32>,
     rng: Cell<u64>,
@@ -137,6 +167,23 @@ pub(crate) struct Worker {
 
 thread_local! {
     static WORKER: Cell<*const Worker> = const { Cell::new(std::ptr::null()) };
+    /// The goroutine running on this thread (null: none), for hot paths that need only it.
+    static CURRENT: Cell<*const G> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The id of the goroutine running on this thread, 0 on a plain thread or in the scheduler.
+#[inline]
+pub(crate) fn current_id() -> u64 {
+    // SAFETY: CURRENT is non-null only while the worker runs that goroutine (see run_g),
+    // and the registry keeps it alive meanwhile.
+    CURRENT.with(|c| unsafe { c.get().as_ref() }.map_or(0, |g| g.id))
+}
+
+/// Runs `f` on the goroutine running on this thread, if any (the cheapest access).
+#[inline]
+pub(crate) fn with_running<R>(f: impl FnOnce(&G) -> R) -> Option<R> {
+    // SAFETY: as in `current_id`; the borrow ends within this call, on this thread.
+    CURRENT.with(|c| unsafe { c.get().as_ref() }.map(f))
 }
 
 /// The worker running on this thread, if any.
@@ -206,6 +253,9 @@ impl Worker {
             runnext: Cell::new(None),
             ready: RefCell::new(VecDeque::new()),
             deque,
+            spawners: RefCell::new(VecDeque::new()),
+            spawn_run: Cell::new(0),
+            stack_cache: RefCell::new(Vec::new()),
             current: Cell::new(std::ptr::null()),
             tick: Cell::new(0),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1)),
@@ -257,6 +307,9 @@ impl Worker {
             if let Some(g) = self.ready.borrow_mut().pop_front() {
                 return Some(g);
             }
+            if let Some(g) = self.spawners.borrow_mut().pop_front() {
+                return Some(g);
+            }
             if let Some(g) = self.steal_injector() {
                 return Some(g);
             }
@@ -273,7 +326,19 @@ impl Worker {
         if let Some(g) = self.deque.pop() {
             return Some(g);
         }
+        if let Some(g) = self.spawners.borrow_mut().pop_front() {
+            return Some(g);
+        }
         self.steal_injector()
+    }
+
+    /// Counts a spawn by the running goroutine; true when it should now yield to the
+    /// goroutines it spawned (see `Suspend::YieldToSpawned`).
+    pub(crate) fn spawned_one(&self) -> bool {
+        bump(&self.me().stats.spawned);
+        let n = self.spawn_run.get() + 1;
+        self.spawn_run.set(n);
+        n >= SPAWN_BATCH && !self.current.get().is_null()
     }
 
     fn drain_remote(&self) {
@@ -295,15 +360,23 @@ impl Worker {
     fn search(&self) -> Option<Arc<G>> {
         let n = self.shared.workers.len();
         let start = std::time::Instant::now();
+        let mut waited = std::time::Duration::ZERO;
         for round in 0u32.. {
-            if round % 16 == 15 && start.elapsed() > SEARCH_SPIN {
-                break;
+            if round % 4 == 3 {
+                waited = start.elapsed();
+                if waited > SEARCH_SPIN {
+                    break;
+                }
             }
             if n > 1 {
                 let start = self.next_rand() as usize % n;
                 for i in 0..n {
                     let victim = (start + i) % n;
-                    if victim == self.index {
+                    let v = &self.shared.workers[victim];
+                    // Leave young work to its owner (see STEAL_DELAY).
+                    if victim == self.index
+                        || (waited < STEAL_DELAY && v.stealable_len() < STEAL_EAGER)
+                    {
                         continue;
                     }
                     if let Steal::Success(g) = self.shared.workers[victim]
@@ -321,7 +394,11 @@ impl Worker {
             if self.shared.is_shutdown() {
                 return None;
             }
-            std::hint::spin_loop();
+            // Back off: polling other workers' queues in a tight loop slows their owners
+            // down (the cache lines bounce).
+            for _ in 0..(1u32 << round.min(6)) {
+                std::hint::spin_loop();
+            }
         }
         None
     }
@@ -369,14 +446,25 @@ impl Worker {
             .as_mut()
             .expect("started goroutine has a coroutine");
         let stats = &self.me().stats;
+        let backlog = self.ready.borrow().len() + self.deque.len() + self.spawners.borrow().len();
+        stats.backlog.store(backlog as u64, Ordering::Relaxed);
+        stats
+            .spawned_at_switch
+            .store(stats.spawned.load(Ordering::Relaxed), Ordering::Relaxed);
         stats.running.store(g.id, Ordering::Relaxed);
+        CURRENT.with(|c| c.set(Arc::as_ptr(&g)));
+        self.spawn_run.set(0);
         let result = coro.resume(());
         stats.running.store(0, Ordering::Relaxed);
+        CURRENT.with(|c| c.set(std::ptr::null()));
         bump(&stats.switches);
         overflow::set_running(None);
         self.current.set(std::ptr::null());
         match result {
             CoroutineResult::Yield(Suspend::Yield) => self.ready.borrow_mut().push_back(g),
+            CoroutineResult::Yield(Suspend::YieldToSpawned) => {
+                self.spawners.borrow_mut().push_back(g)
+            }
             CoroutineResult::Yield(Suspend::Park) => bump(&stats.parks),
             CoroutineResult::Return(()) => self.finish(g),
         }
@@ -385,10 +473,13 @@ impl Worker {
     fn start(&self, g: &Arc<G>) {
         // SAFETY: we popped `g` from a run queue, so we own its start.
         let body = unsafe { g.take_entry() }.expect("unstarted goroutine has an entry");
-        let stack = self.shared.stacks.alloc().unwrap_or_else(|e| {
-            eprintln!("fatal error: cannot allocate a goroutine stack: {e}");
-            std::process::exit(2)
-        });
+        let cached = self.stack_cache.borrow_mut().pop();
+        let stack = cached
+            .map_or_else(|| self.shared.stacks.alloc(), Ok)
+            .unwrap_or_else(|e| {
+                eprintln!("fatal error: cannot allocate a goroutine stack: {e}");
+                std::process::exit(2)
+            });
         let guard = stack.guard_range();
         let gp = Arc::as_ptr(g);
         let coro = Coroutine::with_stack(stack, move |y, ()| {
@@ -398,6 +489,7 @@ impl Worker {
         });
         // SAFETY: called once, on this (the home) thread, by the owner of the entry.
         unsafe { g.start(self.index, coro, guard) };
+        self.shared.registry.insert(g);
     }
 
     fn finish(&self, g: Arc<G>) {
@@ -405,7 +497,15 @@ impl Worker {
         let coro = unsafe { g.coro_mut() }
             .take()
             .expect("finished goroutine has a coroutine");
-        self.shared.stacks.free(coro.into_stack());
+        let stack = coro.into_stack();
+        let mut cache = self.stack_cache.borrow_mut();
+        if cache.len() < STACK_CACHE {
+            cache.push(stack);
+        } else {
+            self.shared.stacks.free(stack);
+        }
+        drop(cache);
+        bump(&self.me().stats.finished);
         self.shared.registry.remove(&g);
         self.shared.goroutine_finished(&g);
     }
@@ -426,6 +526,7 @@ impl Worker {
         // Unstarted goroutines: dropping them drops their closures.
         self.runnext.take();
         self.ready.borrow_mut().clear();
+        self.spawners.borrow_mut().clear();
         while self.deque.pop().is_some() {}
         drop(self.take_all_remote());
     }

@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use super::waitq::{Pos, WaitQueue, HANDOFF, WOKEN};
+use crate::diag::lockgraph::{LockInfo, Waiting};
 use crate::park::WaitReason;
 
 const LOCKED: u32 = 1;
@@ -45,18 +46,21 @@ const SPIN_ROUNDS: u32 = 4;
 pub(crate) struct RawMutex {
     state: AtomicU32,
     queue: WaitQueue,
+    info: LockInfo,
 }
 
 impl RawMutex {
+    #[track_caller]
     pub(crate) const fn new() -> RawMutex {
         RawMutex {
             state: AtomicU32::new(0),
             queue: WaitQueue::new(()),
+            info: LockInfo::new("sync.Mutex"),
         }
     }
 
     #[inline]
-    pub(crate) fn try_lock(&self) -> bool {
+    pub(crate) fn try_lock(&self, site: &'static Location<'static>) -> bool {
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
             if s & (LOCKED | STARVING) != 0 {
@@ -68,7 +72,10 @@ impl RawMutex {
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return true,
+                Ok(_) => {
+                    self.info.acquired(site);
+                    return true;
+                }
                 Err(a) => s = a,
             }
         }
@@ -83,6 +90,7 @@ impl RawMutex {
         {
             self.lock_slow(site);
         }
+        self.info.acquired(site);
     }
 
     #[cold]
@@ -145,9 +153,12 @@ impl RawMutex {
                 Pos::Back
             };
             let start = *since.get_or_insert_with(Instant::now);
+            // Only a goroutine that really parks registers a wait edge (not while spinning).
+            let waiting = Waiting::begin(&self.info, site);
             let token = q.wait(pos, start, 0, WaitReason::MutexLock, site, &|t| {
                 self.abandon(t)
             });
+            drop(waiting);
             if token == HANDOFF {
                 // The unlocker left LOCKED set for us and settled STARVING/WAITERS.
                 std::sync::atomic::fence(Ordering::Acquire);
@@ -165,6 +176,7 @@ impl RawMutex {
     /// The caller owns the lock.
     #[inline]
     pub(crate) fn unlock(&self) {
+        self.info.released();
         if self
             .state
             .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
@@ -250,7 +262,7 @@ impl RawMutex {
             // It was the woken waiter: drop its WOKEN claim, then make sure someone else
             // is woken if the lock is free (acquiring and releasing runs the wake path).
             self.state.fetch_and(!WOKEN_BIT, Ordering::Relaxed);
-            if self.try_lock() {
+            if self.try_lock(Location::caller()) {
                 self.unlock();
             }
         }
@@ -296,6 +308,7 @@ unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
 
 impl<T> Mutex<T> {
     /// A new unlocked mutex (usable in a `static`).
+    #[track_caller]
     pub const fn new(value: T) -> Mutex<T> {
         Mutex {
             raw: RawMutex::new(),
@@ -322,8 +335,9 @@ impl<T: ?Sized> Mutex<T> {
 
     /// Locks the mutex if it is free and not in hand-off mode (Go's `TryLock`).
     #[inline]
+    #[track_caller]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        if self.raw.try_lock() {
+        if self.raw.try_lock(Location::caller()) {
             Some(MutexGuard::new(self))
         } else {
             None

@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use super::waitq::{self, Pos, WaitQueue, HANDOFF};
+use crate::diag::lockgraph::{LockInfo, Waiting};
 use crate::park::WaitReason;
 
 const WRITER: usize = 1;
@@ -38,13 +39,17 @@ struct RawRwLock {
     state: AtomicUsize,
     /// Waiting readers and writers, told apart by `Waiter::data`.
     queue: WaitQueue,
+    /// The write side's owner, for lock-cycle detection.
+    info: LockInfo,
 }
 
 impl RawRwLock {
+    #[track_caller]
     const fn new() -> RawRwLock {
         RawRwLock {
             state: AtomicUsize::new(0),
             queue: WaitQueue::new(()),
+            info: LockInfo::new("sync.RWMutex"),
         }
     }
 
@@ -65,7 +70,7 @@ impl RawRwLock {
         }
     }
 
-    fn try_write(&self) -> bool {
+    fn try_write(&self, site: &'static Location<'static>) -> bool {
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
             if s & (WRITER | WRITER_WAITING | READERS_MASK) != 0 {
@@ -77,7 +82,10 @@ impl RawRwLock {
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return true,
+                Ok(_) => {
+                    self.info.acquired(site);
+                    return true;
+                }
                 Err(a) => s = a,
             }
         }
@@ -130,10 +138,15 @@ impl RawRwLock {
         if self
             .state
             .compare_exchange(0, WRITER, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
+            .is_err()
         {
-            return;
+            self.write_slow(site);
         }
+        self.info.acquired(site);
+    }
+
+    #[cold]
+    fn write_slow(&self, site: &'static Location<'static>) {
         let q = self.queue.lock();
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
@@ -159,6 +172,7 @@ impl RawRwLock {
                 Err(a) => s = a,
             }
         }
+        let _waiting = Waiting::begin(&self.info, site);
         let t = q.wait(
             Pos::Back,
             Instant::now(),
@@ -180,6 +194,7 @@ impl RawRwLock {
     }
 
     fn write_unlock(&self) {
+        self.info.released();
         if self
             .state
             .compare_exchange(WRITER, 0, Ordering::Release, Ordering::Relaxed)
@@ -274,6 +289,7 @@ unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
 
 impl<T> RwLock<T> {
     /// A new unlocked lock (usable in a `static`).
+    #[track_caller]
     pub const fn new(value: T) -> RwLock<T> {
         RwLock {
             raw: RawRwLock::new(),
@@ -317,11 +333,14 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     /// Locks for writing if the lock is free.
+    #[track_caller]
     pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
-        self.raw.try_write().then(|| RwLockWriteGuard {
-            lock: self,
-            _not_send: PhantomData,
-        })
+        self.raw
+            .try_write(Location::caller())
+            .then(|| RwLockWriteGuard {
+                lock: self,
+                _not_send: PhantomData,
+            })
     }
 
     /// Mutable access without locking (the borrow proves exclusivity).

@@ -184,15 +184,15 @@ impl Timers {
                 st = self.state.lock().unwrap();
                 continue;
             }
-            st = match st.heap.peek().map(|e| e.0.deadline) {
-                Some(d) => {
-                    self.cv
-                        .wait_timeout(st, d.saturating_duration_since(now))
-                        .unwrap()
-                        .0
-                }
-                None => self.cv.wait(st).unwrap(),
-            };
+            let wake = st
+                .heap
+                .peek()
+                .map_or(next_tick, |e| e.0.deadline.min(next_tick));
+            st = self
+                .cv
+                .wait_timeout(st, wake.saturating_duration_since(now))
+                .unwrap()
+                .0;
         }
     }
 }

@@ -1,0 +1,230 @@
+//! Lock cycles: deadlocks that Go cannot see while other goroutines still run.
+//!
+//! Every `Mutex` and `RwLock` carries a [`LockInfo`] (its kind and creation site). Each
+//! goroutine keeps a short list of the locks it holds, with where it locked them
+//! ([`HeldLocks`], in its control block, written only by its own thread, so the lock fast
+//! path touches no shared cache line). A goroutine that must wait for a lock registers a
+//! wait edge (goroutine -> lock) in its runtime's [`LockGraph`] for as long as it waits;
+//! that happens on the slow path only.
+//!
+//! The monitor follows the edges: goroutine -> lock it waits for -> goroutine holding that
+//! lock -> ... If the walk returns to its start, those goroutines wait for each other and
+//! none can ever proceed. A cycle seen on two consecutive ticks is reported (as fatal, or as
+//! a warning: `Builder::lock_cycles_fatal`). Locks held by plain threads, and locks beyond
+//! the first `HELD` a goroutine holds at once, are not tracked and never close a cycle.
+//!
+//! An edge points at a `LockInfo` inside a lock that the waiting goroutine borrows for the
+//! whole wait; the edge is removed (under the graph's mutex) before that borrow ends, so
+//! the monitor may read the `LockInfo` while it holds the graph's mutex. Held lists are
+//! only compared by address, never dereferenced.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::marker::PhantomData;
+use std::panic::Location;
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::goroutine::G;
+use crate::runtime::{worker, Shared};
+
+/// Kind and creation site of one lock.
+pub(crate) struct LockInfo {
+    created: &'static Location<'static>,
+    kind: &'static str,
+}
+
+impl LockInfo {
+    #[track_caller]
+    pub(crate) const fn new(kind: &'static str) -> LockInfo {
+        LockInfo {
+            created: Location::caller(),
+            kind,
+        }
+    }
+
+    /// Records that the running goroutine now holds this lock (call after acquiring).
+    #[inline]
+    pub(crate) fn acquired(&self, site: &'static Location<'static>) {
+        worker::with_running(|g| g.held_locks.push(self, site));
+    }
+
+    /// Records the release (call before releasing).
+    #[inline]
+    pub(crate) fn released(&self) {
+        worker::with_running(|g| g.held_locks.remove(self));
+    }
+}
+
+/// How many locks per goroutine are tracked.
+const HELD: usize = 8;
+
+/// The locks one goroutine holds: written by its own thread only, read by the monitor.
+pub(crate) struct HeldLocks {
+    len: AtomicUsize,
+    locks: [AtomicPtr<LockInfo>; HELD],
+    sites: [AtomicPtr<Location<'static>>; HELD],
+}
+
+impl HeldLocks {
+    pub(crate) fn new() -> HeldLocks {
+        HeldLocks {
+            len: AtomicUsize::new(0),
+            locks: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
+            sites: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
+        }
+    }
+
+    #[inline]
+    fn push(&self, lock: &LockInfo, site: &'static Location<'static>) {
+        let n = self.len.load(Ordering::Relaxed);
+        if n < HELD {
+            self.locks[n].store(lock as *const _ as *mut _, Ordering::Relaxed);
+            self.sites[n].store(site as *const _ as *mut _, Ordering::Relaxed);
+            self.len.store(n + 1, Ordering::Release);
+        }
+    }
+
+    #[inline]
+    fn remove(&self, lock: &LockInfo) {
+        let n = self.len.load(Ordering::Relaxed);
+        let lock = lock as *const LockInfo as *mut LockInfo;
+        for i in (0..n).rev() {
+            if self.locks[i].load(Ordering::Relaxed) == lock {
+                let last = n - 1;
+                self.locks[i].store(self.locks[last].load(Ordering::Relaxed), Ordering::Relaxed);
+                self.sites[i].store(self.sites[last].load(Ordering::Relaxed), Ordering::Relaxed);
+                self.len.store(last, Ordering::Release);
+                return;
+            }
+        }
+    }
+
+    /// Where this goroutine locked `lock`, if it holds it.
+    fn holds(&self, lock: *const LockInfo) -> Option<&'static Location<'static>> {
+        let n = self.len.load(Ordering::Acquire).min(HELD);
+        (0..n)
+            .find(|&i| std::ptr::eq(self.locks[i].load(Ordering::Relaxed), lock))
+            .map(|i| {
+                // SAFETY: sites are stored from `&'static Location`s.
+                unsafe { &*self.sites[i].load(Ordering::Relaxed) }
+            })
+    }
+}
+
+struct Edge {
+    lock: *const LockInfo,
+    site: &'static Location<'static>,
+}
+
+/// The wait edges of one runtime.
+#[derive(Default)]
+pub(crate) struct LockGraph {
+    edges: Mutex<HashMap<u64, Edge>>,
+}
+
+// SAFETY: the raw pointers in `edges` are only dereferenced under the mutex, while the
+// waiting goroutine that registered them still borrows the lock (see module docs).
+unsafe impl Send for LockGraph {}
+// SAFETY: as above.
+unsafe impl Sync for LockGraph {}
+
+/// A registered wait edge; removed on drop.
+pub(crate) struct Waiting<'a> {
+    shared: Option<(Arc<Shared>, u64)>,
+    _lock: PhantomData<&'a LockInfo>,
+}
+
+impl<'a> Waiting<'a> {
+    /// Registers that the running goroutine waits for `lock` (no-op on a plain thread).
+    pub(crate) fn begin(lock: &'a LockInfo, site: &'static Location<'static>) -> Waiting<'a> {
+        let shared = worker::with_running(|g| (g.shared.clone(), g.id));
+        if let Some((s, id)) = &shared {
+            s.lock_graph
+                .edges
+                .lock()
+                .unwrap()
+                .insert(*id, Edge { lock, site });
+        }
+        Waiting {
+            shared,
+            _lock: PhantomData,
+        }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Some((s, id)) = &self.shared {
+            s.lock_graph.edges.lock().unwrap().remove(id);
+        }
+    }
+}
+
+impl LockGraph {
+    /// Whether any goroutine waits for a lock now.
+    pub(crate) fn has_waiters(&self) -> bool {
+        !self.edges.lock().unwrap().is_empty()
+    }
+
+    /// Finds a cycle among the goroutines `gs`: their ids (sorted) and a report.
+    pub(crate) fn find_cycle(&self, gs: &[Arc<G>]) -> Option<(Vec<u64>, String)> {
+        let edges = self.edges.lock().unwrap();
+        if edges.is_empty() {
+            return None;
+        }
+        // The goroutine holding the lock `g` waits for, and where it locked it.
+        let holder = |g: u64| -> Option<(u64, &'static Location<'static>)> {
+            let lock = edges.get(&g)?.lock;
+            gs.iter()
+                .find_map(|h| h.held_locks.holds(lock).map(|site| (h.id, site)))
+        };
+        for &start in edges.keys() {
+            let mut path = vec![start];
+            let mut held_at = Vec::new();
+            let mut at = start;
+            while let Some((next, site)) = holder(at) {
+                held_at.push(site);
+                if next == start {
+                    let mut ids = path.clone();
+                    ids.sort_unstable();
+                    return Some((ids, describe(&edges, &path, &held_at)));
+                }
+                if path.contains(&next) {
+                    break; // a cycle not through `start`: found from one of its members
+                }
+                path.push(next);
+                at = next;
+            }
+        }
+        None
+    }
+}
+
+/// `path[i]` waits for a lock held by `path[i+1]` (locked at `held_at[i]`).
+fn describe(edges: &HashMap<u64, Edge>, path: &[u64], held_at: &[&Location<'static>]) -> String {
+    let n = path.len();
+    let mut report = String::new();
+    for i in 0..n {
+        let prev = (i + n - 1) % n;
+        // SAFETY: edges are valid while the graph's mutex is held (the caller holds it).
+        let holds = unsafe { &*edges[&path[prev]].lock };
+        let waits = &edges[&path[i]];
+        // SAFETY: as above.
+        let waits_for = unsafe { &*waits.lock };
+        let _ = writeln!(
+            report,
+            "goroutine {} holds {} created at {}, locked at {}\n\tand waits (at {}) for {} \
+             created at {}, held by goroutine {}",
+            path[i],
+            holds.kind,
+            holds.created,
+            held_at[prev],
+            waits.site,
+            waits_for.kind,
+            waits_for.created,
+            path[(i + 1) % n],
+        );
+    }
+    report
+}

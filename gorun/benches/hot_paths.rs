@@ -1,35 +1,56 @@
 //! Micro-benchmarks of the hot paths, std-only (no benchmark framework to compile):
-//! `cargo bench -p gorun --bench hot_paths [filter]`. Each prints the median ns/op of 5 runs.
+//! `cargo bench -p gorun --bench hot_paths [filter]`. Each prints the median ns/op of 5
+//! runs. The side-by-side comparison with Go, may and Tokio lives in `benchmarks/`.
 
 use std::time::Instant;
 
-fn median_ns_per_op(ops: u64, mut f: impl FnMut()) -> f64 {
+use gorun::sync::{Mutex, WaitGroup};
+
+struct Bench {
+    name: &'static str,
+    ops: u64,
+    run: fn(),
+}
+
+const N: u64 = 1_000_000;
+
+fn median_ns_per_op(b: &Bench) -> f64 {
     let mut runs: Vec<f64> = (0..5)
         .map(|_| {
             let t = Instant::now();
-            f();
-            t.elapsed().as_nanos() as f64 / ops as f64
+            (b.run)();
+            t.elapsed().as_nanos() as f64 / b.ops as f64
         })
         .collect();
     runs.sort_by(|a, b| a.partial_cmp(b).unwrap());
     runs[2]
 }
 
-fn spawn_join(n: u64) {
+fn spawn_wg() {
     gorun::run(|| {
-        let hs: Vec<_> = (0..n).map(|i| gorun::go(move || i)).collect();
+        let wg = WaitGroup::new();
+        for _ in 0..N {
+            wg.go(|| {});
+        }
+        wg.wait();
+    })
+}
+
+fn spawn_join() {
+    gorun::run(|| {
+        let hs: Vec<_> = (0..N).map(|i| gorun::go(move || i)).collect();
         for h in hs {
             h.join().unwrap();
         }
     })
 }
 
-fn yield_pair(n: u64) {
+fn yield_pair() {
     gorun::run(|| {
         let hs: Vec<_> = (0..2)
             .map(|_| {
-                gorun::go(move || {
-                    for _ in 0..n {
+                gorun::go(|| {
+                    for _ in 0..N {
                         gorun::yield_now();
                     }
                 })
@@ -41,19 +62,72 @@ fn yield_pair(n: u64) {
     })
 }
 
+fn pingpong() {
+    gorun::run(|| {
+        let (ping_tx, ping_rx) = gorun::chan::<u64>(0);
+        let (pong_tx, pong_rx) = gorun::chan::<u64>(0);
+        let h = gorun::go(move || {
+            for v in &ping_rx {
+                pong_tx.send(v).unwrap();
+            }
+        });
+        for i in 0..N {
+            ping_tx.send(i).unwrap();
+            pong_rx.recv().unwrap();
+        }
+        drop(ping_tx);
+        h.join().unwrap();
+    })
+}
+
+fn mutex_counter() {
+    static COUNT: Mutex<u64> = Mutex::new(0);
+    gorun::run(|| {
+        let wg = WaitGroup::new();
+        for _ in 0..1000 {
+            wg.go(|| {
+                for _ in 0..1000 {
+                    *COUNT.lock() += 1;
+                }
+            });
+        }
+        wg.wait();
+    })
+}
+
 fn main() {
     let filter = std::env::args()
         .skip(1)
         .find(|a| !a.starts_with('-'))
         .unwrap_or_default();
-    let benches: [(&str, u64, fn(u64)); 2] = [
-        ("spawn_join", 1_000_000, spawn_join),
-        ("yield", 1_000_000, yield_pair),
+    let benches = [
+        Bench {
+            name: "spawn_wg",
+            ops: N,
+            run: spawn_wg,
+        },
+        Bench {
+            name: "spawn_join",
+            ops: N,
+            run: spawn_join,
+        },
+        Bench {
+            name: "yield",
+            ops: 2 * N,
+            run: yield_pair,
+        },
+        Bench {
+            name: "pingpong",
+            ops: N,
+            run: pingpong,
+        },
+        Bench {
+            name: "mutex",
+            ops: N,
+            run: mutex_counter,
+        },
     ];
-    for (name, n, f) in benches {
-        if name.contains(&filter) {
-            let ops = if name == "yield" { 2 * n } else { n };
-            println!("{name:12} {:8.1} ns/op", median_ns_per_op(ops, || f(n)));
-        }
+    for b in benches.iter().filter(|b| b.name.contains(&filter)) {
+        println!("{:12} {:8.1} ns/op", b.name, median_ns_per_op(b));
     }
 }

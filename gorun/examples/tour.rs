@@ -35,5 +35,26 @@ fn main() {
     let fast = gorun::go(|| "not stalled by the blocking call");
     println!("{}", fast.join().unwrap());
     slow.join().unwrap();
+
+    // 5. Channels and select: a producer, a ticker and a timeout in one loop.
+    let (tx, rx) = gorun::chan::<u32>(0);
+    gorun::go(move || {
+        for i in 1..=3 {
+            gorun::sleep(Duration::from_millis(30));
+            tx.send(i).unwrap();
+        }
+    });
+    let tick = gorun::tick(Duration::from_millis(25));
+    let timeout = gorun::after(Duration::from_millis(500));
+    loop {
+        gorun::select! {
+            recv(rx) -> v => match v {
+                Ok(v) => println!("received {v}"),
+                Err(_) => { println!("producer done"); break; }
+            },
+            recv(tick) -> _ => println!("tick"),
+            recv(timeout) -> _ => { println!("timeout"); break; }
+        }
+    }
     println!("goroutines alive at the end: {}", gorun::num_goroutine());
 }

@@ -48,8 +48,54 @@
 //!     h.join().unwrap();
 //! });
 //! ```
+//!
+//! ## Channels
+//!
+//! [`chan`] makes Go's `chan T`: `chan::<T>(0)` is unbuffered (a send completes only when a
+//! receiver takes the value), `chan::<T>(n)` buffers `n` values. Both ends clone; dropping
+//! the last [`Sender`] (or calling [`Sender::close`]) closes the channel, and receivers drain
+//! what is buffered and then get `Err`, so `for v in &rx` is Go's `for v := range ch`.
+//! [`select!`] waits on several operations at once, with crossbeam-channel's syntax; [`after`],
+//! [`tick`] and [`never()`] make timer channels and a never-ready one (Go's nil channel). They
+//! work between goroutines and plain OS threads alike.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! gorun::run(|| {
+//!     let (jobs_tx, jobs) = gorun::chan::<u32>(10);
+//!     let (results_tx, results) = gorun::chan::<u32>(10);
+//!     for _ in 0..3 {
+//!         let (jobs, results_tx) = (jobs.clone(), results_tx.clone());
+//!         gorun::go(move || {
+//!             for j in &jobs {
+//!                 results_tx.send(j * 2).unwrap();
+//!             }
+//!         });
+//!     }
+//!     drop(results_tx);
+//!     for j in 1..=5 {
+//!         jobs_tx.send(j).unwrap();
+//!     }
+//!     jobs_tx.close();
+//!
+//!     let timeout = gorun::after(Duration::from_secs(10));
+//!     let mut sum = 0;
+//!     loop {
+//!         gorun::select! {
+//!             recv(results) -> r => match r {
+//!                 Ok(v) => sum += v,
+//!                 Err(_) => break, // every worker is done
+//!             },
+//!             recv(timeout) -> _ => panic!("too slow"),
+//!         }
+//!     }
+//!     assert_eq!(sum, 30);
+//! });
+//! ```
 
 mod blocking;
+mod chan;
 mod diag;
 mod goroutine;
 mod park;
@@ -59,8 +105,20 @@ pub mod sync;
 mod time;
 
 pub use blocking::blocking;
+pub use chan::{
+    chan, never, IntoIter, Iter, Receiver, RecvError, RecvTimeoutError, Select, SelectTimeoutError,
+    SelectedOperation, SendError, SendTimeoutError, Sender, TryIter, TryRecvError, TrySelectError,
+    TrySendError,
+};
 pub use diag::{dump, metrics, Deadlock, Metrics};
 pub use goroutine::JoinHandle;
 pub use gorun_macros::{main, test};
-pub use runtime::{current_id, go, num_goroutine, run, yield_now, Builder, GoBuilder};
-pub use time::sleep;
+pub use runtime::{
+    current_id, go, num_goroutine, pin_stack, run, yield_now, Builder, GoBuilder, StackPin,
+};
+pub use time::{after, sleep, tick};
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::chan::{select_cases, select_forever, Case, RecvCase, SendCase};
+}

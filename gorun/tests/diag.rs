@@ -72,6 +72,87 @@ fn deadlock_read_then_write() {
 }
 
 #[test]
+fn deadlock_send_without_receiver() {
+    if in_child() {
+        gorun::run(|| {
+            let (tx, _rx) = gorun::chan::<i32>(0);
+            tx.send(1).ok();
+        });
+        return;
+    }
+    assert_deadlock("deadlock_send_without_receiver", "goroutine 1 [chan send]:");
+}
+
+#[test]
+fn deadlock_receive_without_sender() {
+    if in_child() {
+        gorun::run(|| {
+            let (_tx, rx) = gorun::chan::<i32>(1);
+            rx.recv().ok();
+        });
+        return;
+    }
+    assert_deadlock(
+        "deadlock_receive_without_sender",
+        "goroutine 1 [chan receive]:",
+    );
+}
+
+#[test]
+fn deadlock_select_with_nothing_ready() {
+    if in_child() {
+        gorun::run(|| {
+            let (_t1, r1) = gorun::chan::<i32>(0);
+            let (t2, _r2) = gorun::chan::<i32>(0);
+            gorun::select! {
+                recv(r1) -> _v => {},
+                send(t2, 5) -> _r => {},
+            }
+        });
+        return;
+    }
+    assert_deadlock(
+        "deadlock_select_with_nothing_ready",
+        "goroutine 1 [select]:",
+    );
+}
+
+#[test]
+fn deadlock_select_forever() {
+    if in_child() {
+        gorun::run(|| {
+            let h = gorun::go(|| gorun::select! {});
+            h.join().ok();
+        });
+        return;
+    }
+    let err = assert_deadlock("deadlock_select_forever", "goroutine 1 [join]:");
+    assert!(err.contains("goroutine 2 [select (no cases)]:"), "{err}");
+}
+
+#[test]
+fn deadlock_on_a_nil_channel() {
+    if in_child() {
+        gorun::run(|| {
+            gorun::never::<u8>().recv().ok();
+        });
+        return;
+    }
+    assert_deadlock(
+        "deadlock_on_a_nil_channel",
+        "goroutine 1 [chan receive (nil chan)]:",
+    );
+}
+
+#[test]
+fn no_deadlock_while_a_timer_channel_is_pending() {
+    gorun::run(|| {
+        let t = gorun::after(Duration::from_millis(60));
+        t.recv().unwrap();
+    });
+}
+
+#[test]
 fn deadlock_dump_lists_every_goroutine() {
     if in_child() {
         gorun::run(|| {
@@ -276,7 +357,7 @@ fn sigquit_prints_a_dump_and_continues() {
 fn metrics_count_spawns_switches_and_parks() {
     gorun::run(|| {
         for _ in 0..10 {
-            gorun::go(|| gorun::yield_now()).join().unwrap();
+            gorun::go(gorun::yield_now).join().unwrap();
         }
         let m = gorun::metrics();
         assert_eq!(m.spawned, 11);

@@ -13,10 +13,9 @@
 //! a warning: `Builder::lock_cycles_fatal`). Locks held by plain threads, and locks beyond
 //! the first `HELD` a goroutine holds at once, are not tracked and never close a cycle.
 //!
-//! An edge points at a `LockInfo` inside a lock that the waiting goroutine borrows for the
-//! whole wait; the edge is removed (under the graph's mutex) before that borrow ends, so
-//! the monitor may read the `LockInfo` while it holds the graph's mutex. Held lists are
-//! only compared by address, never dereferenced.
+//! Locks are identified by address and never dereferenced by the monitor: a lock may live
+//! on a goroutine's stack, which copy-on-park moves to the heap while it is parked. An edge
+//! carries copies of what a report needs (the lock's kind and creation site).
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -112,8 +111,12 @@ impl HeldLocks {
     }
 }
 
+/// A goroutine's wait for a lock. The lock's address is kept for identity only, never
+/// dereferenced: the lock may live on a goroutine's stack, which copy-on-park can move out.
 struct Edge {
     lock: *const LockInfo,
+    kind: &'static str,
+    created: &'static Location<'static>,
     site: &'static Location<'static>,
 }
 
@@ -123,8 +126,7 @@ pub(crate) struct LockGraph {
     edges: Mutex<HashMap<u64, Edge>>,
 }
 
-// SAFETY: the raw pointers in `edges` are only dereferenced under the mutex, while the
-// waiting goroutine that registered them still borrows the lock (see module docs).
+// SAFETY: the raw pointers in `edges` are compared, never dereferenced.
 unsafe impl Send for LockGraph {}
 // SAFETY: as above.
 unsafe impl Sync for LockGraph {}
@@ -140,11 +142,13 @@ impl<'a> Waiting<'a> {
     pub(crate) fn begin(lock: &'a LockInfo, site: &'static Location<'static>) -> Waiting<'a> {
         let shared = worker::with_running(|g| (g.shared.clone(), g.id));
         if let Some((s, id)) = &shared {
-            s.lock_graph
-                .edges
-                .lock()
-                .unwrap()
-                .insert(*id, Edge { lock, site });
+            let edge = Edge {
+                lock,
+                kind: lock.kind,
+                created: lock.created,
+                site,
+            };
+            s.lock_graph.edges.lock().unwrap().insert(*id, edge);
         }
         Waiting {
             shared,
@@ -207,11 +211,8 @@ fn describe(edges: &HashMap<u64, Edge>, path: &[u64], held_at: &[&Location<'stat
     let mut report = String::new();
     for i in 0..n {
         let prev = (i + n - 1) % n;
-        // SAFETY: edges are valid while the graph's mutex is held (the caller holds it).
-        let holds = unsafe { &*edges[&path[prev]].lock };
+        let holds = &edges[&path[prev]];
         let waits = &edges[&path[i]];
-        // SAFETY: as above.
-        let waits_for = unsafe { &*waits.lock };
         let _ = writeln!(
             report,
             "goroutine {} holds {} created at {}, locked at {}\n\tand waits (at {}) for {} \
@@ -221,8 +222,8 @@ fn describe(edges: &HashMap<u64, Edge>, path: &[u64], held_at: &[&Location<'stat
             holds.created,
             held_at[prev],
             waits.site,
-            waits_for.kind,
-            waits_for.created,
+            waits.kind,
+            waits.created,
             path[(i + 1) % n],
         );
     }

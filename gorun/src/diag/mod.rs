@@ -138,6 +138,9 @@ pub struct Metrics {
     pub steals: u64,
     /// Armed timers (sleeps, timeouts, timer channels).
     pub timers: usize,
+    /// Stacks moved to the heap by copy-on-park, and the heap bytes they took.
+    pub evictions: u64,
+    pub evicted_bytes: u64,
 }
 
 /// Counters of the current runtime; all zero outside one.
@@ -166,6 +169,8 @@ pub fn metrics() -> Metrics {
             parks: sum(|st| st.parks.load(Ordering::Relaxed)),
             steals: sum(|st| st.steals.load(Ordering::Relaxed)),
             timers: s.timers.pending(),
+            evictions: sum(|st| st.evictions.load(Ordering::Relaxed)),
+            evicted_bytes: sum(|st| st.evicted_bytes.load(Ordering::Relaxed)),
         }
     })
 }

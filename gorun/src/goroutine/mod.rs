@@ -35,6 +35,7 @@ use corosensei::{Coroutine, Yielder};
 use crate::diag::lockgraph::HeldLocks;
 use crate::park::WaitReason;
 use crate::runtime::{worker, Shared};
+use crate::stack::evict::{self, Evicted};
 use crate::stack::SlotStack;
 
 /// Why a goroutine switched back to its worker.
@@ -83,6 +84,16 @@ pub(crate) struct G {
     coro: UnsafeCell<Option<Coro>>,
     /// The guard range of the goroutine's stack, set when it starts.
     guard: Cell<(usize, usize)>,
+    /// Top of the stack (highest address), set when it starts.
+    stack_top: Cell<usize>,
+    /// Stack pointer recorded at the last suspension (for copy-on-park).
+    saved_sp: Cell<usize>,
+    /// The stack's live bytes while it is evicted (copy-on-park).
+    evicted: UnsafeCell<Option<Evicted>>,
+    /// Whether the home worker's cold list holds this goroutine.
+    pub(crate) cold_queued: Cell<bool>,
+    /// Reasons the stack must stay resident (something may point into it).
+    pins: AtomicUsize,
     yielder: Cell<*const Yielder<(), Suspend>>,
     home: AtomicUsize,
     /// Index in the home worker's registry shard; only read and changed under its lock.
@@ -90,7 +101,8 @@ pub(crate) struct G {
 }
 
 // SAFETY: the `Cell`/`UnsafeCell` fields follow the ownership rules in the module docs:
-// `entry` is accessed only by the thread that dequeued the unstarted goroutine, `coro`,
+// `entry` is accessed only by the thread that dequeued the unstarted goroutine; `coro`,
+// `stack_top`, `saved_sp`, `evicted`, `cold_queued`,
 // `guard` and `yielder` only by its home worker after start, and `registry_index` only under
 // its registry shard's mutex. Everything else is atomic or
 // immutable.
@@ -123,6 +135,11 @@ impl G {
             entry: UnsafeCell::new(Some(entry)),
             coro: UnsafeCell::new(None),
             guard: Cell::new((0, 0)),
+            stack_top: Cell::new(0),
+            saved_sp: Cell::new(0),
+            evicted: UnsafeCell::new(None),
+            cold_queued: Cell::new(false),
+            pins: AtomicUsize::new(0),
             yielder: Cell::new(std::ptr::null()),
             home: AtomicUsize::new(UNSTARTED),
             registry_index: Cell::new(usize::MAX),
@@ -171,8 +188,9 @@ impl G {
     ///
     /// # Safety
     /// Called once, on the thread of worker `home`, by the thread that took the entry.
-    pub(crate) unsafe fn start(&self, home: usize, coro: Coro, guard: (usize, usize)) {
+    pub(crate) unsafe fn start(&self, home: usize, coro: Coro, guard: (usize, usize), top: usize) {
         self.guard.set(guard);
+        self.stack_top.set(top);
         self.home.store(home, Ordering::Relaxed);
         // SAFETY: only the home thread touches `coro`, and it is not borrowed now.
         unsafe { *self.coro.get() = Some(coro) };
@@ -189,6 +207,49 @@ impl G {
         unsafe { &mut *self.coro.get() }
     }
 
+    /// Copies the suspended goroutine's live stack bytes to the heap (copy-on-park) and
+    /// returns its slot's usable range for the caller to release in a batch
+    /// (`evict::release`), or `None` if it must stay resident (pinned, already evicted,
+    /// not parked).
+    ///
+    /// # Safety
+    /// Home worker only, while the goroutine is suspended (not running).
+    pub(crate) unsafe fn evict(&self) -> Option<(usize, usize, usize)> {
+        // SAFETY: home thread, goroutine suspended: nobody else touches `evicted`.
+        let slot = unsafe { &mut *self.evicted.get() };
+        if slot.is_some() || self.pins.load(Ordering::Acquire) != 0 || !self.is_parked() {
+            return None;
+        }
+        let (limit, top) = (self.guard.get().1, self.stack_top.get());
+        // SAFETY: the goroutine is suspended and only this thread resumes it, after
+        // `restore`; `saved_sp` was recorded on its stack at suspension.
+        let ev = unsafe { evict::save(self.saved_sp.get(), limit, top) };
+        let len = ev.len();
+        *slot = Some(ev);
+        Some((limit, top, len))
+    }
+
+    /// Brings an evicted stack back before the goroutine runs (no-op if resident).
+    ///
+    /// # Safety
+    /// Home worker only, before resuming the goroutine.
+    #[inline]
+    pub(crate) unsafe fn restore(&self) {
+        // SAFETY: home thread, goroutine suspended.
+        if let Some(ev) = unsafe { (*self.evicted.get()).take() } {
+            // SAFETY: `ev` was saved from this goroutine's slot, which has not run since.
+            unsafe { evict::restore(ev, self.guard.get().1, self.stack_top.get()) };
+        }
+    }
+
+    pub(crate) fn pin_stack(&self) {
+        self.pins.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn unpin_stack(&self) {
+        self.pins.fetch_sub(1, Ordering::AcqRel);
+    }
+
     /// The guard range of the stack (home worker only, after start).
     pub(crate) fn guard(&self) -> (usize, usize) {
         self.guard.get()
@@ -200,7 +261,9 @@ impl G {
     }
 
     /// Switches from the running goroutine (which must be `self`) back to its worker.
+    #[inline(never)]
     pub(crate) fn suspend(&self, why: Suspend) {
+        self.saved_sp.set(stack_pointer());
         let y = self.yielder.get();
         debug_assert!(!y.is_null());
         // SAFETY: `yielder` points into this goroutine's own stack, set by its body before
@@ -255,6 +318,25 @@ impl G {
                 Err(actual) => s = actual,
             }
         }
+    }
+}
+
+/// The current stack pointer (an address just above it, on targets without inline asm).
+#[inline(always)]
+fn stack_pointer() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let sp: usize;
+        // SAFETY: reads RSP into a register; no memory access, no side effects.
+        unsafe {
+            std::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags))
+        };
+        sp
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let here = 0u8;
+        std::hint::black_box(&here) as *const u8 as usize
     }
 }
 

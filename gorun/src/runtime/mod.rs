@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     pub(crate) registry: Registry,
     pub(crate) lock_graph: LockGraph,
     pub(crate) config: Config,
+    /// Resident parked stacks each worker keeps before copy-on-park (`None`: off).
+    pub(crate) evict_budget: Option<usize>,
     next_id: AtomicU64,
     start: Instant,
     /// Nanoseconds since `start`, advanced by the monitor every tick (cheap to read).
@@ -60,6 +62,10 @@ pub(crate) struct Config {
     pub(crate) leak_check: bool,
     pub(crate) dump_on_sigquit: bool,
     pub(crate) lock_cycles_fatal: bool,
+    /// Copy-on-park: evict stacks parked longer than this (`None`: never by age).
+    pub(crate) evict_after: Option<Duration>,
+    /// Copy-on-park: resident parked stacks allowed, in bytes (`None`: copy-on-park off).
+    pub(crate) resident_budget: Option<usize>,
 }
 
 impl Shared {
@@ -191,6 +197,9 @@ impl Default for Builder {
     }
 }
 
+/// Resident bytes a parked, not yet evicted stack is assumed to cost (one page plus).
+const RESIDENT_STACK_ESTIMATE: usize = 4096;
+
 /// Default usable stack size per goroutine.
 const DEFAULT_STACK: usize = 64 * 1024;
 
@@ -206,6 +215,8 @@ impl Builder {
                 leak_check: false,
                 dump_on_sigquit: false,
                 lock_cycles_fatal: true,
+                evict_after: Some(Duration::from_millis(100)),
+                resident_budget: Some(64 << 20),
             },
         }
     }
@@ -243,6 +254,27 @@ impl Builder {
     /// goes on.
     pub fn lock_cycles_fatal(mut self, fatal: bool) -> Builder {
         self.config.lock_cycles_fatal = fatal;
+        self
+    }
+
+    /// Copy-on-park, by age: a goroutine parked for longer than `after` has the used part
+    /// of its stack (typically under 1 KiB) copied to the heap and its stack pages
+    /// released; it is copied back, to the same addresses, when it next runs. `None`
+    /// evicts by budget only. Default: 100 ms.
+    pub fn evict_after(mut self, after: Option<Duration>) -> Builder {
+        self.config.evict_after = after;
+        self
+    }
+
+    /// Copy-on-park, by budget: when more parked stacks are resident than `bytes` allows
+    /// (about 4 KiB each), the longest-parked are evicted at once, so a million parked
+    /// goroutines never hold a million stack pages. `None` turns copy-on-park off
+    /// entirely (then `evict_after` has no effect). Default: 64 MiB.
+    ///
+    /// Hot goroutines (ping-pong, mutex hand-offs) are never evicted while under budget,
+    /// and parking costs nothing extra beyond noting the goroutine.
+    pub fn resident_stack_budget(mut self, bytes: Option<usize>) -> Builder {
+        self.config.resident_budget = bytes;
         self
     }
 
@@ -370,6 +402,10 @@ impl Builder {
             stacks: StackPool::new(self.stack_size),
             registry: Registry::new(n),
             lock_graph: LockGraph::default(),
+            evict_budget: self
+                .config
+                .resident_budget
+                .map(|b| b / RESIDENT_STACK_ESTIMATE / n),
             config: self.config.clone(),
             next_id: AtomicU64::new(MAIN_ID),
             start: Instant::now(),
@@ -527,6 +563,52 @@ where
         }
         JoinHandle::new(task, id)
     })
+}
+
+/// Keeps the calling goroutine's stack resident while it lives: copy-on-park will not move
+/// the stack out while something outside the goroutine may point into it (a buffer on the
+/// stack lent to the kernel or to foreign code, a pointer shared through `unsafe` code).
+/// Safe Rust cannot leak such pointers to other goroutines, so most programs never need
+/// this. No-op on a plain thread.
+///
+/// ```
+/// gorun::run(|| {
+///     let _pin = gorun::pin_stack();
+///     let buf = [0u8; 64];
+///     // ... hand `buf.as_ptr()` to foreign code that keeps it while we park ...
+///     # let _ = buf;
+/// });
+/// ```
+pub fn pin_stack() -> StackPin {
+    let g = worker::current_g();
+    if let Some(g) = &g {
+        g.pin_stack();
+    }
+    StackPin {
+        g,
+        _not_send: std::marker::PhantomData,
+    }
+}
+
+/// Returned by [`pin_stack`]; unpins on drop.
+#[must_use = "the stack is pinned only while the StackPin lives"]
+pub struct StackPin {
+    g: Option<Arc<G>>,
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Drop for StackPin {
+    fn drop(&mut self) {
+        if let Some(g) = &self.g {
+            g.unpin_stack();
+        }
+    }
+}
+
+impl std::fmt::Debug for StackPin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StackPin").finish_non_exhaustive()
+    }
 }
 
 /// Starts goroutines with options, like `std::thread::Builder`: for now, a name shown in

@@ -37,10 +37,12 @@ use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 use super::Shared;
 use crate::goroutine::{Suspend, G, UNSTARTED};
 use crate::stack::overflow::{self, RunningInfo};
-use crate::stack::SlotStack;
+use crate::stack::{evict, SlotStack};
 
 /// Ticks between checks of the shared queues ahead of local work (fairness).
 const FAIR_TICKS: u32 = 61;
+/// Stacks evicted together once a worker is over its resident budget.
+const EVICT_BATCH: usize = 64;
 /// Free stacks a worker keeps for itself.
 const STACK_CACHE: usize = 64;
 /// Spawns after which a goroutine that has not switched lets its new goroutines run.
@@ -84,6 +86,9 @@ pub(crate) struct WorkerStats {
     /// the monitor's estimate of how many wait behind a goroutine that hogs the worker.
     pub(crate) backlog: AtomicU64,
     pub(crate) spawned_at_switch: AtomicU64,
+    /// Stacks moved to the heap (copy-on-park), and the heap bytes that took.
+    pub(crate) evictions: AtomicU64,
+    pub(crate) evicted_bytes: AtomicU64,
 }
 
 /// Adds one to an owner-written counter.
@@ -158,6 +163,8 @@ pub(crate) struct Worker {
     spawners: RefCell<VecDeque<Arc<G>>>,
     /// Goroutines spawned by the running goroutine since it was switched in.
     spawn_run: Cell<u32>,
+    /// Parked goroutines whose stacks are still resident, oldest first (copy-on-park).
+    cold: RefCell<VecDeque<Arc<G>>>,
     /// Free stacks kept by this worker, so most starts and finishes skip the shared pool.
     stack_cache: RefCell<Vec<SlotStack>>,
     current: Cell<*const G>,
@@ -256,6 +263,7 @@ impl Worker {
             spawners: RefCell::new(VecDeque::new()),
             spawn_run: Cell::new(0),
             stack_cache: RefCell::new(Vec::new()),
+            cold: RefCell::new(VecDeque::new()),
             current: Cell::new(std::ptr::null()),
             tick: Cell::new(0),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1)),
@@ -303,6 +311,7 @@ impl Worker {
         let t = self.tick.get().wrapping_add(1);
         self.tick.set(t);
         if t.is_multiple_of(FAIR_TICKS) {
+            self.evict_old(8);
             self.drain_remote();
             if let Some(g) = self.ready.borrow_mut().pop_front() {
                 return Some(g);
@@ -412,7 +421,11 @@ impl Worker {
             || self.shared.workers.iter().any(|w| w.has_stealable())
             || self.shared.is_shutdown();
         if !work {
-            std::thread::park();
+            // Cold goroutines are evicted when idle; wake up for the next ones to cool.
+            match self.shared.config.evict_after {
+                Some(after) if self.evict_old(usize::MAX) => std::thread::park_timeout(after),
+                _ => std::thread::park(),
+            }
         }
         me.sleeping.store(false, Ordering::SeqCst);
         self.shared.remove_idle(self.index);
@@ -441,6 +454,8 @@ impl Worker {
             stack_size: self.shared.stacks.usable_size(),
             spawn_site: g.spawn_site,
         }));
+        // SAFETY: we are g's home worker and it is suspended.
+        unsafe { g.restore() };
         // SAFETY: we are g's home worker and hold no other reference to its coroutine.
         let coro = unsafe { g.coro_mut() }
             .as_mut()
@@ -465,7 +480,10 @@ impl Worker {
             CoroutineResult::Yield(Suspend::YieldToSpawned) => {
                 self.spawners.borrow_mut().push_back(g)
             }
-            CoroutineResult::Yield(Suspend::Park) => bump(&stats.parks),
+            CoroutineResult::Yield(Suspend::Park) => {
+                bump(&stats.parks);
+                self.note_parked(g);
+            }
             CoroutineResult::Return(()) => self.finish(g),
         }
     }
@@ -473,14 +491,18 @@ impl Worker {
     fn start(&self, g: &Arc<G>) {
         // SAFETY: we popped `g` from a run queue, so we own its start.
         let body = unsafe { g.take_entry() }.expect("unstarted goroutine has an entry");
-        let cached = self.stack_cache.borrow_mut().pop();
-        let stack = cached
-            .map_or_else(|| self.shared.stacks.alloc(), Ok)
-            .unwrap_or_else(|e| {
+        let mut cache = self.stack_cache.borrow_mut();
+        if cache.is_empty() {
+            // Refill with neighbouring slots, so they can be released together later.
+            if let Err(e) = self.shared.stacks.alloc_batch(STACK_CACHE / 2, &mut cache) {
                 eprintln!("fatal error: cannot allocate a goroutine stack: {e}");
-                std::process::exit(2)
-            });
+                std::process::exit(2);
+            }
+        }
+        let stack = cache.pop().expect("the cache was refilled");
+        drop(cache);
         let guard = stack.guard_range();
+        let top = stack.top();
         let gp = Arc::as_ptr(g);
         let coro = Coroutine::with_stack(stack, move |y, ()| {
             // SAFETY: the registry keeps the goroutine alive while its coroutine exists.
@@ -488,7 +510,7 @@ impl Worker {
             body.run();
         });
         // SAFETY: called once, on this (the home) thread, by the owner of the entry.
-        unsafe { g.start(self.index, coro, guard) };
+        unsafe { g.start(self.index, coro, guard, top) };
         self.shared.registry.insert(g);
     }
 
@@ -510,6 +532,68 @@ impl Worker {
         self.shared.goroutine_finished(&g);
     }
 
+    /// A goroutine just parked: remember it as a candidate for copy-on-park, and evict the
+    /// oldest candidates (in a batch) while more stacks are resident than the budget allows.
+    fn note_parked(&self, g: Arc<G>) {
+        let Some(budget) = self.shared.evict_budget else {
+            return;
+        };
+        if !g.cold_queued.replace(true) {
+            self.cold.borrow_mut().push_back(g);
+        }
+        let over = self.cold.borrow().len().saturating_sub(budget);
+        if over > 0 {
+            self.evict_batch(over.max(EVICT_BATCH), None);
+        }
+    }
+
+    /// Evicts candidates that have stayed parked past the threshold (at most `max`).
+    /// Returns whether candidates remain.
+    fn evict_old(&self, max: usize) -> bool {
+        let Some(after) = self.shared.config.evict_after else {
+            return false;
+        };
+        let cutoff = self
+            .shared
+            .coarse_clock()
+            .saturating_sub(after.as_nanos() as u64);
+        self.evict_batch(max, Some(cutoff));
+        !self.cold.borrow().is_empty()
+    }
+
+    /// Evicts up to `max` of the oldest candidates (only those parked before `cutoff` on
+    /// the runtime clock, if given), releasing their pages together.
+    fn evict_batch(&self, max: usize, cutoff: Option<u64>) {
+        let mut ranges = Vec::new();
+        let mut bytes = 0u64;
+        for _ in 0..max {
+            let head = self.cold.borrow().front().cloned();
+            let Some(g) = head else { break };
+            if let Some(cutoff) = cutoff {
+                if g.is_parked() && g.parked_at() > cutoff {
+                    break; // the oldest candidate is still warm
+                }
+            }
+            self.cold.borrow_mut().pop_front();
+            g.cold_queued.set(false);
+            // SAFETY: home thread; `g` is not running (this thread is in the scheduler).
+            if let Some((limit, top, len)) = unsafe { g.evict() } {
+                ranges.push((limit, top, g.id));
+                bytes += len as u64;
+            }
+        }
+        if ranges.is_empty() {
+            return;
+        }
+        // SAFETY: each range is the usable part of a slot just saved by `G::evict`; those
+        // goroutines stay suspended until this (their home) worker restores them.
+        unsafe { evict::release(&mut ranges, self.shared.stacks.guard_size()) };
+        let stats = &self.me().stats;
+        let add = |c: &AtomicU64, n: u64| c.store(c.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+        add(&stats.evictions, ranges.len() as u64);
+        add(&stats.evicted_bytes, bytes);
+    }
+
     /// At shutdown: unwinds every goroutine still homed here, on this thread.
     /// They stay registered; `run` clears the registry once every worker is done.
     fn unwind_all(&self) {
@@ -518,6 +602,9 @@ impl Worker {
                 continue;
             }
             self.current.set(Arc::as_ptr(&g));
+            // SAFETY: home thread, the goroutine is suspended; its stack must be resident
+            // to unwind.
+            unsafe { g.restore() };
             // SAFETY: home thread, no other borrow of the coroutine.
             let coro = unsafe { g.coro_mut() }.take();
             drop(coro); // forced unwind runs the goroutine's destructors on its stack
@@ -527,6 +614,7 @@ impl Worker {
         self.runnext.take();
         self.ready.borrow_mut().clear();
         self.spawners.borrow_mut().clear();
+        self.cold.borrow_mut().clear();
         while self.deque.pop().is_some() {}
         drop(self.take_all_remote());
     }

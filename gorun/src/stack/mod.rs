@@ -26,12 +26,13 @@
 //! A [`StackPool`] belongs to one runtime. A [`SlotStack`] is owned by exactly one coroutine
 //! while it runs; when the goroutine finishes, its home worker gives the slot back. Slots are
 //! recycled LIFO (the most recently used slot is the most likely to be resident and cached).
-//! Slots beyond the `keep_hot` most recent are trimmed: their pages below a small
-//! keep-resident watermark are released with `MADV_DONTNEED`.
+//! The `KEEP_HOT` most recently freed slots keep their pages; older free slots are released
+//! with `MADV_DONTNEED` in batches, neighbours merged into one call.
 //!
 //! Chunks are never unmapped while the pool lives; the pool unmaps them all when dropped,
 //! which happens after every coroutine of the runtime has been dropped.
 
+pub(crate) mod evict;
 pub(crate) mod overflow;
 
 use std::io;
@@ -42,12 +43,10 @@ use corosensei::stack::{Stack, StackPointer};
 
 /// Slots per mapping. 256 slots of 68 KiB = 17 MiB of address space per chunk.
 const SLOTS_PER_CHUNK: usize = 256;
-/// Bytes kept resident at the top of a recycled stack (most goroutines use less).
-const KEEP_RESIDENT: usize = 16 * 1024;
 /// Free slots kept without trimming their pages.
 const KEEP_HOT: usize = 256;
 /// Linux's `MADV_GUARD_INSTALL` (6.13+); not yet in every libc release.
-const MADV_GUARD_INSTALL: libc::c_int = 102;
+pub(crate) const MADV_GUARD_INSTALL: libc::c_int = 102;
 
 /// The smallest and largest usable stack sizes `Builder::stack_size` accepts.
 pub(crate) const MIN_STACK: usize = 16 * 1024;
@@ -60,7 +59,7 @@ pub(crate) fn page_size() -> usize {
 }
 
 /// Whether this kernel supports guard markers. Probed once per process.
-fn guards_in_page_tables() -> bool {
+pub(crate) fn guards_in_page_tables() -> bool {
     static PROBE: OnceLock<bool> = OnceLock::new();
     *PROBE.get_or_init(|| {
         let page = page_size();
@@ -137,23 +136,35 @@ impl StackPool {
         self.usable
     }
 
+    /// Bytes of the guard at the bottom of each slot.
+    pub(crate) fn guard_size(&self) -> usize {
+        self.guard
+    }
+
     fn slot_size(&self) -> usize {
         self.usable + self.guard
     }
 
-    /// Takes a free slot, mapping a new chunk when none is free.
-    pub(crate) fn alloc(&self) -> io::Result<SlotStack> {
+    /// Takes up to `n` free slots (at least one), mapping a new chunk when none is free.
+    /// Slots come out in ascending address order when popped from `out`, so slots taken
+    /// together are usually neighbours whose pages can later be released with one call.
+    pub(crate) fn alloc_batch(&self, n: usize, out: &mut Vec<SlotStack>) -> io::Result<()> {
         let mut inner = self.inner.lock().unwrap();
         if inner.free.is_empty() {
             self.grow(&mut inner)?;
         }
-        let bottom = inner.free.pop().expect("grow added slots");
+        let take = n.clamp(1, inner.free.len());
+        let start = inner.free.len() - take;
+        for &bottom in inner.free[start..].iter() {
+            out.push(SlotStack {
+                bottom,
+                guard: self.guard,
+                top: bottom + self.slot_size(),
+            });
+        }
+        inner.free.truncate(start);
         inner.hot = inner.hot.min(inner.free.len());
-        Ok(SlotStack {
-            bottom,
-            guard: self.guard,
-            top: bottom + self.slot_size(),
-        })
+        Ok(())
     }
 
     /// Returns a slot whose coroutine has been dropped.
@@ -161,27 +172,28 @@ impl StackPool {
         let mut inner = self.inner.lock().unwrap();
         inner.free.push(stack.bottom);
         inner.hot += 1;
-        if inner.hot > 2 * KEEP_HOT {
-            // Trim the coldest hot slots (just below the hot window) in one batch.
-            let len = inner.free.len();
-            let start = len - inner.hot;
-            let end = len - KEEP_HOT;
-            for &bottom in &inner.free[start..end] {
-                self.trim(bottom);
-            }
-            inner.hot = KEEP_HOT;
+        if inner.hot <= 2 * KEEP_HOT {
+            return;
         }
-    }
-
-    /// Releases the pages of a free slot below the keep-resident watermark.
-    fn trim(&self, bottom: usize) {
-        let keep = KEEP_RESIDENT.min(self.usable);
-        let from = bottom + self.guard;
-        let len = self.usable - keep;
-        if len > 0 {
-            // SAFETY: the range lies inside a slot of a live chunk that no coroutine owns
-            // (it is on the free list), so no live data is discarded.
-            unsafe { libc::madvise(from as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+        // Release the coldest hot slots (just below the hot window) in one batch, merging
+        // neighbours into one call.
+        let len = inner.free.len();
+        let mut cold: Vec<usize> = inner.free[len - inner.hot..len - KEEP_HOT].to_vec();
+        inner.hot = KEEP_HOT;
+        drop(inner);
+        cold.sort_unstable();
+        let mut i = 0;
+        while i < cold.len() {
+            let mut j = i + 1;
+            while j < cold.len() && cold[j] == cold[j - 1] + self.slot_size() {
+                j += 1;
+            }
+            let from = cold[i] + self.guard;
+            let to = cold[j - 1] + self.slot_size();
+            // SAFETY: the range covers free slots of a live chunk (no coroutine owns them)
+            // and the slot guards between them, which survive MADV_DONTNEED.
+            unsafe { libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_DONTNEED) };
+            i = j;
         }
     }
 
@@ -293,6 +305,11 @@ impl SlotStack {
     /// The guard area `[lo, hi)` below this stack.
     pub(crate) fn guard_range(&self) -> (usize, usize) {
         (self.bottom, self.bottom + self.guard)
+    }
+
+    /// The highest address (where the stack starts).
+    pub(crate) fn top(&self) -> usize {
+        self.top
     }
 }
 

@@ -1,4 +1,5 @@
-//! Stack-overflow reporting: a SIGSEGV/SIGBUS handler on an alternate signal stack.
+//! Stack-overflow reporting (and accesses to evicted stacks): a SIGSEGV/SIGBUS handler on
+//! an alternate signal stack.
 //!
 //! Every worker thread publishes, in thread-local cells, the guard range of the goroutine it
 //! is running and a short description of it (id, stack size, creation site). When a fault
@@ -128,6 +129,11 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
             report_overflow(&g);
         }
     }
+    // A stack evicted by copy-on-park is guarded: an access means a pointer into a parked
+    // goroutine's stack escaped to someone else.
+    if let Some(id) = super::evict::owners::find(addr, 1 << 18) {
+        report_evicted(id, addr);
+    }
     // Not ours: hand the fault to the previous handler.
     // SAFETY: PREV_* were filled by sigaction in `install` before this handler could run.
     unsafe {
@@ -167,6 +173,19 @@ impl Buf {
         self.len += n;
     }
 
+    fn hex(&mut self, v: u64) {
+        self.push(b"0x");
+        let digits = b"0123456789abcdef";
+        let mut started = false;
+        for shift in (0..16).rev() {
+            let d = ((v >> (shift * 4)) & 0xf) as usize;
+            if d != 0 || started || shift == 0 {
+                started = true;
+                self.push(&digits[d..d + 1]);
+            }
+        }
+    }
+
     fn num(&mut self, mut v: u64) {
         let mut digits = [0u8; 20];
         let mut i = digits.len();
@@ -179,6 +198,27 @@ impl Buf {
             }
         }
         self.push(&digits[i..]);
+    }
+}
+
+fn report_evicted(id: u64, addr: usize) -> ! {
+    let mut b = Buf {
+        bytes: [0; 1024],
+        len: 0,
+    };
+    b.push(b"fatal error: unexpected access to the evicted stack of goroutine ");
+    b.num(id);
+    b.push(b" at address ");
+    b.hex(addr as u64);
+    b.push(
+        b"\nA pointer into a parked goroutine's stack was used while that stack was copied \
+          out (copy-on-park). Keep such data on the heap, or hold gorun::pin_stack() in the \
+          goroutine while anything may point into its stack.\n",
+    );
+    // SAFETY: write(2) and _exit(2) are async-signal-safe.
+    unsafe {
+        libc::write(2, b.bytes.as_ptr() as *const libc::c_void, b.len);
+        libc::_exit(2);
     }
 }
 

@@ -15,8 +15,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle as ThreadHandle;
 use std::time::{Duration, Instant};
 
+use crate::chan::{timer_chan, Receiver, Sender, TrySendError};
 use crate::park::{self, Unparker, WaitReason};
 use crate::runtime::worker;
+use crate::runtime::Shared;
 
 /// What a timer does when it fires.
 pub(crate) enum TimerAction {
@@ -215,4 +217,81 @@ pub fn sleep(d: Duration) {
     while Instant::now() < deadline {
         park::park_until(WaitReason::Sleep, site, deadline);
     }
+}
+
+/// A channel that receives the current time once, after `d` (Go's `time.After`). It is
+/// never closed, so a `select!` case on it stays blocked after it fired.
+pub fn after(d: Duration) -> Receiver<Instant> {
+    let (tx, rx) = timer_chan(1);
+    let deadline = Instant::now().checked_add(d);
+    match (deadline, runtime_shared()) {
+        (None, _) => {}
+        (Some(deadline), Some(shared)) => {
+            shared.timers.add(
+                deadline,
+                TimerAction::Call(Box::new(move || {
+                    let _ = tx.try_send(Instant::now());
+                })),
+            );
+        }
+        (Some(_), None) => {
+            std::thread::spawn(move || {
+                std::thread::sleep(d);
+                let _ = tx.try_send(Instant::now());
+            });
+        }
+    }
+    rx
+}
+
+/// A channel that receives the current time every `d` (Go's `time.Tick`). Like Go's ticker
+/// it holds one tick: ticks a slow receiver misses are dropped. It stops once every
+/// receiver is gone.
+///
+/// # Panics
+/// If `d` is zero.
+pub fn tick(d: Duration) -> Receiver<Instant> {
+    assert!(!d.is_zero(), "gorun::tick: non-positive interval");
+    let (tx, rx) = timer_chan(1);
+    let Some(first) = Instant::now().checked_add(d) else {
+        return rx;
+    };
+    match runtime_shared() {
+        Some(shared) => arm_tick(shared, tx, first, d),
+        None => {
+            std::thread::spawn(move || {
+                let mut next = first;
+                loop {
+                    std::thread::sleep(next.saturating_duration_since(Instant::now()));
+                    if let Err(TrySendError::Closed(_) | TrySendError::Disconnected(_)) =
+                        tx.try_send(Instant::now())
+                    {
+                        return;
+                    }
+                    next = (next + d).max(Instant::now());
+                }
+            });
+        }
+    }
+    rx
+}
+
+fn arm_tick(shared: Arc<Shared>, tx: Sender<Instant>, at: Instant, d: Duration) {
+    let timers = shared.clone();
+    timers.timers.add(
+        at,
+        TimerAction::Call(Box::new(move || match tx.try_send(Instant::now()) {
+            Err(TrySendError::Closed(_) | TrySendError::Disconnected(_)) => {}
+            _ => {
+                if !shared.is_shutdown() {
+                    let next = (at + d).max(Instant::now());
+                    arm_tick(shared, tx, next, d);
+                }
+            }
+        })),
+    );
+}
+
+fn runtime_shared() -> Option<Arc<Shared>> {
+    worker::with_current_g(|g| g.map(|g| g.shared.clone()))
 }

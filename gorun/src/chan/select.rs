@@ -1,0 +1,636 @@
+//! `select`: wait on several channel operations at once and complete exactly one.
+//!
+//! 1. Poll every case in a random order (uniform among the ready ones); the first ready case
+//!    completes at once.
+//! 2. Otherwise register one [`Waiter`] per case, all sharing one heap [`Ctx`], on every
+//!    channel. A counterpart that fires claims the `Ctx` with a compare-and-swap, so only one
+//!    case can win; other channels skip the claimed waiters. If a channel turns out to be
+//!    ready while registering, the select claims its own `Ctx` (abort), withdraws and polls
+//!    again, unless a counterpart claimed it first.
+//! 3. After waking, the select withdraws its waiters from the other channels.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::fmt;
+use std::panic::Location;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{
+    Chan, Ctx, CtxRef, Receiver, RecvError, SendError, Sender, Slot, TryRecv, TrySend, Waiter,
+};
+use crate::park::{self, WaitReason};
+
+/// One operation of a select (used by the `select!` expansion; not a public API).
+#[doc(hidden)]
+pub trait Case {
+    fn is_nil(&self) -> bool;
+    /// Completes the operation if it can without parking.
+    fn try_complete(&mut self) -> bool;
+    /// Enqueues a waiter; returns true instead if the channel is ready now.
+    fn register(&mut self, ctx: &Arc<Ctx>, case: usize) -> bool;
+    fn unregister(&mut self);
+    /// Collects the result after this case's waiter was claimed.
+    fn finish(&mut self);
+}
+
+/// A case of the dynamic [`Select`]: its result comes back type-erased.
+trait AnyCase: Case {
+    fn chan_addr(&self) -> usize;
+    fn take_result(&mut self) -> Box<dyn Any>;
+}
+
+fn addr<T>(c: &Arc<Chan<T>>) -> usize {
+    Arc::as_ptr(c) as *const () as usize
+}
+
+#[doc(hidden)]
+pub struct RecvCase<'a, T> {
+    rx: &'a Receiver<T>,
+    waiter: Option<Arc<Waiter<T>>>,
+    result: Option<Result<T, RecvError>>,
+}
+
+impl<'a, T> RecvCase<'a, T> {
+    pub fn new(rx: &'a Receiver<T>) -> Self {
+        RecvCase {
+            rx,
+            waiter: None,
+            result: None,
+        }
+    }
+
+    /// Whether this case completed.
+    pub fn is_done(&self) -> bool {
+        self.result.is_some()
+    }
+
+    pub fn into_result(mut self) -> Result<T, RecvError> {
+        self.result
+            .take()
+            .expect("gorun: select case has no result")
+    }
+}
+
+impl<T> Case for RecvCase<'_, T> {
+    fn is_nil(&self) -> bool {
+        self.rx.chan.nil
+    }
+
+    fn try_complete(&mut self) -> bool {
+        let chan = &self.rx.chan;
+        let mut g = chan.lock();
+        let r = chan.try_recv_locked(&mut g);
+        drop(g);
+        match r {
+            Ok((v, w)) => {
+                if let Some(w) = w {
+                    w.wake();
+                }
+                self.result = Some(Ok(v));
+                true
+            }
+            Err(TryRecv::Closed) => {
+                self.result = Some(Err(RecvError));
+                true
+            }
+            Err(TryRecv::Empty) => false,
+        }
+    }
+
+    fn register(&mut self, ctx: &Arc<Ctx>, case: usize) -> bool {
+        let mut g = self.rx.chan.lock();
+        let ready = !g.buf.is_empty()
+            || g.closed
+            || g.sendq
+                .iter()
+                .any(|w| w.ctx().is_waiting() && !std::ptr::eq(w.ctx(), &**ctx));
+        if ready {
+            return true;
+        }
+        let w = Arc::new(Waiter {
+            ctx: CtxRef::Shared(ctx.clone()),
+            case,
+            slot: Slot::new(None),
+        });
+        g.recvq.push_back(w.clone());
+        self.waiter = Some(w);
+        false
+    }
+
+    fn unregister(&mut self) {
+        if let Some(w) = self.waiter.take() {
+            self.rx.chan.unregister(&w, false);
+        }
+    }
+
+    fn finish(&mut self) {
+        let w = self
+            .waiter
+            .take()
+            .expect("gorun: select case without waiter");
+        // SAFETY: `finish` runs after this case's waiter was claimed.
+        self.result = Some(unsafe { w.owner_take() }.ok_or(RecvError));
+    }
+}
+
+impl<T: 'static> AnyCase for RecvCase<'_, T> {
+    fn chan_addr(&self) -> usize {
+        addr(&self.rx.chan)
+    }
+
+    fn take_result(&mut self) -> Box<dyn Any> {
+        Box::new(
+            self.result
+                .take()
+                .expect("gorun: select case has no result"),
+        )
+    }
+}
+
+impl<T: 'static> AnyCase for SendCase<'_, T> {
+    fn chan_addr(&self) -> usize {
+        addr(&self.tx.chan)
+    }
+
+    fn take_result(&mut self) -> Box<dyn Any> {
+        Box::new(
+            self.result
+                .take()
+                .expect("gorun: select case has no result"),
+        )
+    }
+}
+
+impl<T> Drop for RecvCase<'_, T> {
+    fn drop(&mut self) {
+        // Still registered only if the select is unwound while parked: withdraw.
+        if let Some(w) = self.waiter.take() {
+            w.ctx().abort();
+            self.rx.chan.unregister(&w, false);
+        }
+    }
+}
+
+impl<T> Drop for SendCase<'_, T> {
+    fn drop(&mut self) {
+        if let Some(w) = self.waiter.take() {
+            w.ctx().abort();
+            self.tx.chan.unregister(&w, true);
+        }
+    }
+}
+
+#[doc(hidden)]
+pub struct SendCase<'a, T> {
+    tx: &'a Sender<T>,
+    value: Option<T>,
+    waiter: Option<Arc<Waiter<T>>>,
+    result: Option<Result<(), SendError<T>>>,
+}
+
+impl<'a, T> SendCase<'a, T> {
+    pub fn new(tx: &'a Sender<T>, v: T) -> Self {
+        SendCase {
+            tx,
+            value: Some(v),
+            waiter: None,
+            result: None,
+        }
+    }
+
+    /// Whether this case completed.
+    pub fn is_done(&self) -> bool {
+        self.result.is_some()
+    }
+
+    pub fn into_result(mut self) -> Result<(), SendError<T>> {
+        self.result
+            .take()
+            .expect("gorun: select case has no result")
+    }
+}
+
+impl<T> Case for SendCase<'_, T> {
+    fn is_nil(&self) -> bool {
+        self.tx.chan.nil
+    }
+
+    fn try_complete(&mut self) -> bool {
+        let chan = &self.tx.chan;
+        let v = self
+            .value
+            .take()
+            .expect("gorun: select send without a value");
+        let mut g = chan.lock();
+        let r = chan.try_send_locked(&mut g, v);
+        drop(g);
+        match r {
+            Ok(w) => {
+                if let Some(w) = w {
+                    w.wake();
+                }
+                self.result = Some(Ok(()));
+                true
+            }
+            Err(TrySend::Closed(v) | TrySend::Disconnected(v)) => {
+                self.result = Some(Err(SendError(v)));
+                true
+            }
+            Err(TrySend::Full(v)) => {
+                self.value = Some(v);
+                false
+            }
+        }
+    }
+
+    fn register(&mut self, ctx: &Arc<Ctx>, case: usize) -> bool {
+        let chan = &self.tx.chan;
+        let mut g = chan.lock();
+        let ready = g.closed
+            || g.no_receivers
+            || g.buf.len() < chan.cap
+            || g.recvq
+                .iter()
+                .any(|w| w.ctx().is_waiting() && !std::ptr::eq(w.ctx(), &**ctx));
+        if ready {
+            return true;
+        }
+        let w = Arc::new(Waiter {
+            ctx: CtxRef::Shared(ctx.clone()),
+            case,
+            slot: Slot::new(self.value.take()),
+        });
+        g.sendq.push_back(w.clone());
+        self.waiter = Some(w);
+        false
+    }
+
+    fn unregister(&mut self) {
+        if let Some(w) = self.waiter.take() {
+            self.tx.chan.unregister(&w, true);
+            // SAFETY: `unregister` removed `w` from the queue under the channel lock.
+            self.value = unsafe { w.owner_take() };
+        }
+    }
+
+    fn finish(&mut self) {
+        let w = self
+            .waiter
+            .take()
+            .expect("gorun: select case without waiter");
+        // SAFETY: `finish` runs after this case's waiter was claimed.
+        self.result = Some(match unsafe { w.owner_take() } {
+            None => Ok(()),
+            Some(v) => Err(SendError(v)),
+        });
+    }
+}
+
+thread_local! {
+    static RNG: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A small xorshift generator, seeded per thread.
+fn random(n: usize) -> usize {
+    RNG.with(|r| {
+        let mut x = r.get();
+        if x == 0 {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            x = (r as *const _ as u64) ^ t.rotate_left(32) ^ 0x9E37_79B9_7F4A_7C15;
+            if x == 0 {
+                x = 1;
+            }
+        }
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        r.set(x);
+        (((x >> 32) * n as u64) >> 32) as usize
+    })
+}
+
+/// A dynamic `select` over any number of channel operations.
+///
+/// Add cases with [`recv`](Select::recv) and [`send`](Select::send) (each returns the case's
+/// index; a send's value is moved in now and dropped if another case wins), then call
+/// [`select`](Select::select), [`try_select`](Select::try_select) or
+/// [`select_timeout`](Select::select_timeout). Exactly one case completes; collect its result
+/// from the [`SelectedOperation`].
+///
+/// ```
+/// gorun::run(|| {
+///     let (tx1, rx1) = gorun::chan::<i32>(1);
+///     let (_tx2, rx2) = gorun::chan::<i32>(1);
+///     tx1.send(7).unwrap();
+///     let mut sel = gorun::Select::new();
+///     let a = sel.recv(&rx1);
+///     let _b = sel.recv(&rx2);
+///     let op = sel.select();
+///     assert_eq!(op.index(), a);
+///     assert_eq!(op.recv(&rx1), Ok(7));
+/// });
+/// ```
+pub struct Select<'a> {
+    cases: Vec<Box<dyn AnyCase + 'a>>,
+}
+
+/// The case that completed in a [`Select`].
+pub struct SelectedOperation<'a> {
+    index: usize,
+    case: Box<dyn AnyCase + 'a>,
+}
+
+/// No case was ready ([`Select::try_select`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrySelectError;
+
+/// No case became ready in time ([`Select::select_timeout`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SelectTimeoutError;
+
+impl fmt::Display for TrySelectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("all operations in select would block")
+    }
+}
+impl fmt::Display for SelectTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("timed out waiting on select")
+    }
+}
+impl std::error::Error for TrySelectError {}
+impl std::error::Error for SelectTimeoutError {}
+
+enum Wait {
+    No,
+    Until(Option<Instant>),
+}
+
+impl<'a> Select<'a> {
+    pub fn new() -> Select<'a> {
+        Select {
+            cases: Vec::with_capacity(4),
+        }
+    }
+
+    /// Adds a receive case; returns its index.
+    pub fn recv<T: Send + 'static>(&mut self, rx: &'a Receiver<T>) -> usize {
+        self.cases.push(Box::new(RecvCase::new(rx)));
+        self.cases.len() - 1
+    }
+
+    /// Adds a case sending `v`; returns its index.
+    pub fn send<T: Send + 'static>(&mut self, tx: &'a Sender<T>, v: T) -> usize {
+        self.cases.push(Box::new(SendCase::new(tx, v)));
+        self.cases.len() - 1
+    }
+
+    /// Parks until one case completes.
+    #[track_caller]
+    pub fn select(self) -> SelectedOperation<'a> {
+        let site = Location::caller();
+        self.run(Wait::Until(None), site)
+            .unwrap_or_else(|_| unreachable!())
+    }
+
+    /// Completes a ready case, or fails at once.
+    #[track_caller]
+    pub fn try_select(self) -> Result<SelectedOperation<'a>, TrySelectError> {
+        self.run(Wait::No, Location::caller())
+            .map_err(|_| TrySelectError)
+    }
+
+    /// Parks at most `timeout` for a case to complete.
+    #[track_caller]
+    pub fn select_timeout(
+        self,
+        timeout: Duration,
+    ) -> Result<SelectedOperation<'a>, SelectTimeoutError> {
+        let deadline = Instant::now().checked_add(timeout);
+        self.run(Wait::Until(deadline), Location::caller())
+            .map_err(|_| SelectTimeoutError)
+    }
+
+    /// Parks until `deadline` at most for a case to complete.
+    #[track_caller]
+    pub fn select_deadline(
+        self,
+        deadline: Instant,
+    ) -> Result<SelectedOperation<'a>, SelectTimeoutError> {
+        self.run(Wait::Until(Some(deadline)), Location::caller())
+            .map_err(|_| SelectTimeoutError)
+    }
+
+    fn done(mut self, index: usize) -> SelectedOperation<'a> {
+        SelectedOperation {
+            index,
+            case: self.cases.swap_remove(index),
+        }
+    }
+
+    fn run(
+        mut self,
+        wait: Wait,
+        site: &'static Location<'static>,
+    ) -> Result<SelectedOperation<'a>, ()> {
+        let i = run_cases(&mut self.cases, wait, site)?;
+        Ok(self.done(i))
+    }
+}
+
+/// Runs a select over `cases`; returns the index of the completed case, or `Err` if none
+/// completed (no case ready for `Wait::No`, or the deadline passed).
+fn run_cases<P, C>(
+    cases: &mut [P],
+    wait: Wait,
+    site: &'static Location<'static>,
+) -> Result<usize, ()>
+where
+    P: std::ops::DerefMut<Target = C>,
+    C: Case + ?Sized,
+{
+    let n = cases.len();
+    // The poll order, on the stack for up to 16 cases.
+    let mut inline = [0usize; 16];
+    let mut heap = Vec::new();
+    let order: &mut [usize] = if n <= inline.len() {
+        let mut k = 0;
+        for i in (0..n).filter(|&i| !cases[i].is_nil()) {
+            inline[k] = i;
+            k += 1;
+        }
+        &mut inline[..k]
+    } else {
+        heap.extend((0..n).filter(|&i| !cases[i].is_nil()));
+        &mut heap
+    };
+    let deadline = match wait {
+        Wait::No => None,
+        Wait::Until(d) => d,
+    };
+    if order.is_empty() {
+        match wait {
+            Wait::No => return Err(()),
+            Wait::Until(None) => {
+                let reason = if n == 0 {
+                    WaitReason::SelectNoCases
+                } else {
+                    WaitReason::Select
+                };
+                super::block_forever(reason, site)
+            }
+            Wait::Until(Some(d)) => {
+                while Instant::now() < d {
+                    park::park_until(WaitReason::Select, site, d);
+                }
+                return Err(());
+            }
+        }
+    }
+    loop {
+        // Poll in a random order (Fisher-Yates).
+        for i in (1..order.len()).rev() {
+            order.swap(i, random(i + 1));
+        }
+        for &i in order.iter() {
+            if cases[i].try_complete() {
+                return Ok(i);
+            }
+        }
+        if matches!(wait, Wait::No) || deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(());
+        }
+        let ctx = Arc::new(Ctx::new());
+        let mut registered = 0;
+        let mut ready = false;
+        for &i in order.iter() {
+            registered += 1;
+            if cases[i].register(&ctx, i) {
+                ready = true;
+                break;
+            }
+        }
+        if ready && ctx.abort() {
+            for &i in &order[..registered] {
+                cases[i].unregister();
+            }
+            continue;
+        }
+        let won = loop {
+            if let Some(c) = ctx.selected() {
+                break Some(c);
+            }
+            match deadline {
+                None => park::park(WaitReason::Select, site),
+                Some(d) => {
+                    if Instant::now() >= d {
+                        if ctx.abort() {
+                            break None;
+                        }
+                        continue;
+                    }
+                    park::park_until(WaitReason::Select, site, d);
+                }
+            }
+        };
+        for &i in &order[..registered] {
+            if Some(i) != won {
+                cases[i].unregister();
+            }
+        }
+        return match won {
+            Some(i) => {
+                cases[i].finish();
+                Ok(i)
+            }
+            None => Err(()),
+        };
+    }
+}
+
+impl SelectedOperation<'_> {
+    /// The index of the completed case.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The result of a completed receive case on `rx`.
+    ///
+    /// # Panics
+    /// If `rx` is not the channel of the selected case, or the case was a send.
+    pub fn recv<T: Send + 'static>(mut self, rx: &Receiver<T>) -> Result<T, RecvError> {
+        assert_eq!(
+            self.case.chan_addr(),
+            addr(&rx.chan),
+            "gorun: SelectedOperation::recv on the wrong channel"
+        );
+        *self
+            .case
+            .take_result()
+            .downcast::<Result<T, RecvError>>()
+            .expect("gorun: SelectedOperation::recv on a send case")
+    }
+
+    /// The result of a completed send case on `tx`.
+    ///
+    /// # Panics
+    /// If `tx` is not the channel of the selected case, or the case was a receive.
+    pub fn send<T: Send + 'static>(mut self, tx: &Sender<T>) -> Result<(), SendError<T>> {
+        assert_eq!(
+            self.case.chan_addr(),
+            addr(&tx.chan),
+            "gorun: SelectedOperation::send on the wrong channel"
+        );
+        *self
+            .case
+            .take_result()
+            .downcast::<Result<(), SendError<T>>>()
+            .expect("gorun: SelectedOperation::send on a receive case")
+    }
+}
+
+impl Default for Select<'_> {
+    fn default() -> Self {
+        Select::new()
+    }
+}
+
+impl fmt::Debug for Select<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Select")
+            .field("cases", &self.cases.len())
+            .finish()
+    }
+}
+
+impl fmt::Debug for SelectedOperation<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SelectedOperation")
+            .field("index", &self.index)
+            .finish()
+    }
+}
+
+/// Runs a `select!` over cases on the caller's stack (no allocation unless it parks).
+/// `timeout`: `None` parks until a case completes; `Some(None)` is a `default` case (no
+/// parking); `Some(Some(d))` parks at most `d`. Returns whether a case completed.
+#[doc(hidden)]
+#[track_caller]
+pub fn select_cases(cases: &mut [&mut dyn Case], timeout: Option<Option<Duration>>) -> bool {
+    let wait = match timeout {
+        None => Wait::Until(None),
+        Some(None) => Wait::No,
+        Some(Some(d)) => Wait::Until(Instant::now().checked_add(d)),
+    };
+    run_cases(cases, wait, Location::caller()).is_ok()
+}
+
+/// `select! {}`: parks forever.
+#[doc(hidden)]
+#[track_caller]
+pub fn select_forever() -> ! {
+    super::block_forever(WaitReason::SelectNoCases, Location::caller())
+}

@@ -120,7 +120,11 @@ run_one() {
     peak=$(grep -E '^[0-9]+$' "$rss" | tail -n 1)
     if [ -z "$line" ]; then
         local why="exit status $rc"
-        [ "$rc" = 124 ] && why="timed out after ${RUN_TIMEOUT}s"
+        if [ "$rc" = 124 ]; then
+            why="timed out after ${RUN_TIMEOUT}s"
+        elif [ "$rc" -gt 128 ] 2>/dev/null; then
+            why="killed by SIG$(kill -l $((rc - 128)) 2>/dev/null) (exit status $rc)"
+        fi
         local last
         last=$(grep -v '^\s*$' "$err" | grep -v '^\s*at \|^ *[0-9]*: ' | tail -n 1 | cut -c1-300)
         line="$prefix ns_per_op=n/a reason=$why${last:+: $last}"

@@ -38,6 +38,9 @@
 //!   the program stops with Go's `panic:` report and exit code 2. A stack overflow prints
 //!   `fatal error: stack overflow` with the goroutine's id and creation site.
 //!
+//! Network I/O goes through [`net`]: sockets with std's API whose blocking calls park
+//! the goroutine until the netpoller sees the socket ready.
+//!
 //! Data races do not compile: goroutines take `Send + 'static` closures, so shared state
 //! needs `Arc` plus a lock or an atomic.
 //!
@@ -98,6 +101,7 @@ mod blocking;
 mod chan;
 mod diag;
 mod goroutine;
+pub mod net;
 mod park;
 mod runtime;
 mod stack;

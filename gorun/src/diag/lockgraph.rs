@@ -56,7 +56,7 @@ impl LockInfo {
 }
 
 /// How many locks per goroutine are tracked.
-const HELD: usize = 8;
+const HELD: usize = 4;
 
 /// The locks one goroutine holds: written by its own thread only, read by the monitor.
 pub(crate) struct HeldLocks {

@@ -78,12 +78,10 @@ pub(crate) struct G {
     /// Locks held now (lock-cycle detection).
     pub(crate) held_locks: HeldLocks,
     /// Backtrace of the last park, with `GORUN_TRACEBACK=all` only.
-    trace: Mutex<Option<String>>,
+    trace: Mutex<Option<Box<str>>>,
 
     entry: UnsafeCell<Option<Entry>>,
     coro: UnsafeCell<Option<Coro>>,
-    /// The guard range of the goroutine's stack, set when it starts.
-    guard: Cell<(usize, usize)>,
     /// Top of the stack (highest address), set when it starts.
     stack_top: Cell<usize>,
     /// Stack pointer recorded at the last suspension (for copy-on-park).
@@ -103,7 +101,7 @@ pub(crate) struct G {
 // SAFETY: the `Cell`/`UnsafeCell` fields follow the ownership rules in the module docs:
 // `entry` is accessed only by the thread that dequeued the unstarted goroutine; `coro`,
 // `stack_top`, `saved_sp`, `evicted`, `cold_queued`,
-// `guard` and `yielder` only by its home worker after start, and `registry_index` only under
+// and `yielder` only by its home worker after start, and `registry_index` only under
 // its registry shard's mutex. Everything else is atomic or
 // immutable.
 unsafe impl Sync for G {}
@@ -134,7 +132,6 @@ impl G {
             trace: Mutex::new(None),
             entry: UnsafeCell::new(Some(entry)),
             coro: UnsafeCell::new(None),
-            guard: Cell::new((0, 0)),
             stack_top: Cell::new(0),
             saved_sp: Cell::new(0),
             evicted: UnsafeCell::new(None),
@@ -167,7 +164,7 @@ impl G {
 
     /// The backtrace captured at the last park (`GORUN_TRACEBACK=all`).
     pub(crate) fn park_trace(&self) -> Option<String> {
-        self.trace.lock().unwrap().clone()
+        self.trace.lock().unwrap().as_deref().map(str::to_string)
     }
 
     pub(crate) fn is_parked(&self) -> bool {
@@ -188,8 +185,7 @@ impl G {
     ///
     /// # Safety
     /// Called once, on the thread of worker `home`, by the thread that took the entry.
-    pub(crate) unsafe fn start(&self, home: usize, coro: Coro, guard: (usize, usize), top: usize) {
-        self.guard.set(guard);
+    pub(crate) unsafe fn start(&self, home: usize, coro: Coro, top: usize) {
         self.stack_top.set(top);
         self.home.store(home, Ordering::Relaxed);
         // SAFETY: only the home thread touches `coro`, and it is not borrowed now.
@@ -220,7 +216,7 @@ impl G {
         if slot.is_some() || self.pins.load(Ordering::Acquire) != 0 || !self.is_parked() {
             return None;
         }
-        let (limit, top) = (self.guard.get().1, self.stack_top.get());
+        let (limit, top) = (self.stack_limit(), self.stack_top.get());
         // SAFETY: the goroutine is suspended and only this thread resumes it, after
         // `restore`; `saved_sp` was recorded on its stack at suspension.
         let ev = unsafe { evict::save(self.saved_sp.get(), limit, top) };
@@ -238,7 +234,7 @@ impl G {
         // SAFETY: home thread, goroutine suspended.
         if let Some(ev) = unsafe { (*self.evicted.get()).take() } {
             // SAFETY: `ev` was saved from this goroutine's slot, which has not run since.
-            unsafe { evict::restore(ev, self.guard.get().1, self.stack_top.get()) };
+            unsafe { evict::restore(ev, self.stack_limit(), self.stack_top.get()) };
         }
     }
 
@@ -250,9 +246,15 @@ impl G {
         self.pins.fetch_sub(1, Ordering::AcqRel);
     }
 
-    /// The guard range of the stack (home worker only, after start).
+    /// The lowest usable address of the stack (home worker only, after start).
+    fn stack_limit(&self) -> usize {
+        self.stack_top.get() - self.shared.stacks.usable_size()
+    }
+
+    /// The guard range below the stack (home worker only, after start).
     pub(crate) fn guard(&self) -> (usize, usize) {
-        self.guard.get()
+        let limit = self.stack_limit();
+        (limit - self.shared.stacks.guard_size(), limit)
     }
 
     /// Called by the goroutine's body when it first runs.
@@ -286,8 +288,11 @@ impl G {
         self.parked_at
             .store(self.shared.coarse_clock(), Ordering::Relaxed);
         if crate::diag::traceback_all() {
-            *self.trace.lock().unwrap() =
-                Some(std::backtrace::Backtrace::force_capture().to_string());
+            *self.trace.lock().unwrap() = Some(
+                std::backtrace::Backtrace::force_capture()
+                    .to_string()
+                    .into(),
+            );
         }
         match self
             .state

@@ -501,7 +501,6 @@ impl Worker {
         }
         let stack = cache.pop().expect("the cache was refilled");
         drop(cache);
-        let guard = stack.guard_range();
         let top = stack.top();
         let gp = Arc::as_ptr(g);
         let coro = Coroutine::with_stack(stack, move |y, ()| {
@@ -510,7 +509,7 @@ impl Worker {
             body.run();
         });
         // SAFETY: called once, on this (the home) thread, by the owner of the entry.
-        unsafe { g.start(self.index, coro, guard, top) };
+        unsafe { g.start(self.index, coro, top) };
         self.shared.registry.insert(g);
     }
 
@@ -553,24 +552,21 @@ impl Worker {
         let Some(after) = self.shared.config.evict_after else {
             return false;
         };
-        let cutoff = self
-            .shared
-            .coarse_clock()
-            .saturating_sub(after.as_nanos() as u64);
-        self.evict_batch(max, Some(cutoff));
+        self.evict_batch(max, Some(after.as_nanos() as u64));
         !self.cold.borrow().is_empty()
     }
 
-    /// Evicts up to `max` of the oldest candidates (only those parked before `cutoff` on
-    /// the runtime clock, if given), releasing their pages together.
-    fn evict_batch(&self, max: usize, cutoff: Option<u64>) {
+    /// Evicts up to `max` of the oldest candidates (only those parked for at least
+    /// `min_age` ns on the runtime clock, if given), releasing their pages together.
+    fn evict_batch(&self, max: usize, min_age: Option<u64>) {
+        let now = self.shared.coarse_clock();
         let mut ranges = Vec::new();
         let mut bytes = 0u64;
         for _ in 0..max {
             let head = self.cold.borrow().front().cloned();
             let Some(g) = head else { break };
-            if let Some(cutoff) = cutoff {
-                if g.is_parked() && g.parked_at() > cutoff {
+            if let Some(min_age) = min_age {
+                if g.is_parked() && now.saturating_sub(g.parked_at()) < min_age {
                     break; // the oldest candidate is still warm
                 }
             }

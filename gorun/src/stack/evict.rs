@@ -10,7 +10,7 @@
 //!   slot: | guard | .............. unused ...... | live frames |  <- top
 //!                                               ^lo (saved SP - margin)
 //!   evicted:       the whole usable part released, guarded where supported
-//!   heap:          Box<[u8]> = bytes [lo, top)
+//!   heap:          Box<[u8]> = bytes [lo, top), packed (zeros, repeats, shared prefixes)
 //! ```
 //!
 //! Where the kernel supports guard markers, the released range is guarded rather than just
@@ -23,7 +23,7 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use super::{guards_in_page_tables, MADV_GUARD_INSTALL};
+use super::{guards_in_page_tables, pack, MADV_GUARD_INSTALL};
 
 /// Linux's `MADV_GUARD_REMOVE` (6.13+).
 const MADV_GUARD_REMOVE: libc::c_int = 103;
@@ -31,18 +31,20 @@ const MADV_GUARD_REMOVE: libc::c_int = 103;
 /// Bytes below the recorded stack pointer that are copied too: below the point where the
 /// goroutine records its stack pointer lie only the frame of `Yielder::suspend` and the
 /// three words the switch pushes (RBP, RBX, the resume address).
-pub(crate) const SWITCH_MARGIN: usize = 256;
+/// Optimised builds inline `Yielder::suspend`, leaving just those 24 bytes; debug builds
+/// keep its frame.
+pub(crate) const SWITCH_MARGIN: usize = if cfg!(debug_assertions) { 512 } else { 128 };
 
-/// The saved stack bytes of an evicted goroutine.
+/// The saved stack bytes of an evicted goroutine, packed (see `pack`).
 pub(crate) struct Evicted {
     lo: usize,
-    bytes: Box<[u8]>,
+    packed: Box<[u8]>,
 }
 
 impl Evicted {
     /// Heap bytes this evicted stack costs.
     pub(crate) fn len(&self) -> usize {
-        self.bytes.len()
+        self.packed.len()
     }
 }
 
@@ -53,12 +55,14 @@ impl Evicted {
 /// `[limit, top)` must be the usable part of the stack slot of a suspended coroutine that
 /// nothing touches until [`restore`], and `sp` its stack pointer recorded at suspension.
 pub(crate) unsafe fn save(sp: usize, limit: usize, top: usize) -> Evicted {
-    let lo = sp.saturating_sub(SWITCH_MARGIN).max(limit);
-    let len = top - lo;
-    let mut bytes = vec![0u8; len].into_boxed_slice();
-    // SAFETY: `[lo, top)` lies in the slot and is mapped; the coroutine is suspended.
-    unsafe { std::ptr::copy_nonoverlapping(lo as *const u8, bytes.as_mut_ptr(), len) };
-    Evicted { lo, bytes }
+    let lo = (sp.saturating_sub(SWITCH_MARGIN) & !7).max(limit);
+    // SAFETY: `[lo, top)` lies in the slot and is mapped; the coroutine is suspended, so
+    // nothing writes it while we read.
+    let live = unsafe { std::slice::from_raw_parts(lo as *const u8, top - lo) };
+    Evicted {
+        lo,
+        packed: pack::pack(live),
+    }
 }
 
 /// Releases the usable ranges `[limit, top)` of slots whose stacks were saved (and which
@@ -110,7 +114,11 @@ pub(crate) unsafe fn restore(ev: Evicted, limit: usize, top: usize) {
         if guards_in_page_tables() {
             libc::madvise(limit as *mut libc::c_void, top - limit, MADV_GUARD_REMOVE);
         }
-        std::ptr::copy_nonoverlapping(ev.bytes.as_ptr(), ev.lo as *mut u8, ev.bytes.len());
+        let len = pack::unpacked_len(&ev.packed);
+        pack::unpack(
+            &ev.packed,
+            std::slice::from_raw_parts_mut(ev.lo as *mut u8, len),
+        );
     }
 }
 

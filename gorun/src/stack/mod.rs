@@ -34,6 +34,7 @@
 
 pub(crate) mod evict;
 pub(crate) mod overflow;
+mod pack;
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -158,7 +159,6 @@ impl StackPool {
         for &bottom in inner.free[start..].iter() {
             out.push(SlotStack {
                 bottom,
-                guard: self.guard,
                 top: bottom + self.slot_size(),
             });
         }
@@ -297,16 +297,10 @@ impl Drop for StackPool {
 /// One slot: the stack of one coroutine.
 pub(crate) struct SlotStack {
     bottom: usize,
-    guard: usize,
     top: usize,
 }
 
 impl SlotStack {
-    /// The guard area `[lo, hi)` below this stack.
-    pub(crate) fn guard_range(&self) -> (usize, usize) {
-        (self.bottom, self.bottom + self.guard)
-    }
-
     /// The highest address (where the stack starts).
     pub(crate) fn top(&self) -> usize {
         self.top

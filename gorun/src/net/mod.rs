@@ -1,0 +1,184 @@
+//! Goroutine-aware sockets: TCP, UDP and Unix-domain streams over the netpoller.
+//!
+//! The types mirror `std::net`: blocking-style calls that park the calling goroutine
+//! (wait reason `IO wait`) instead of blocking its worker thread, and wake it when the
+//! socket is ready. On a plain OS thread they block the thread, like std's sockets.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use gorun::net::{TcpListener, TcpStream};
+//!
+//! gorun::run(|| {
+//!     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+//!     let addr = listener.local_addr().unwrap();
+//!     let server = gorun::go(move || {
+//!         let (mut conn, _) = listener.accept().unwrap();
+//!         let mut buf = [0; 5];
+//!         conn.read_exact(&mut buf).unwrap();
+//!         conn.write_all(&buf).unwrap();
+//!     });
+//!     let mut c = TcpStream::connect(addr).unwrap();
+//!     c.write_all(b"hello").unwrap();
+//!     let mut buf = [0; 5];
+//!     c.read_exact(&mut buf).unwrap();
+//!     assert_eq!(&buf, b"hello");
+//!     server.join().unwrap();
+//! });
+//! ```
+//!
+//! Differences from std, on purpose:
+//! - Timeouts (`set_read_timeout`, `set_write_timeout`) are enforced by gorun, not by the
+//!   kernel, and fail with `io::ErrorKind::TimedOut` (std on Linux gives `WouldBlock`).
+//! - `try_clone` shares one descriptor between the handles (like a dup'd descriptor, the
+//!   options and timeouts are shared). Dropping *any* handle of a listener closes it for all
+//!   (Go's `Close`): goroutines blocked in `accept` on another handle wake with an error.
+//! - Host names are resolved on the blocking pool ([`crate::blocking`]), through this
+//!   module's own [`ToSocketAddrs`], which accepts the same argument types as std's.
+
+mod poller;
+mod tcp;
+mod udp;
+pub mod unix;
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use udp::UdpSocket;
+
+/// Conversion into socket addresses, like `std::net::ToSocketAddrs` (implemented for the
+/// same types), except that a host name is looked up on gorun's blocking pool so the
+/// calling goroutine's worker keeps running others.
+pub trait ToSocketAddrs {
+    /// Resolves `self` into one or more addresses.
+    fn to_socket_addrs(&self) -> io::Result<Vec<SocketAddr>>;
+}
+
+fn direct<A: std::net::ToSocketAddrs>(a: A) -> io::Result<Vec<SocketAddr>> {
+    Ok(a.to_socket_addrs()?.collect())
+}
+
+macro_rules! direct_impl {
+    ($($t:ty),*) => {$(
+        impl ToSocketAddrs for $t {
+            fn to_socket_addrs(&self) -> io::Result<Vec<SocketAddr>> {
+                direct(*self)
+            }
+        }
+    )*};
+}
+
+direct_impl!(
+    SocketAddr,
+    SocketAddrV4,
+    SocketAddrV6,
+    (IpAddr, u16),
+    (Ipv4Addr, u16),
+    (Ipv6Addr, u16)
+);
+
+impl ToSocketAddrs for str {
+    fn to_socket_addrs(&self) -> io::Result<Vec<SocketAddr>> {
+        if let Ok(a) = self.parse::<SocketAddr>() {
+            return Ok(vec![a]);
+        }
+        let owned = self.to_owned();
+        crate::blocking(move || direct(owned.as_str()))
+    }
+}
+
+impl ToSocketAddrs for String {
+    fn to_socket_addrs(&self) -> io::Result<Vec<SocketAddr>> {
+        self.as_str().to_socket_addrs()
+    }
+}
+
+impl ToSocketAddrs for (&str, u16) {
+    fn to_socket_addrs(&self) -> io::Result<Vec<SocketAddr>> {
+        if let Ok(ip) = self.0.parse::<IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, self.1)]);
+        }
+        let (host, port) = (self.0.to_owned(), self.1);
+        crate::blocking(move || direct((host.as_str(), port)))
+    }
+}
+
+impl ToSocketAddrs for (String, u16) {
+    fn to_socket_addrs(&self) -> io::Result<Vec<SocketAddr>> {
+        (self.0.as_str(), self.1).to_socket_addrs()
+    }
+}
+
+impl ToSocketAddrs for [SocketAddr] {
+    fn to_socket_addrs(&self) -> io::Result<Vec<SocketAddr>> {
+        Ok(self.to_vec())
+    }
+}
+
+impl<T: ToSocketAddrs + ?Sized> ToSocketAddrs for &T {
+    fn to_socket_addrs(&self) -> io::Result<Vec<SocketAddr>> {
+        (**self).to_socket_addrs()
+    }
+}
+
+/// Tries `f` on each resolved address in turn, returning the first success or the last
+/// error (std's rule).
+fn each_addr<A: ToSocketAddrs + ?Sized, T>(
+    addr: &A,
+    mut f: impl FnMut(SocketAddr) -> io::Result<T>,
+) -> io::Result<T> {
+    let mut last = None;
+    for a in addr.to_socket_addrs()? {
+        match f(a) {
+            Ok(t) => return Ok(t),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "could not resolve to any addresses",
+        )
+    }))
+}
+
+/// Sleeps the caller (goroutine or thread) for `d`.
+fn pause(d: std::time::Duration) {
+    crate::sleep(d);
+}
+
+/// Go's accept-loop back-off: after a resource error (out of descriptors, buffers or
+/// memory) the failing `accept` sleeps 5 ms, doubling per consecutive failure up to 1 s,
+/// before returning the error, so a loop that logs and retries does not spin; the pending
+/// connection stays queued and the next call accepts it once descriptors free up.
+/// Connections aborted before they were accepted are skipped.
+fn accept_with_backoff<S: mio::event::Source, T>(
+    io: &poller::Io<S>,
+    backoff_ms: &std::sync::atomic::AtomicU64,
+    site: &'static std::panic::Location<'static>,
+    mut f: impl FnMut(&S) -> io::Result<T>,
+) -> io::Result<T> {
+    use std::sync::atomic::Ordering;
+    loop {
+        match io.op(poller::Dir::Read, site, &mut f) {
+            Ok(t) => {
+                backoff_ms.store(0, Ordering::Relaxed);
+                return Ok(t);
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => continue,
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+                ) =>
+            {
+                let prev = backoff_ms.load(Ordering::Relaxed);
+                let ms = if prev == 0 { 5 } else { (prev * 2).min(1000) };
+                backoff_ms.store(ms, Ordering::Relaxed);
+                pause(std::time::Duration::from_millis(ms));
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}

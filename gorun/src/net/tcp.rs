@@ -1,0 +1,301 @@
+//! TCP: `TcpListener` and `TcpStream`.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::panic::Location;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::poller::{Dir, Io};
+use super::{accept_with_backoff, each_addr, ToSocketAddrs};
+
+/// Listen backlog; the kernel caps it at `net.core.somaxconn` (Go asks for that too).
+const BACKLOG: i32 = 4096;
+
+struct ListenerShared {
+    io: Io<mio::net::TcpListener>,
+    backoff_ms: AtomicU64,
+}
+
+/// A TCP server socket whose `accept` parks the calling goroutine.
+///
+/// Dropping any handle (the one from [`TcpListener::bind`] or a [`TcpListener::try_clone`])
+/// closes the listener for all of them, like Go's `Listener.Close`: goroutines waiting
+/// in `accept` wake with an error. The descriptor is released with the last handle.
+pub struct TcpListener {
+    shared: Arc<ListenerShared>,
+}
+
+impl TcpListener {
+    /// Binds to `addr` (host names are resolved on the blocking pool) and listens.
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+        each_addr(&addr, |a| {
+            let domain = socket2::Domain::for_address(a);
+            let sock = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
+            sock.set_reuse_address(true)?;
+            sock.bind(&a.into())?;
+            sock.listen(BACKLOG)?;
+            sock.set_nonblocking(true)?;
+            let std: std::net::TcpListener = sock.into();
+            let io = Io::new(mio::net::TcpListener::from_std(std))?;
+            Ok(TcpListener {
+                shared: Arc::new(ListenerShared {
+                    io,
+                    backoff_ms: AtomicU64::new(0),
+                }),
+            })
+        })
+    }
+
+    /// Accepts a connection, parking the caller until one arrives. After `EMFILE` and
+    /// similar resource errors it backs off (5 ms doubling to 1 s) before returning the
+    /// error; the listener stays usable.
+    #[track_caller]
+    pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let site = Location::caller();
+        let (s, a) = accept_with_backoff(&self.shared.io, &self.shared.backoff_ms, site, |l| {
+            l.accept()
+        })?;
+        Ok((TcpStream::from_mio(s)?, a))
+    }
+
+    /// An endless iterator of [`TcpListener::accept`]'s streams.
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.shared.io.sock().local_addr()
+    }
+
+    /// Another handle to the same listening socket (see the type's docs about dropping).
+    pub fn try_clone(&self) -> io::Result<TcpListener> {
+        if self.shared.io.is_closed() {
+            return Err(super::poller::closed_error());
+        }
+        Ok(TcpListener {
+            shared: self.shared.clone(),
+        })
+    }
+
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.shared.io.sock().set_ttl(ttl)
+    }
+
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.shared.io.sock().ttl()
+    }
+
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.shared.io.sock().take_error()
+    }
+}
+
+impl Drop for TcpListener {
+    fn drop(&mut self) {
+        self.shared.io.close();
+    }
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("addr", &self.local_addr().ok())
+            .finish()
+    }
+}
+
+/// Iterator returned by [`TcpListener::incoming`]; never returns `None`.
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+    #[track_caller]
+    fn next(&mut self) -> Option<io::Result<TcpStream>> {
+        Some(self.listener.accept().map(|(s, _)| s))
+    }
+}
+
+/// A TCP connection whose reads and writes park the calling goroutine.
+///
+/// `Read` and `Write` are implemented for `TcpStream` and `&TcpStream`; `try_clone` gives
+/// another handle to the same connection, so a reader and a writer goroutine can share it.
+pub struct TcpStream {
+    io: Arc<Io<mio::net::TcpStream>>,
+}
+
+impl TcpStream {
+    fn from_mio(s: mio::net::TcpStream) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            io: Arc::new(Io::new(s)?),
+        })
+    }
+
+    /// Connects to `addr`, trying each resolved address in turn; the caller parks while
+    /// the handshake is in progress.
+    #[track_caller]
+    pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
+        let site = Location::caller();
+        each_addr(&addr, |a| TcpStream::connect_one(a, None, site))
+    }
+
+    /// Connects to `addr`, failing with `TimedOut` after `timeout`.
+    #[track_caller]
+    pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+        if timeout.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot set a 0 duration timeout",
+            ));
+        }
+        TcpStream::connect_one(*addr, Some(timeout), Location::caller())
+    }
+
+    fn connect_one(
+        a: SocketAddr,
+        timeout: Option<Duration>,
+        site: &'static Location<'static>,
+    ) -> io::Result<TcpStream> {
+        let s = TcpStream::from_mio(mio::net::TcpStream::connect(a)?)?;
+        s.io.op_timeout(Dir::Write, timeout, site, |s| {
+            if let Some(e) = s.take_error()? {
+                return Err(e);
+            }
+            match s.peer_addr() {
+                Ok(_) => Ok(()),
+                Err(e)
+                    if e.kind() == io::ErrorKind::NotConnected
+                        || e.raw_os_error() == Some(libc::ENOTCONN) =>
+                {
+                    Err(io::ErrorKind::WouldBlock.into())
+                }
+                Err(e) => Err(e),
+            }
+        })?;
+        Ok(s)
+    }
+
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.sock().peer_addr()
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.sock().local_addr()
+    }
+
+    /// Shuts down the read, write or both halves; goroutines blocked on a shut half wake
+    /// (reads return end of file, writes `BrokenPipe`).
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.sock().shutdown(how)
+    }
+
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.io.sock().set_nodelay(nodelay)
+    }
+
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.io.sock().nodelay()
+    }
+
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.sock().set_ttl(ttl)
+    }
+
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.io.sock().ttl()
+    }
+
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.io.sock().take_error()
+    }
+
+    /// Sets how long a read may wait; `None` waits forever. A zero duration is rejected
+    /// with `InvalidInput` (as in std). Expiry fails the read with `TimedOut`.
+    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.io.set_timeout(Dir::Read, t)
+    }
+
+    /// Sets how long a write may wait; see [`TcpStream::set_read_timeout`].
+    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.io.set_timeout(Dir::Write, t)
+    }
+
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.io.timeout(Dir::Read))
+    }
+
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.io.timeout(Dir::Write))
+    }
+
+    /// Reads without consuming, parking until data (or end of file) is available.
+    #[track_caller]
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.op(Dir::Read, Location::caller(), |s| s.peek(buf))
+    }
+
+    /// Another handle to the same connection (shared descriptor, options and timeouts).
+    pub fn try_clone(&self) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            io: self.io.clone(),
+        })
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("addr", &self.local_addr().ok())
+            .field("peer", &self.peer_addr().ok())
+            .finish()
+    }
+}
+
+impl Read for &TcpStream {
+    #[track_caller]
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // As in Go: an empty read returns at once (recv(2) would wait for data).
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.io
+            .op(Dir::Read, Location::caller(), |mut s| s.read(buf))
+    }
+}
+
+impl Write for &TcpStream {
+    #[track_caller]
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.io
+            .op(Dir::Write, Location::caller(), |mut s| s.write(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Read for TcpStream {
+    #[track_caller]
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+}
+
+impl Write for TcpStream {
+    #[track_caller]
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

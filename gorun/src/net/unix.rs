@@ -1,0 +1,234 @@
+//! Unix-domain stream sockets: `UnixListener` and `UnixStream`.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::os::unix::net::SocketAddr;
+use std::panic::Location;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::accept_with_backoff;
+use super::poller::{Dir, Io};
+
+struct ListenerShared {
+    io: Io<mio::net::UnixListener>,
+    backoff_ms: AtomicU64,
+}
+
+/// A Unix-domain server socket whose `accept` parks the calling goroutine. Dropping any
+/// handle closes it for all (see [`crate::net::TcpListener`]). The socket file is not
+/// removed (as in std).
+pub struct UnixListener {
+    shared: Arc<ListenerShared>,
+}
+
+impl UnixListener {
+    pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
+        Ok(UnixListener {
+            shared: Arc::new(ListenerShared {
+                io: Io::new(mio::net::UnixListener::bind(path)?)?,
+                backoff_ms: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// Accepts a connection, parking until one arrives (same back-off on `EMFILE` as
+    /// [`crate::net::TcpListener::accept`]).
+    #[track_caller]
+    pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
+        let site = Location::caller();
+        let (s, a) = accept_with_backoff(&self.shared.io, &self.shared.backoff_ms, site, |l| {
+            l.accept()
+        })?;
+        Ok((UnixStream::from_mio(s)?, a))
+    }
+
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.shared.io.sock().local_addr()
+    }
+
+    pub fn try_clone(&self) -> io::Result<UnixListener> {
+        if self.shared.io.is_closed() {
+            return Err(super::poller::closed_error());
+        }
+        Ok(UnixListener {
+            shared: self.shared.clone(),
+        })
+    }
+
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.shared.io.sock().take_error()
+    }
+}
+
+impl Drop for UnixListener {
+    fn drop(&mut self) {
+        self.shared.io.close();
+    }
+}
+
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixListener")
+            .field("addr", &self.local_addr().ok())
+            .finish()
+    }
+}
+
+/// Iterator returned by [`UnixListener::incoming`]; never returns `None`.
+pub struct Incoming<'a> {
+    listener: &'a UnixListener,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = io::Result<UnixStream>;
+    #[track_caller]
+    fn next(&mut self) -> Option<io::Result<UnixStream>> {
+        Some(self.listener.accept().map(|(s, _)| s))
+    }
+}
+
+/// A Unix-domain stream whose reads and writes park the calling goroutine; `Read` and
+/// `Write` are implemented for it and for `&UnixStream`.
+pub struct UnixStream {
+    io: Arc<Io<mio::net::UnixStream>>,
+}
+
+impl UnixStream {
+    fn from_mio(s: mio::net::UnixStream) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            io: Arc::new(Io::new(s)?),
+        })
+    }
+
+    /// Connects to the socket at `path`. While the listener's backlog is full (`EAGAIN`)
+    /// the caller sleeps and retries, backing off from 1 ms to 100 ms.
+    #[track_caller]
+    pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
+        let site = Location::caller();
+        let mut wait = Duration::from_millis(1);
+        let s = loop {
+            match mio::net::UnixStream::connect(path.as_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    super::pause(wait);
+                    wait = (wait * 2).min(Duration::from_millis(100));
+                }
+                r => break UnixStream::from_mio(r?)?,
+            }
+        };
+        // A connect that returned EINPROGRESS completes when the socket is writable.
+        s.io.op(Dir::Write, site, |s| match s.take_error()? {
+            Some(e) => Err(e),
+            None => Ok(()),
+        })?;
+        Ok(s)
+    }
+
+    /// A connected pair of streams.
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = mio::net::UnixStream::pair()?;
+        Ok((UnixStream::from_mio(a)?, UnixStream::from_mio(b)?))
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.sock().local_addr()
+    }
+
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.sock().peer_addr()
+    }
+
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.sock().shutdown(how)
+    }
+
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.io.sock().take_error()
+    }
+
+    /// Read timeout (`TimedOut` on expiry); `None` waits forever.
+    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.io.set_timeout(Dir::Read, t)
+    }
+
+    /// Write timeout (`TimedOut` on expiry); `None` waits forever.
+    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.io.set_timeout(Dir::Write, t)
+    }
+
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.io.timeout(Dir::Read))
+    }
+
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.io.timeout(Dir::Write))
+    }
+
+    /// Another handle to the same connection.
+    pub fn try_clone(&self) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            io: self.io.clone(),
+        })
+    }
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream")
+            .field("addr", &self.local_addr().ok())
+            .field("peer", &self.peer_addr().ok())
+            .finish()
+    }
+}
+
+impl Read for &UnixStream {
+    #[track_caller]
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // As in Go: an empty read returns at once (recv(2) would wait for data).
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.io
+            .op(Dir::Read, Location::caller(), |mut s| s.read(buf))
+    }
+}
+
+impl Write for &UnixStream {
+    #[track_caller]
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.io
+            .op(Dir::Write, Location::caller(), |mut s| s.write(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Read for UnixStream {
+    #[track_caller]
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+}
+
+impl Write for UnixStream {
+    #[track_caller]
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

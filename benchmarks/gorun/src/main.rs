@@ -1,9 +1,10 @@
 //! gorun: the runtime under test. Each workload runs inside `gorun::run`
 //! (the main goroutine), like Go's `main`.
 //!
-//! Workloads that need APIs not on main yet are behind cargo features (see
-//! Cargo.toml): without `chan`, `sync` or `net` they print `n/a` with the
-//! feature to turn on. Without `sync`, spawn joins JoinHandles instead of
+//! The workloads that use channels, sync and net are behind cargo features
+//! (`chan`, `sync`, `net`; all default, see Cargo.toml) so that the program
+//! also builds against a gorun without them: then they print `n/a` naming
+//! the feature. Without `sync`, spawn joins JoinHandles instead of
 //! signalling a WaitGroup (the result line says `variant=joinhandles`).
 
 use bench_common::*;
@@ -27,7 +28,7 @@ where
 #[allow(dead_code)]
 fn needs(feature: &str, api: &str) -> Res {
     Err(format!(
-        "needs {api} (cargo feature `{feature}` of bench-gorun, off until the API lands on main)"
+        "needs {api} (cargo feature `{feature}` of bench-gorun is off)"
     ))
 }
 

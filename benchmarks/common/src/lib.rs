@@ -1,0 +1,234 @@
+//! Shared pieces of the Rust benchmark programs: argument parsing, default
+//! sizes, the one-line result format, RSS readings and the deterministic
+//! "random" sleep durations of the timers workload.
+//!
+//! Every program prints exactly one line on stdout, for example
+//!
+//! ```text
+//! workload=pingpong runtime=tokio n=1000000 ns_per_op=512.3 check=499999500000 rss_before_kb=2100 hwm_kb=2300
+//! ```
+//!
+//! or, when the runtime cannot do the workload,
+//!
+//! ```text
+//! workload=skynet runtime=threads n=1000000 ns_per_op=n/a reason=needs 1111111 OS threads
+//! ```
+//!
+//! `reason=` is always the last field and runs to the end of the line.
+//! The Go program (`go/main.go`) prints the same format.
+
+use std::time::Duration;
+
+/// Every workload, in the order of the issue.
+pub const WORKLOADS: &[&str] = &[
+    "spawn",
+    "park_memory",
+    "skynet",
+    "pingpong",
+    "mpmc",
+    "mutex",
+    "yield",
+    "select",
+    "tcp_echo",
+    "timers",
+];
+
+/// Default size of each workload (what `n` means is documented per workload
+/// in README.md). Must match `defaultSize` in go/main.go.
+pub fn default_size(workload: &str) -> u64 {
+    match workload {
+        "spawn" => 1_000_000,
+        "park_memory" => 100_000,
+        "skynet" => 1_000_000,
+        "pingpong" => 1_000_000,
+        "mpmc" => 10_000_000,
+        "mutex" => 1_000,
+        "yield" => 1_000_000,
+        "select" => 1_000_000,
+        "tcp_echo" => 1_000,
+        "timers" => 100_000,
+        _ => 0,
+    }
+}
+
+/// Increments per goroutine in the mutex workload.
+pub const MUTEX_INCREMENTS: u64 = 1_000;
+/// Client goroutines in the tcp_echo workload.
+pub const TCP_CLIENTS: usize = 100;
+/// Bytes per tcp_echo message.
+pub const TCP_MSG: usize = 64;
+/// Producers and consumers in mpmc; producers in select.
+pub const MPMC_PRODUCERS: u64 = 4;
+pub const MPMC_CONSUMERS: u64 = 4;
+pub const MPMC_CAP: usize = 1024;
+pub const SELECT_PRODUCERS: u64 = 4;
+
+pub struct Args {
+    pub workload: String,
+    pub n: u64,
+}
+
+/// `prog WORKLOAD [SIZE]`. Exits with a usage message on bad input.
+pub fn args(runtime: &str) -> Args {
+    let mut it = std::env::args().skip(1);
+    let workload = match it.next() {
+        Some(w) if WORKLOADS.contains(&w.as_str()) => w,
+        _ => {
+            eprintln!(
+                "usage: bench-{runtime} WORKLOAD [SIZE]\nworkloads: {}",
+                WORKLOADS.join(" ")
+            );
+            std::process::exit(2);
+        }
+    };
+    let n = match it.next() {
+        Some(s) => s.parse().unwrap_or_else(|_| {
+            eprintln!("bad size {s:?}");
+            std::process::exit(2)
+        }),
+        None => default_size(&workload),
+    };
+    install_panic_hook(runtime, &workload, n);
+    Args { workload, n }
+}
+
+/// Number of worker threads every runtime gets: `BENCH_WORKERS` or the
+/// number of CPUs (Go's GOMAXPROCS default).
+pub fn workers() -> usize {
+    std::env::var("BENCH_WORKERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+}
+
+static PANIC_NOTE: std::sync::OnceLock<fn() -> String> = std::sync::OnceLock::new();
+
+/// Adds the text `f()` returns to the `n/a` line of a panic (e.g. how many
+/// coroutines existed when stack allocation failed).
+pub fn set_panic_note(f: fn() -> String) {
+    let _ = PANIC_NOTE.set(f);
+}
+
+/// A panic anywhere (in a coroutine, a task or a thread) becomes an `n/a`
+/// line carrying the panic message, and the process exits with status 1.
+fn install_panic_hook(runtime: &str, workload: &str, n: u64) {
+    let prefix = format!("workload={workload} runtime={runtime} n={n}");
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default_hook(info);
+        let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {
+            s.to_string()
+        } else if let Some(s) = info.payload().downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "panic".to_string()
+        };
+        let loc = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let note = PANIC_NOTE.get().map(|f| format!(" {}", f())).unwrap_or_default();
+        println!(
+            "{prefix} ns_per_op=n/a reason=panicked: {}{loc}{note}",
+            msg.replace('\n', " ")
+        );
+        std::process::exit(1);
+    }));
+}
+
+/// Result of one workload run.
+pub struct Outcome {
+    /// Wall time of the workload itself.
+    pub elapsed: Duration,
+    /// How many operations `elapsed` is divided by.
+    pub ops: u64,
+    /// Checksum or answer.
+    pub check: u64,
+    /// Extra `key=value` fields (park_memory's bytes per goroutine).
+    pub extra: Vec<(&'static str, String)>,
+}
+
+impl Outcome {
+    pub fn new(elapsed: Duration, ops: u64, check: u64) -> Self {
+        Outcome { elapsed, ops, check, extra: Vec::new() }
+    }
+}
+
+/// Either a result or the reason the runtime cannot run the workload.
+pub type Res = Result<Outcome, String>;
+
+/// Prints the one result line.
+pub fn report(runtime: &str, args: &Args, res: Res) {
+    let prefix = format!("workload={} runtime={runtime} n={}", args.workload, args.n);
+    match res {
+        Ok(o) => {
+            let ns = o.elapsed.as_nanos() as f64 / o.ops.max(1) as f64;
+            let mut line = format!("{prefix} ns_per_op={ns:.1} check={}", o.check);
+            for (k, v) in &o.extra {
+                line.push_str(&format!(" {k}={v}"));
+            }
+            if let Some(kb) = status_kb("VmHWM") {
+                line.push_str(&format!(" hwm_kb={kb}"));
+            }
+            println!("{line}");
+        }
+        Err(reason) => println!("{prefix} ns_per_op=n/a reason={}", reason.replace('\n', " ")),
+    }
+}
+
+/// A field of /proc/self/status in kB (VmRSS, VmHWM).
+pub fn status_kb(field: &str) -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    for line in s.lines() {
+        if let Some(rest) = line.strip_prefix(field) {
+            if let Some(rest) = rest.strip_prefix(':') {
+                return rest.trim().trim_end_matches("kB").trim().parse().ok();
+            }
+        }
+    }
+    None
+}
+
+/// park_memory's measurement: RSS before spawning, then peak RSS once all
+/// N goroutines are parked. Adds `bytes_per_g`, `rss_before_kb`,
+/// `rss_parked_kb` and `hwm_parked_kb` to the outcome.
+pub struct ParkMemory {
+    before_kb: u64,
+}
+
+impl ParkMemory {
+    pub fn start() -> Self {
+        ParkMemory { before_kb: status_kb("VmRSS").unwrap_or(0) }
+    }
+
+    /// Call once every goroutine is parked.
+    pub fn parked(&self, n: u64, o: &mut Outcome) {
+        let rss = status_kb("VmRSS").unwrap_or(0);
+        let hwm = status_kb("VmHWM").unwrap_or(0);
+        let per = (hwm.saturating_sub(self.before_kb) * 1024) as f64 / n.max(1) as f64;
+        o.extra.push(("bytes_per_g", format!("{per:.0}")));
+        o.extra.push(("rss_before_kb", self.before_kb.to_string()));
+        o.extra.push(("rss_parked_kb", rss.to_string()));
+        o.extra.push(("hwm_parked_kb", hwm.to_string()));
+    }
+}
+
+/// How long goroutine `i` of the timers workload sleeps: 1..=100 ms,
+/// spread by a multiplicative hash so every runtime sleeps the same set.
+/// Must match `timerMs` in go/main.go.
+pub fn timer_ms(i: u64) -> u64 {
+    (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 33) % 100 + 1
+}
+
+/// Sum 0 + 1 + ... + (n-1): the answer of skynet, pingpong, mpmc and select.
+pub fn triangle(n: u64) -> u64 {
+    n * n.saturating_sub(1) / 2
+}
+
+/// How long park_memory lets the last goroutines settle into their park
+/// after all have announced themselves.
+pub const SETTLE: Duration = Duration::from_millis(50);

@@ -1,0 +1,3 @@
+module gorun-bench
+
+go 1.22

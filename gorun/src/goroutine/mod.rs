@@ -307,19 +307,26 @@ impl G {
 
     /// Wakes this goroutine if parked, else leaves a token for its next park.
     pub(crate) fn unpark(self: &Arc<Self>) {
+        if self.wake() {
+            worker::schedule(self.clone());
+        }
+    }
+
+    /// The state half of `unpark`: true if the goroutine was parked and the caller must now
+    /// queue it (callers waking many at once batch the queueing).
+    pub(crate) fn wake(&self) -> bool {
         let mut s = self.state.load(Ordering::Acquire);
         loop {
             let next = match s {
                 PARKED => RUNNING,
                 RUNNING => NOTIFIED,
-                _ => return,
+                _ => return false,
             };
             match self
                 .state
                 .compare_exchange(s, next, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) if s == PARKED => return worker::schedule(self.clone()),
-                Ok(_) => return,
+                Ok(_) => return s == PARKED,
                 Err(actual) => s = actual,
             }
         }

@@ -36,6 +36,7 @@ use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 
 use super::Shared;
 use crate::goroutine::{Suspend, G, UNSTARTED};
+use crate::park::WaitReason;
 use crate::stack::overflow::{self, RunningInfo};
 use crate::stack::{evict, SlotStack};
 
@@ -112,7 +113,12 @@ impl WorkerShared {
 
     /// Queues a started goroutine homed here, from another thread.
     fn push_remote(&self, g: Arc<G>) {
-        self.remote.lock().unwrap().push(g);
+        self.push_remote_many(std::iter::once(g));
+    }
+
+    /// Queues woken goroutines homed here with one lock and at most one thread wake-up.
+    pub(crate) fn push_remote_many(&self, gs: impl IntoIterator<Item = Arc<G>>) {
+        self.remote.lock().unwrap().extend(gs);
         self.has_remote.store(true, Ordering::SeqCst);
         if self.sleeping.load(Ordering::SeqCst) {
             self.unpark();
@@ -254,6 +260,23 @@ pub(crate) fn schedule(g: Arc<G>) {
         }
         let shared = g.shared.clone();
         shared.workers[home].push_remote(g);
+    }
+}
+
+/// Queues many woken goroutines from a thread that is none of their home workers (the
+/// timer thread): grouped by home worker, one lock and one wake-up each.
+pub(crate) fn schedule_batch(mut gs: Vec<Arc<G>>) {
+    gs.sort_unstable_by_key(|g| (Arc::as_ptr(&g.shared) as usize, g.home()));
+    let mut rest = &gs[..];
+    while let Some(first) = rest.first() {
+        let n = rest
+            .iter()
+            .take_while(|g| Arc::ptr_eq(&g.shared, &first.shared) && g.home() == first.home())
+            .count();
+        if !first.shared.is_shutdown() {
+            first.shared.workers[first.home()].push_remote_many(rest[..n].iter().cloned());
+        }
+        rest = &rest[n..];
     }
 }
 
@@ -597,6 +620,12 @@ impl Worker {
             }
             self.cold.borrow_mut().pop_front();
             g.cold_queued.set(false);
+            if min_age.is_none() && g.wait_reason() == WaitReason::Sleep {
+                // Over budget, but a sleeper has a timer: it wakes by itself, usually soon,
+                // and moving it out and back would cost more than it saves. Only age evicts
+                // it.
+                continue;
+            }
             // SAFETY: home thread; `g` is not running (this thread is in the scheduler).
             if let Some((limit, top, len)) = unsafe { g.evict() } {
                 ranges.push((limit, top, g.id));

@@ -16,6 +16,7 @@ use std::thread::JoinHandle as ThreadHandle;
 use std::time::{Duration, Instant};
 
 use crate::chan::{timer_chan, Receiver, Sender, TrySendError};
+use crate::goroutine::G;
 use crate::park::{self, Unparker, WaitReason};
 use crate::runtime::worker;
 use crate::runtime::Shared;
@@ -30,7 +31,6 @@ pub(crate) enum TimerAction {
 const TICK: Duration = Duration::from_millis(10);
 
 pub(crate) struct TimerNode {
-    deadline: Instant,
     seq: u64,
     cancelled: AtomicBool,
     action: Mutex<Option<TimerAction>>,
@@ -56,7 +56,13 @@ impl TimerHandle {
     }
 }
 
-struct Entry(Arc<TimerNode>);
+/// A heap entry: the ordering key inline (comparisons must not chase the node pointer: with
+/// 100k timers that is a cache miss per heap level), and the node.
+struct Entry {
+    deadline: Instant,
+    seq: u64,
+    node: Arc<TimerNode>,
+}
 
 impl PartialEq for Entry {
     fn eq(&self, other: &Self) -> bool {
@@ -72,7 +78,7 @@ impl PartialOrd for Entry {
 impl Ord for Entry {
     // Reversed: BinaryHeap is a max-heap and we want the earliest deadline on top.
     fn cmp(&self, other: &Self) -> CmpOrdering {
-        (other.0.deadline, other.0.seq).cmp(&(self.0.deadline, self.0.seq))
+        (other.deadline, other.seq).cmp(&(self.deadline, self.seq))
     }
 }
 
@@ -111,13 +117,16 @@ impl Timers {
         let mut st = self.state.lock().unwrap();
         st.seq += 1;
         let node = Arc::new(TimerNode {
-            deadline,
             seq: st.seq,
             cancelled: AtomicBool::new(false),
             action: Mutex::new(Some(action)),
         });
-        let earliest = st.heap.peek().is_none_or(|e| deadline < e.0.deadline);
-        st.heap.push(Entry(node.clone()));
+        let earliest = st.heap.peek().is_none_or(|e| deadline < e.deadline);
+        st.heap.push(Entry {
+            deadline,
+            seq: node.seq,
+            node: node.clone(),
+        });
         self.pending.fetch_add(1, Ordering::Relaxed);
         drop(st);
         if earliest {
@@ -166,8 +175,8 @@ impl Timers {
                 st = self.state.lock().unwrap();
                 continue;
             }
-            while st.heap.peek().is_some_and(|e| e.0.deadline <= now) {
-                let Entry(node) = st.heap.pop().unwrap();
+            while st.heap.peek().is_some_and(|e| e.deadline <= now) {
+                let node = st.heap.pop().unwrap().node;
                 if !node.cancelled.swap(true, Ordering::AcqRel) {
                     if let Some(a) = node.action.lock().unwrap().take() {
                         due.push(a);
@@ -177,19 +186,28 @@ impl Timers {
             if !due.is_empty() {
                 drop(st);
                 self.pending.fetch_sub(due.len(), Ordering::Relaxed);
+                // Goroutines woken together are queued per home worker in one go: one lock
+                // and one thread wake-up per worker instead of one per goroutine.
+                let mut woken: Vec<Arc<G>> = Vec::new();
                 for a in due.drain(..) {
                     match a {
+                        TimerAction::Wake(Unparker::Goroutine(g)) => {
+                            if g.wake() {
+                                woken.push(g);
+                            }
+                        }
                         TimerAction::Wake(u) => u.unpark(),
                         TimerAction::Call(f) => f(),
                     }
                 }
+                worker::schedule_batch(woken);
                 st = self.state.lock().unwrap();
                 continue;
             }
             let wake = st
                 .heap
                 .peek()
-                .map_or(next_tick, |e| e.0.deadline.min(next_tick));
+                .map_or(next_tick, |e| e.deadline.min(next_tick));
             st = self
                 .cv
                 .wait_timeout(st, wake.saturating_duration_since(now))

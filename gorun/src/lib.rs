@@ -153,6 +153,7 @@ mod goroutine;
 pub mod net;
 mod park;
 mod runtime;
+mod shim;
 mod stack;
 pub mod sync;
 mod time;

@@ -30,11 +30,11 @@
 
 use std::panic::Location;
 use std::sync::Arc;
-use std::thread::Thread;
 use std::time::Instant;
 
 use crate::goroutine::G;
 use crate::runtime::worker;
+use crate::shim::thread::{self, Thread};
 use crate::time::TimerAction;
 
 /// Why a goroutine is parked: shown in dumps and deadlock reports (Go's words where Go has
@@ -136,7 +136,7 @@ impl Unparker {
 pub(crate) fn current() -> Unparker {
     match worker::current_g() {
         Some(g) => Unparker::Goroutine(g),
-        None => Unparker::Thread(std::thread::current()),
+        None => Unparker::Thread(thread::current()),
     }
 }
 
@@ -145,7 +145,7 @@ pub(crate) fn current() -> Unparker {
 pub(crate) fn park(reason: WaitReason, site: &'static Location<'static>) {
     worker::with_current_g(|g| match g {
         Some(g) => g.park(reason, site),
-        None => std::thread::park(),
+        None => thread::park(),
     })
 }
 
@@ -163,7 +163,7 @@ pub(crate) fn park_until(reason: WaitReason, site: &'static Location<'static>, d
         None => {
             let now = Instant::now();
             if deadline > now {
-                std::thread::park_timeout(deadline - now);
+                crate::shim::park_timeout(deadline - now);
             }
         }
     }

@@ -17,11 +17,12 @@ use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::panic::Location;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::park::{self, Unparker, WaitReason};
+use crate::shim::{AtomicUsize, Mutex, MutexGuard};
 
 mod macros;
 mod select;

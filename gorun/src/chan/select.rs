@@ -291,8 +291,12 @@ thread_local! {
     static RNG: Cell<u64> = const { Cell::new(0) };
 }
 
-/// A small xorshift generator, seeded per thread.
+/// A small xorshift generator, seeded per thread. Under loom, where a model must be
+/// deterministic, always 0 (poll order is then the source order).
 fn random(n: usize) -> usize {
+    if cfg!(loom) {
+        return 0;
+    }
     RNG.with(|r| {
         let mut x = r.get();
         if x == 0 {

@@ -1,5 +1,6 @@
 //! `Cond`: Go's `sync.Cond`, used with a gorun [`MutexGuard`].
 
+use crate::shim::loom_const_fn;
 use std::fmt;
 use std::panic::Location;
 use std::time::Instant;
@@ -41,10 +42,12 @@ pub struct Cond {
 }
 
 impl Cond {
-    /// A condition variable with no waiters.
-    pub const fn new() -> Cond {
-        Cond {
-            queue: WaitQueue::new(()),
+    loom_const_fn! {
+        /// A condition variable with no waiters.
+        pub fn new() -> Cond {
+            Cond {
+                queue: WaitQueue::new(()),
+            }
         }
     }
 

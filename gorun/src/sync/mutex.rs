@@ -25,12 +25,13 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::waitq::{Pos, WaitQueue, HANDOFF, WOKEN};
 use crate::diag::lockgraph::{LockInfo, Waiting};
 use crate::park::WaitReason;
+use crate::shim::{fence, loom_const_fn, AtomicU32};
 
 const LOCKED: u32 = 1;
 const WOKEN_BIT: u32 = 2;
@@ -40,7 +41,7 @@ const WAITERS: u32 = 8;
 /// A waiter blocked longer than this switches the mutex to hand-off mode.
 const STARVATION_THRESHOLD: Duration = Duration::from_millis(1);
 /// Spin rounds before parking (each a short burst of `spin_loop` hints).
-const SPIN_ROUNDS: u32 = 4;
+const SPIN_ROUNDS: u32 = if cfg!(loom) { 0 } else { 4 };
 
 /// The lock without the data: the state word and the wait queue.
 pub(crate) struct RawMutex {
@@ -50,12 +51,14 @@ pub(crate) struct RawMutex {
 }
 
 impl RawMutex {
-    #[track_caller]
-    pub(crate) const fn new() -> RawMutex {
-        RawMutex {
-            state: AtomicU32::new(0),
-            queue: WaitQueue::new(()),
-            info: LockInfo::new("sync.Mutex"),
+    loom_const_fn! {
+        #[track_caller]
+        pub(crate) fn new() -> RawMutex {
+            RawMutex {
+                state: AtomicU32::new(0),
+                queue: WaitQueue::new(()),
+                info: LockInfo::new("sync.Mutex"),
+            }
         }
     }
 
@@ -161,7 +164,7 @@ impl RawMutex {
             drop(waiting);
             if token == HANDOFF {
                 // The unlocker left LOCKED set for us and settled STARVING/WAITERS.
-                std::sync::atomic::fence(Ordering::Acquire);
+                fence(Ordering::Acquire);
                 return;
             }
             debug_assert_eq!(token, WOKEN);
@@ -307,12 +310,14 @@ unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
 
 impl<T> Mutex<T> {
-    /// A new unlocked mutex (usable in a `static`).
-    #[track_caller]
-    pub const fn new(value: T) -> Mutex<T> {
-        Mutex {
-            raw: RawMutex::new(),
-            data: UnsafeCell::new(value),
+    loom_const_fn! {
+        /// A new unlocked mutex (usable in a `static`).
+        #[track_caller]
+        pub fn new(value: T) -> Mutex<T> {
+            Mutex {
+                raw: RawMutex::new(),
+                data: UnsafeCell::new(value),
+            }
         }
     }
 

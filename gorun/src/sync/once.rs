@@ -1,5 +1,6 @@
 //! `Once` (Go's `sync.Once`) and `OnceLock<T>`, a value cell initialised once.
 
+use crate::shim::loom_const_fn;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::mem::MaybeUninit;
@@ -22,10 +23,12 @@ struct Gate {
 }
 
 impl Gate {
-    const fn new() -> Gate {
-        Gate {
-            state: AtomicU8::new(INCOMPLETE),
-            queue: WaitQueue::new(()),
+    loom_const_fn! {
+        fn new() -> Gate {
+            Gate {
+                state: AtomicU8::new(INCOMPLETE),
+                queue: WaitQueue::new(()),
+            }
         }
     }
 
@@ -112,9 +115,11 @@ pub struct Once {
 }
 
 impl Once {
-    /// A `Once` that has not run.
-    pub const fn new() -> Once {
-        Once { gate: Gate::new() }
+    loom_const_fn! {
+        /// A `Once` that has not run.
+        pub fn new() -> Once {
+            Once { gate: Gate::new() }
+        }
     }
 
     /// Runs `f` if no call has run yet; otherwise waits for the running call (if any) to
@@ -181,11 +186,13 @@ unsafe impl<T: Sync + Send> Sync for OnceLock<T> {}
 unsafe impl<T: Send> Send for OnceLock<T> {}
 
 impl<T> OnceLock<T> {
-    /// An empty cell.
-    pub const fn new() -> OnceLock<T> {
-        OnceLock {
-            gate: Gate::new(),
-            value: UnsafeCell::new(MaybeUninit::uninit()),
+    loom_const_fn! {
+        /// An empty cell.
+        pub fn new() -> OnceLock<T> {
+            OnceLock {
+                gate: Gate::new(),
+                value: UnsafeCell::new(MaybeUninit::uninit()),
+            }
         }
     }
 

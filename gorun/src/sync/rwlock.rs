@@ -13,6 +13,7 @@
 //! is added for them), else hands the lock to the next writer; the last reader out hands the
 //! lock to the oldest waiting writer.
 
+use crate::shim::loom_const_fn;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
@@ -44,12 +45,14 @@ struct RawRwLock {
 }
 
 impl RawRwLock {
-    #[track_caller]
-    const fn new() -> RawRwLock {
-        RawRwLock {
-            state: AtomicUsize::new(0),
-            queue: WaitQueue::new(()),
-            info: LockInfo::new("sync.RWMutex"),
+    loom_const_fn! {
+        #[track_caller]
+        fn new() -> RawRwLock {
+            RawRwLock {
+                state: AtomicUsize::new(0),
+                queue: WaitQueue::new(()),
+                info: LockInfo::new("sync.RWMutex"),
+            }
         }
     }
 
@@ -288,12 +291,14 @@ unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
 unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
 
 impl<T> RwLock<T> {
-    /// A new unlocked lock (usable in a `static`).
-    #[track_caller]
-    pub const fn new(value: T) -> RwLock<T> {
-        RwLock {
-            raw: RawRwLock::new(),
-            data: UnsafeCell::new(value),
+    loom_const_fn! {
+        /// A new unlocked lock (usable in a `static`).
+        #[track_caller]
+        pub fn new(value: T) -> RwLock<T> {
+            RwLock {
+                raw: RawRwLock::new(),
+                data: UnsafeCell::new(value),
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 //! `Semaphore` and `Barrier`, both plain users of the wait queue: their counts live in the
 //! queue's protected state, so every decision is made under one lock.
 
+use crate::shim::loom_const_fn;
 use std::fmt;
 use std::panic::Location;
 use std::time::Instant;
@@ -36,10 +37,12 @@ pub struct Semaphore {
 }
 
 impl Semaphore {
-    /// A semaphore with `permits` free permits.
-    pub const fn new(permits: usize) -> Semaphore {
-        Semaphore {
-            queue: WaitQueue::new(permits),
+    loom_const_fn! {
+        /// A semaphore with `permits` free permits.
+        pub fn new(permits: usize) -> Semaphore {
+            Semaphore {
+                queue: WaitQueue::new(permits),
+            }
         }
     }
 
@@ -152,11 +155,13 @@ pub struct Barrier {
 }
 
 impl Barrier {
-    /// A barrier for `n` goroutines (`n` of 0 or 1 never blocks).
-    pub const fn new(n: usize) -> Barrier {
-        Barrier {
-            n,
-            queue: WaitQueue::new(0),
+    loom_const_fn! {
+        /// A barrier for `n` goroutines (`n` of 0 or 1 never blocks).
+        pub fn new(n: usize) -> Barrier {
+            Barrier {
+                n,
+                queue: WaitQueue::new(0),
+            }
         }
     }
 

@@ -7,12 +7,13 @@
 
 use std::fmt;
 use std::panic::Location;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::waitq::{self, Pos, WaitQueue, WOKEN};
 use crate::park::WaitReason;
+use crate::shim::AtomicU64;
 use crate::JoinHandle;
 
 struct Inner {

@@ -21,11 +21,12 @@
 use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::park::{self, Unparker, WaitReason};
+use crate::shim::{loom_const_fn, AtomicUsize, Mutex, MutexGuard};
 
 /// Token: still waiting (never granted).
 const WAITING: usize = 0;
@@ -75,12 +76,14 @@ pub(crate) struct WaitQueue<T = ()> {
 }
 
 impl<T> WaitQueue<T> {
-    pub(crate) const fn new(state: T) -> Self {
-        WaitQueue {
-            inner: Mutex::new(Queue {
-                waiters: VecDeque::new(),
-                state,
-            }),
+    loom_const_fn! {
+        pub(crate) fn new(state: T) -> Self {
+            WaitQueue {
+                inner: Mutex::new(Queue {
+                    waiters: VecDeque::new(),
+                    state,
+                }),
+            }
         }
     }
 

@@ -58,6 +58,60 @@ fn direct<A: std::net::ToSocketAddrs>(a: A) -> io::Result<Vec<SocketAddr>> {
     Ok(a.to_socket_addrs()?.collect())
 }
 
+/// `Read` and `Write` for a stream type and for a shared reference to it (like std's
+/// sockets, so a reader and a writer can share one connection).
+macro_rules! stream_io {
+    ($t:ty) => {
+        impl std::io::Read for &$t {
+            #[track_caller]
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                // As in Go: an empty read returns at once (recv(2) would wait for data).
+                if buf.is_empty() {
+                    return Ok(0);
+                }
+                let site = std::panic::Location::caller();
+                self.io
+                    .op(Dir::Read, site, |mut s| std::io::Read::read(&mut s, buf))
+            }
+        }
+
+        impl std::io::Write for &$t {
+            #[track_caller]
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                if buf.is_empty() {
+                    return Ok(0);
+                }
+                let site = std::panic::Location::caller();
+                self.io
+                    .op(Dir::Write, site, |mut s| std::io::Write::write(&mut s, buf))
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl std::io::Read for $t {
+            #[track_caller]
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                std::io::Read::read(&mut &*self, buf)
+            }
+        }
+
+        impl std::io::Write for $t {
+            #[track_caller]
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                std::io::Write::write(&mut &*self, buf)
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use stream_io;
+
 macro_rules! direct_impl {
     ($($t:ty),*) => {$(
         impl ToSocketAddrs for $t {

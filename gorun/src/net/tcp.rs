@@ -1,7 +1,7 @@
 //! TCP: `TcpListener` and `TcpStream`.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::panic::Location;
 use std::sync::atomic::AtomicU64;
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::poller::{Dir, Io};
-use super::{accept_with_backoff, each_addr, ToSocketAddrs};
+use super::{accept_with_backoff, each_addr, stream_io, ToSocketAddrs};
 
 /// Listen backlog; the kernel caps it at `net.core.somaxconn` (Go asks for that too).
 const BACKLOG: i32 = 4096;
@@ -255,47 +255,4 @@ impl fmt::Debug for TcpStream {
     }
 }
 
-impl Read for &TcpStream {
-    #[track_caller]
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        // As in Go: an empty read returns at once (recv(2) would wait for data).
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        self.io
-            .op(Dir::Read, Location::caller(), |mut s| s.read(buf))
-    }
-}
-
-impl Write for &TcpStream {
-    #[track_caller]
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        self.io
-            .op(Dir::Write, Location::caller(), |mut s| s.write(buf))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for TcpStream {
-    #[track_caller]
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-}
-
-impl Write for TcpStream {
-    #[track_caller]
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+stream_io!(TcpStream);

@@ -1,7 +1,7 @@
 //! Unix-domain stream sockets: `UnixListener` and `UnixStream`.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
 use std::panic::Location;
@@ -10,8 +10,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::accept_with_backoff;
 use super::poller::{Dir, Io};
+use super::{accept_with_backoff, stream_io};
 
 struct ListenerShared {
     io: Io<mio::net::UnixListener>,
@@ -188,47 +188,4 @@ impl fmt::Debug for UnixStream {
     }
 }
 
-impl Read for &UnixStream {
-    #[track_caller]
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        // As in Go: an empty read returns at once (recv(2) would wait for data).
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        self.io
-            .op(Dir::Read, Location::caller(), |mut s| s.read(buf))
-    }
-}
-
-impl Write for &UnixStream {
-    #[track_caller]
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        self.io
-            .op(Dir::Write, Location::caller(), |mut s| s.write(buf))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for UnixStream {
-    #[track_caller]
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-}
-
-impl Write for UnixStream {
-    #[track_caller]
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+stream_io!(UnixStream);

@@ -84,19 +84,31 @@ impl IoState {
     }
 
     /// Records a readiness edge for `dir` and wakes everyone waiting on it.
-    fn wake(&self, dir: Dir, scratch: &mut Vec<(u64, Unparker)>) {
+    /// Announces a readiness edge for `dir` and moves its waiters into `woken`; the caller
+    /// unparks them (after dropping every lock).
+    fn take_waiters(&self, dir: Dir, woken: &mut Vec<(u64, Unparker)>) {
         self.seq(dir).fetch_add(1, Ordering::AcqRel);
-        {
-            let mut w = self.waiters.lock().unwrap();
-            let list = w.list(dir);
-            if list.is_empty() {
-                return;
+        let mut w = self.waiters.lock().unwrap();
+        woken.append(w.list(dir));
+    }
+}
+
+/// Wakes everything in `woken`: goroutines are queued per home worker in one batch (one
+/// lock and one thread wake-up per worker instead of one per goroutine), threads unparked.
+fn wake_all(woken: &mut Vec<(u64, Unparker)>) {
+    let mut gs = Vec::new();
+    for (_, u) in woken.drain(..) {
+        match u {
+            Unparker::Goroutine(g) => {
+                if g.wake() {
+                    gs.push(g);
+                }
             }
-            scratch.append(list);
+            other => other.unpark(),
         }
-        for (_, u) in scratch.drain(..) {
-            u.unpark();
-        }
+    }
+    if !gs.is_empty() {
+        crate::runtime::worker::schedule_batch(gs);
     }
 }
 
@@ -175,12 +187,13 @@ fn poll_loop(mut poll: Poll) {
         }
         for (st, r, w) in batch.drain(..) {
             if r {
-                st.wake(Dir::Read, &mut scratch);
+                st.take_waiters(Dir::Read, &mut scratch);
             }
             if w {
-                st.wake(Dir::Write, &mut scratch);
+                st.take_waiters(Dir::Write, &mut scratch);
             }
         }
+        wake_all(&mut scratch);
     }
 }
 
@@ -253,9 +266,10 @@ impl<S: Source> Io<S> {
     /// [`closed_error`].
     pub(crate) fn close(&self) {
         self.state.closed.store(true, Ordering::Release);
-        let mut scratch = Vec::new();
-        self.state.wake(Dir::Read, &mut scratch);
-        self.state.wake(Dir::Write, &mut scratch);
+        let mut woken = Vec::new();
+        self.state.take_waiters(Dir::Read, &mut woken);
+        self.state.take_waiters(Dir::Write, &mut woken);
+        wake_all(&mut woken);
     }
 
     pub(crate) fn is_closed(&self) -> bool {

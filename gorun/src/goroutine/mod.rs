@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex};
 
 use corosensei::{Coroutine, Yielder};
 
-use crate::diag::lockgraph::HeldLocks;
+use crate::diag::lockgraph::HeldLocksCell;
 use crate::park::WaitReason;
 use crate::runtime::{worker, Shared};
 use crate::stack::evict::{self, Evicted};
@@ -76,7 +76,7 @@ pub(crate) struct G {
     /// Runtime clock (ns since the runtime started) when the goroutine last parked.
     parked_at: AtomicU64,
     /// Locks held now (lock-cycle detection).
-    pub(crate) held_locks: HeldLocks,
+    pub(crate) held_locks: HeldLocksCell,
     /// Backtrace of the last park, with `GORUN_TRACEBACK=all` only.
     trace: Mutex<Option<Box<str>>>,
 
@@ -128,7 +128,7 @@ impl G {
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             park_site: AtomicPtr::new(std::ptr::null_mut()),
             parked_at: AtomicU64::new(0),
-            held_locks: HeldLocks::new(),
+            held_locks: HeldLocksCell::new(),
             trace: Mutex::new(None),
             entry: UnsafeCell::new(Some(entry)),
             coro: UnsafeCell::new(None),

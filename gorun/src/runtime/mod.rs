@@ -216,7 +216,7 @@ impl Builder {
                 dump_on_sigquit: false,
                 lock_cycles_fatal: true,
                 evict_after: Some(Duration::from_millis(100)),
-                resident_budget: Some(64 << 20),
+                resident_budget: Some(16 << 20),
             },
         }
     }
@@ -269,7 +269,8 @@ impl Builder {
     /// Copy-on-park, by budget: when more parked stacks are resident than `bytes` allows
     /// (about 4 KiB each), the longest-parked are evicted at once, so a million parked
     /// goroutines never hold a million stack pages. `None` turns copy-on-park off
-    /// entirely (then `evict_after` has no effect). Default: 64 MiB.
+    /// entirely (then `evict_after` has no effect). Default: 16 MiB (about 4,000 resident
+    /// parked stacks per runtime).
     ///
     /// Hot goroutines (ping-pong, mutex hand-offs) are never evicted while under budget,
     /// and parking costs nothing extra beyond noting the goroutine.

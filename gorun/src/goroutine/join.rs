@@ -129,6 +129,8 @@ where
         self.take_result()
     }
 
+    /// # Safety
+    /// As the trait method: the handle only, before setting WAITING, at most once.
     unsafe fn set_waiter(&self, w: Unparker) {
         // SAFETY: WAITING is not set yet, so the goroutine does not read `waiter`.
         unsafe { *self.waiter.get() = Some(w) };

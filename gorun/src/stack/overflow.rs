@@ -55,6 +55,10 @@ pub(crate) fn init_thread() -> AltStack {
     AltStack::new()
 }
 
+/// Installs `handler` for `sig`, saving the previous action in `prev`.
+///
+/// # Safety
+/// `prev` must be valid for writes and not read by anyone (the handler) until this returns.
 unsafe fn install(sig: libc::c_int, prev: *mut MaybeUninit<libc::sigaction>) {
     // SAFETY (whole fn): `sa` is fully initialised before use; sigaction writes the previous
     // action into `prev`, which is valid static storage.

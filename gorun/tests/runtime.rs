@@ -371,3 +371,29 @@ fn skynet_tree_on_two_workers() {
         assert_eq!(sum, 1_000_000 * 999_999 / 2);
     }
 }
+
+#[gorun::test]
+fn the_test_attribute_runs_the_body_as_main() {
+    assert_eq!(gorun::current_id(), 1);
+    assert_eq!(gorun::go(|| 2 + 2).join().unwrap(), 4);
+}
+
+#[test]
+fn plain_threads_join_goroutines_and_use_the_api_outside_a_runtime() {
+    assert_eq!(gorun::num_goroutine(), 0);
+    gorun::sleep(Duration::from_millis(1)); // a thread sleep
+    assert_eq!(gorun::blocking(|| 3), 3); // runs inline
+    gorun::yield_now();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        gorun::run(|| {
+            let h = gorun::go(|| 40);
+            tx.send(h).unwrap();
+            gorun::sleep(Duration::from_millis(20));
+        })
+    });
+    // A plain thread joins a goroutine of another thread's runtime.
+    let h = rx.recv().unwrap();
+    assert_eq!(h.join().unwrap(), 40);
+    t.join().unwrap();
+}

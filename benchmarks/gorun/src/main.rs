@@ -110,25 +110,22 @@ mod chan_workloads {
     use super::*;
 
     pub fn park_memory(n: u64) -> Res {
+        // Like the Go program: a WaitGroup, not a JoinHandle per goroutine (whose vector
+        // would be counted in the per-goroutine figure).
         let (tx, rx) = gorun::chan::<()>(0);
         let ready = Arc::new(AtomicU64::new(0));
+        let woken = Arc::new(AtomicU64::new(0));
+        let wg = gorun::sync::WaitGroup::new();
         let mem = ParkMemory::start();
         let start = Instant::now();
-        let mut handles = Vec::with_capacity(n as usize);
-        for i in 0..n {
-            let (rx, ready) = (rx.clone(), ready.clone());
-            let h = go(move || {
+        for _ in 0..n {
+            let (rx, ready, woken) = (rx.clone(), ready.clone(), woken.clone());
+            wg.go(move || {
                 ready.fetch_add(1, Relaxed);
                 // Err once every sender is gone: that is the release.
                 let _ = rx.recv();
+                woken.fetch_add(1, Relaxed);
             });
-            match h {
-                Ok(h) => handles.push(h),
-                Err(e) => {
-                    drop(tx);
-                    return Err(format!("{e} ({i} parked)"));
-                }
-            }
         }
         drop(rx);
         while ready.load(Relaxed) < n {
@@ -139,10 +136,8 @@ mod chan_workloads {
         let mut o = Outcome::new(elapsed, n, 0);
         mem.parked(n, &mut o);
         drop(tx);
-        for h in handles {
-            h.join().unwrap();
-            o.check += 1;
-        }
+        wg.wait();
+        o.check = woken.load(Relaxed);
         Ok(o)
     }
 

@@ -17,6 +17,8 @@ pub(crate) struct Monitor {
     watch: Vec<Watch>,
     /// Total switches seen at the previous tick when everything looked asleep.
     quiet_at: Option<u64>,
+    /// Total switches when a scan last found a goroutine that will wake by itself.
+    awake_at: Option<u64>,
     sigquits_seen: u64,
     /// The lock cycle seen at the previous tick, and the cycles already warned about.
     cycle_seen: Option<Vec<u64>>,
@@ -46,6 +48,7 @@ impl Monitor {
             shared,
             watch,
             quiet_at: None,
+            awake_at: None,
             sigquits_seen: SIGQUITS.load(Ordering::Relaxed),
             cycle_seen: None,
             cycles_reported: Vec::new(),
@@ -169,31 +172,40 @@ impl Monitor {
             self.quiet_at = None;
             return;
         }
-        let gs = s.registry.snapshot();
-        let wakes_by_itself = gs.iter().any(|g| {
-            !g.is_parked()
-                || matches!(
-                    g.wait_reason(),
-                    WaitReason::Sleep | WaitReason::IoWait | WaitReason::Blocking
-                )
-        });
-        let unstarted = s.num_goroutine() != gs.len();
-        if gs.is_empty() || unstarted || wakes_by_itself {
-            self.quiet_at = None;
-            return;
-        }
         let switches: u64 = s
             .workers
             .iter()
             .map(|w| w.stats.switches.load(Ordering::Relaxed))
             .sum();
-        if self.quiet_at != Some(switches) {
-            self.quiet_at = Some(switches); // confirm on the next tick
+        // A goroutine's wait can only change by running: with no switch since the last scan
+        // found one that wakes by itself (I/O, a sleep, a blocking call), the verdict holds,
+        // and a million parked goroutines are not rescanned every tick.
+        if self.awake_at == Some(switches) {
             return;
         }
+        if self.quiet_at != Some(switches) {
+            let gs = s.registry.snapshot();
+            let wakes_by_itself = gs.iter().any(|g| {
+                !g.is_parked()
+                    || matches!(
+                        g.wait_reason(),
+                        WaitReason::Sleep | WaitReason::IoWait | WaitReason::Blocking
+                    )
+            });
+            let unstarted = s.num_goroutine() != gs.len();
+            if gs.is_empty() || unstarted || wakes_by_itself {
+                self.quiet_at = None;
+                self.awake_at = Some(switches);
+            } else {
+                self.quiet_at = Some(switches); // confirm on the next tick
+            }
+            return;
+        }
+        // Everything was asleep at the last tick and nothing ran since.
         if deadlock::outside_thread_may_wake() {
             return;
         }
+        let gs = s.registry.snapshot();
         let report = Deadlock::new(&super::dump_goroutines(s, &gs));
         s.fail(report);
     }

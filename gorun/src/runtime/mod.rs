@@ -555,7 +555,7 @@ where
                  gorun::run(|| ...) or use #[gorun::main]"
             )
         });
-        let parent = worker::with_current_g(|g| g.map_or(0, |g| g.id));
+        let parent = worker::current_id();
         let g = w.recycle(w.shared.new_goroutine(parent, site, name, task.clone()));
         let id = g.id;
         w.push_runnext(g);

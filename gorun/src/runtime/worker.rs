@@ -178,7 +178,6 @@ pub(crate) struct Worker {
     cold: RefCell<VecDeque<Arc<G>>>,
     /// Free stacks kept by this worker, so most starts and finishes skip the shared pool.
     stack_cache: RefCell<Vec<SlotStack>>,
-    current: Cell<*const G>,
     tick: Cell<u32>,
     rng: Cell<u64>,
 }
@@ -214,28 +213,24 @@ pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Worker>) -> R) -> R {
 
 /// The goroutine running on this thread, if any.
 pub(crate) fn current_g() -> Option<Arc<G>> {
-    with_worker(|w| {
-        let g = w?.current.get();
-        if g.is_null() {
-            return None;
-        }
-        // SAFETY: `current` points to a goroutine that the registry holds while it runs;
-        // we add a strong count for the Arc we return.
-        unsafe {
-            Arc::increment_strong_count(g);
-            Some(Arc::from_raw(g))
-        }
-    })
+    let g = CURRENT.with(Cell::get);
+    if g.is_null() {
+        return None;
+    }
+    // SAFETY: CURRENT points to a goroutine that its worker holds while it runs; we add a
+    // strong count for the Arc we return.
+    unsafe {
+        Arc::increment_strong_count(g);
+        Some(Arc::from_raw(g))
+    }
 }
 
 /// Runs `f` with the goroutine running on this thread, if any (no refcount traffic).
 pub(crate) fn with_current_g<R>(f: impl FnOnce(Option<&G>) -> R) -> R {
-    with_worker(|w| {
-        let g = w.map(|w| w.current.get()).unwrap_or(std::ptr::null());
-        // SAFETY: as in `current_g`; the borrow does not outlive this call, during which the
-        // goroutine (the caller itself) stays alive.
-        f(unsafe { g.as_ref() })
-    })
+    let g = CURRENT.with(Cell::get);
+    // SAFETY: as in `current_g`; the borrow does not outlive this call, during which the
+    // goroutine (the caller itself) stays alive.
+    f(unsafe { g.as_ref() })
 }
 
 /// Whether the running goroutine is being unwound because its runtime shut down.
@@ -247,14 +242,14 @@ pub(crate) fn abandoned() -> bool {
 pub(crate) fn schedule(g: Arc<G>) {
     let home = g.home();
     debug_assert_ne!(home, UNSTARTED);
-    let local = with_worker(|w| match w {
+    let g = with_worker(|w| match w {
         Some(w) if w.index == home && Arc::ptr_eq(&w.shared, &g.shared) => {
-            w.push_runnext(g.clone());
-            true
+            w.push_runnext(g);
+            None
         }
-        _ => false,
+        _ => Some(g),
     });
-    if !local {
+    if let Some(g) = g {
         if g.shared.is_shutdown() {
             return; // the home worker is gone or going; nothing will run it
         }
@@ -293,7 +288,6 @@ impl Worker {
             stack_cache: RefCell::new(Vec::new()),
             cold: RefCell::new(VecDeque::new()),
             g_cache: RefCell::new(Vec::new()),
-            current: Cell::new(std::ptr::null()),
             tick: Cell::new(0),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1)),
         }
@@ -376,7 +370,7 @@ impl Worker {
         bump(&self.me().stats.spawned);
         let n = self.spawn_run.get() + 1;
         self.spawn_run.set(n);
-        n >= SPAWN_BATCH && !self.current.get().is_null()
+        n >= SPAWN_BATCH && !CURRENT.with(Cell::get).is_null()
     }
 
     fn drain_remote(&self) {
@@ -474,7 +468,6 @@ impl Worker {
         if g.home() == UNSTARTED {
             self.start(&g);
         }
-        self.current.set(Arc::as_ptr(&g));
         let (guard_lo, guard_hi) = g.guard();
         overflow::set_running(Some(RunningInfo {
             guard_lo,
@@ -504,7 +497,6 @@ impl Worker {
         CURRENT.with(|c| c.set(std::ptr::null()));
         bump(&stats.switches);
         overflow::set_running(None);
-        self.current.set(std::ptr::null());
         match result {
             CoroutineResult::Yield(Suspend::Yield) => self.ready.borrow_mut().push_back(g),
             CoroutineResult::Yield(Suspend::YieldToSpawned) => {
@@ -651,14 +643,14 @@ impl Worker {
             if g.home() != self.index {
                 continue;
             }
-            self.current.set(Arc::as_ptr(&g));
+            CURRENT.with(|c| c.set(Arc::as_ptr(&g)));
             // SAFETY: home thread, the goroutine is suspended; its stack must be resident
             // to unwind.
             unsafe { g.restore() };
             // SAFETY: home thread, no other borrow of the coroutine.
             let coro = unsafe { g.coro_mut() }.take();
             drop(coro); // forced unwind runs the goroutine's destructors on its stack
-            self.current.set(std::ptr::null());
+            CURRENT.with(|c| c.set(std::ptr::null()));
         }
         // Unstarted goroutines: dropping them drops their closures.
         self.runnext.take();

@@ -80,6 +80,56 @@ fn pingpong() {
     })
 }
 
+fn mpmc() {
+    gorun::run(|| {
+        let (tx, rx) = gorun::chan::<u64>(1024);
+        let producers: Vec<_> = (0..4)
+            .map(|_| {
+                let tx = tx.clone();
+                gorun::go(move || {
+                    for i in 0..N / 4 {
+                        tx.send(i).unwrap();
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        let consumers: Vec<_> = (0..4)
+            .map(|_| {
+                let rx = rx.clone();
+                gorun::go(move || rx.iter().count() as u64)
+            })
+            .collect();
+        for p in producers {
+            p.join().unwrap();
+        }
+        let got: u64 = consumers.into_iter().map(|c| c.join().unwrap()).sum();
+        assert_eq!(got, N);
+    })
+}
+
+fn select4() {
+    gorun::run(|| {
+        let chans: Vec<_> = (0..4).map(|_| gorun::chan::<u64>(0)).collect();
+        for (tx, _) in &chans {
+            let tx = tx.clone();
+            gorun::go(move || {
+                for i in 0..N / 4 {
+                    tx.send(i).unwrap();
+                }
+            });
+        }
+        for _ in 0..N {
+            gorun::select! {
+                recv(chans[0].1) -> v => v.unwrap(),
+                recv(chans[1].1) -> v => v.unwrap(),
+                recv(chans[2].1) -> v => v.unwrap(),
+                recv(chans[3].1) -> v => v.unwrap(),
+            };
+        }
+    })
+}
+
 fn mutex_counter() {
     static COUNT: Mutex<u64> = Mutex::new(0);
     gorun::run(|| {
@@ -120,6 +170,16 @@ fn main() {
             name: "pingpong",
             ops: N,
             run: pingpong,
+        },
+        Bench {
+            name: "mpmc",
+            ops: N,
+            run: mpmc,
+        },
+        Bench {
+            name: "select",
+            ops: N,
+            run: select4,
         },
         Bench {
             name: "mutex",

@@ -100,10 +100,9 @@ pub(crate) struct G {
 
 // SAFETY: the `Cell`/`UnsafeCell` fields follow the ownership rules in the module docs:
 // `entry` is accessed only by the thread that dequeued the unstarted goroutine; `coro`,
-// `stack_top`, `saved_sp`, `evicted`, `cold_queued`,
-// and `yielder` only by its home worker after start, and `registry_index` only under
-// its registry shard's mutex. Everything else is atomic or
-// immutable.
+// `stack_top`, `saved_sp`, `evicted`, `cold_queued` and `yielder` only by its home worker
+// after start; `registry_index` only under its registry shard's mutex. Everything else is
+// atomic or immutable.
 unsafe impl Sync for G {}
 // SAFETY: as above; moving an `Arc<G>` between threads never moves the coroutine, which
 // stays on its home thread.

@@ -36,6 +36,7 @@ use crate::diag::lockgraph::HeldLocksCell;
 use crate::park::WaitReason;
 use crate::runtime::{worker, Shared};
 use crate::stack::evict::{self, Evicted};
+use crate::stack::pack::References;
 use crate::stack::SlotStack;
 
 /// Why a goroutine switched back to its worker.
@@ -209,7 +210,7 @@ impl G {
     ///
     /// # Safety
     /// Home worker only, while the goroutine is suspended (not running).
-    pub(crate) unsafe fn evict(&self) -> Option<(usize, usize, usize)> {
+    pub(crate) unsafe fn evict(&self, refs: &mut References) -> Option<(usize, usize, usize)> {
         // SAFETY: home thread, goroutine suspended: nobody else touches `evicted`.
         let slot = unsafe { &mut *self.evicted.get() };
         if slot.is_some() || self.pins.load(Ordering::Acquire) != 0 || !self.is_parked() {
@@ -218,7 +219,7 @@ impl G {
         let (limit, top) = (self.stack_limit(), self.stack_top.get());
         // SAFETY: the goroutine is suspended and only this thread resumes it, after
         // `restore`; `saved_sp` was recorded on its stack at suspension.
-        let ev = unsafe { evict::save(self.saved_sp.get(), limit, top) };
+        let ev = unsafe { evict::save(self.saved_sp.get(), limit, top, refs) };
         let len = ev.len();
         *slot = Some(ev);
         Some((limit, top, len))

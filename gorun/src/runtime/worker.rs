@@ -38,6 +38,7 @@ use super::Shared;
 use crate::goroutine::{Suspend, G, UNSTARTED};
 use crate::park::WaitReason;
 use crate::stack::overflow::{self, RunningInfo};
+use crate::stack::pack::References;
 use crate::stack::{evict, SlotStack};
 
 /// Ticks between checks of the shared queues ahead of local work (fairness).
@@ -176,6 +177,8 @@ pub(crate) struct Worker {
     g_cache: RefCell<Vec<Arc<G>>>,
     /// Parked goroutines whose stacks are still resident, oldest first (copy-on-park).
     cold: RefCell<VecDeque<Arc<G>>>,
+    /// Recently evicted stacks that later ones are packed against (copy-on-park).
+    references: RefCell<References>,
     /// Free stacks kept by this worker, so most starts and finishes skip the shared pool.
     stack_cache: RefCell<Vec<SlotStack>>,
     tick: Cell<u32>,
@@ -287,6 +290,7 @@ impl Worker {
             spawn_run: Cell::new(0),
             stack_cache: RefCell::new(Vec::new()),
             cold: RefCell::new(VecDeque::new()),
+            references: RefCell::default(),
             g_cache: RefCell::new(Vec::new()),
             tick: Cell::new(0),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1)),
@@ -619,7 +623,7 @@ impl Worker {
                 continue;
             }
             // SAFETY: home thread; `g` is not running (this thread is in the scheduler).
-            if let Some((limit, top, len)) = unsafe { g.evict() } {
+            if let Some((limit, top, len)) = unsafe { g.evict(&mut self.references.borrow_mut()) } {
                 ranges.push((limit, top, g.id));
                 bytes += len as u64;
             }

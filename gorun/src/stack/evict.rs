@@ -10,7 +10,7 @@
 //!   slot: | guard | .............. unused ...... | live frames |  <- top
 //!                                               ^lo (saved SP - margin)
 //!   evicted:       the whole usable part released, guarded where supported
-//!   heap:          Box<[u8]> = bytes [lo, top), packed (zeros, repeats, shared prefixes)
+//!   heap:          Box<[u8]> = words [lo, top), packed against a similar stack
 //! ```
 //!
 //! Where the kernel supports guard markers, the released range is guarded rather than just
@@ -22,6 +22,7 @@
 //! started goroutine runs on no other thread, so nothing can resume it in between.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use super::{guards_in_page_tables, pack, MADV_GUARD_INSTALL};
 
@@ -35,34 +36,38 @@ const MADV_GUARD_REMOVE: libc::c_int = 103;
 /// keep its frame.
 pub(crate) const SWITCH_MARGIN: usize = if cfg!(debug_assertions) { 512 } else { 128 };
 
-/// The saved stack bytes of an evicted goroutine, packed (see `pack`).
+/// The saved stack words of an evicted goroutine, packed against a reference (see `pack`).
 pub(crate) struct Evicted {
-    lo: usize,
     packed: Box<[u8]>,
+    reference: Option<Arc<pack::Reference>>,
 }
 
 impl Evicted {
-    /// Heap bytes this evicted stack costs.
+    /// Heap bytes this evicted stack costs (its reference is shared, not counted).
     pub(crate) fn len(&self) -> usize {
         self.packed.len()
     }
 }
 
-/// Copies the live part `[sp - SWITCH_MARGIN, top)` of a suspended stack to the heap. The
-/// pages are released later, in a batch, by [`release`].
+/// Copies the live part `[sp - SWITCH_MARGIN, top)` of a suspended stack to the heap,
+/// packed against one of the worker's `refs`. The pages are released later, in a batch, by
+/// [`release`].
 ///
 /// # Safety
 /// `[limit, top)` must be the usable part of the stack slot of a suspended coroutine that
 /// nothing touches until [`restore`], and `sp` its stack pointer recorded at suspension.
-pub(crate) unsafe fn save(sp: usize, limit: usize, top: usize) -> Evicted {
+pub(crate) unsafe fn save(
+    sp: usize,
+    limit: usize,
+    top: usize,
+    refs: &mut pack::References,
+) -> Evicted {
     let lo = (sp.saturating_sub(SWITCH_MARGIN) & !7).max(limit);
-    // SAFETY: `[lo, top)` lies in the slot and is mapped; the coroutine is suspended, so
-    // nothing writes it while we read.
-    let live = unsafe { std::slice::from_raw_parts(lo as *const u8, top - lo) };
-    Evicted {
-        lo,
-        packed: pack::pack(live),
-    }
+    // SAFETY: `[lo, top)` lies in the slot, is mapped and 8-aligned (slot bounds are page
+    // aligned); the coroutine is suspended, so nothing writes it while we read.
+    let live = unsafe { std::slice::from_raw_parts(lo as *const u64, (top - lo) / 8) };
+    let (packed, reference) = refs.pack(live, top);
+    Evicted { packed, reference }
 }
 
 /// Releases the usable ranges `[limit, top)` of slots whose stacks were saved (and which
@@ -114,10 +119,12 @@ pub(crate) unsafe fn restore(ev: Evicted, limit: usize, top: usize) {
         if guards_in_page_tables() {
             libc::madvise(limit as *mut libc::c_void, top - limit, MADV_GUARD_REMOVE);
         }
-        let len = pack::unpacked_len(&ev.packed);
+        let n = pack::unpacked_words(&ev.packed);
         pack::unpack(
             &ev.packed,
-            std::slice::from_raw_parts_mut(ev.lo as *mut u8, len),
+            std::slice::from_raw_parts_mut((top - n * 8) as *mut u64, n),
+            top,
+            ev.reference.as_deref(),
         );
     }
 }

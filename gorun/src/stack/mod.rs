@@ -34,7 +34,7 @@
 
 pub(crate) mod evict;
 pub(crate) mod overflow;
-mod pack;
+pub(crate) mod pack;
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};

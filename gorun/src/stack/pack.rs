@@ -1,34 +1,58 @@
 //! A small, fast encoding for the words of a parked stack (copy-on-park).
 //!
-//! Parked stacks are full of zeros (padding, cleared locals), repeated pointers (the same
-//! control block or channel referenced by several frames) and pointers into a few regions
-//! (the binary, the heap, the stack itself) that share their upper 32 bits. So each word
-//! gets a one-byte tag:
+//! Goroutines parked at the same place have nearly the same stack: the same return
+//! addresses, the same pointers to shared objects (the channel, the runtime), the same
+//! saved registers. Each worker keeps a few recently evicted stacks as *references*
+//! ([`References`]); a stack is encoded word by word against one of them, aligned at the
+//! top (outer frames coincide even when the depths differ). Each word gets a 4-bit tag:
 //!
 //! - `ZERO`: the word is 0;
-//! - `DICT + i` (i < 15): the word is the i-th entry of a dictionary of repeated words;
-//! - `BASE + b` (b < 4): the word is `bases[b] << 32 | low`, with `low` stored in 4 bytes;
-//! - `RAW`: the word is stored in full.
+//! - `SAME`: the word equals the reference's word at the same depth;
+//! - `SHIFT`: the reference's word plus the distance between the two stack tops (a pointer
+//!   into the goroutine's own stack);
+//! - `DELTA + d` (d < 3): the reference's word plus the d-th of a few deltas stored once
+//!   (pointers to this goroutine's own heap objects, which the reference's frames hold at
+//!   the same depths);
+//! - `DICT + i` (i < 5): the i-th entry of a dictionary of repeated words;
+//! - `BASE + b` (b < 4): `bases[b] << 32 | low`, with `low` stored in 4 bytes;
+//! - `RAW`: the word stored in full.
 //!
-//! Layout: `[words u32][ndict u8][nbases u8][tags; words][dict u64; ndict][bases u32; nbases]`
-//! then the payloads (4 or 8 bytes each) in word order. Typical parked stacks shrink by
-//! about half. Pure functions on byte slices; no unsafe.
+//! Layout: `[words u32][ndelta u8][ndict u8][nbases u8][delta i64; ndelta]`
+//! `[tags; ceil(words / 2)][dict u64; ndict][bases u32; nbases]` then the payloads (4 or 8
+//! bytes each) in word order. A typical parked stack of ~800 bytes packs to ~100.
+//! No unsafe here: pure functions on slices.
+
+use std::sync::Arc;
 
 const ZERO: u8 = 0;
-const DICT: u8 = 1;
-const DICT_MAX: usize = 15;
-const BASE: u8 = 16;
+const SAME: u8 = 1;
+const SHIFT: u8 = 2;
+const DELTA: u8 = 3;
+const DELTA_MAX: usize = 3;
+const RAW: u8 = 6;
+const BASE: u8 = 7;
 const BASE_MAX: usize = 4;
-const RAW: u8 = 20;
+const DICT: u8 = 11;
+const DICT_MAX: usize = 5;
+const HEADER: usize = 7;
 
-fn words(bytes: &[u8]) -> impl Iterator<Item = u64> + '_ {
-    bytes
-        .chunks_exact(8)
-        .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+/// A stack evicted earlier, kept verbatim so that similar stacks can be encoded against it.
+pub(crate) struct Reference {
+    words: Box<[u64]>,
+    top: usize,
 }
 
-/// The `limit` most frequent values of `vals` that occur at least `min` times.
-fn most_frequent(mut vals: Vec<u64>, min: usize, limit: usize) -> Vec<u64> {
+impl Reference {
+    /// The reference word `depth` words below the top, if the reference is that deep.
+    fn at(&self, depth: usize) -> Option<u64> {
+        let m = self.words.len();
+        (depth < m).then(|| self.words[m - 1 - depth])
+    }
+}
+
+/// The `limit` most frequent values of `vals` that occur at least `min` times, most frequent
+/// first, with their counts.
+fn most_frequent(mut vals: Vec<u64>, min: usize, limit: usize) -> Vec<(usize, u64)> {
     vals.sort_unstable();
     let mut runs: Vec<(usize, u64)> = Vec::new();
     let mut i = 0;
@@ -40,40 +64,97 @@ fn most_frequent(mut vals: Vec<u64>, min: usize, limit: usize) -> Vec<u64> {
         i = j;
     }
     runs.sort_unstable_by_key(|r| std::cmp::Reverse(r.0));
-    runs.into_iter().take(limit).map(|r| r.1).collect()
+    runs.truncate(limit);
+    runs
 }
 
-/// Encodes `bytes` (a multiple of 8 long).
-pub(crate) fn pack(bytes: &[u8]) -> Box<[u8]> {
-    debug_assert_eq!(bytes.len() % 8, 0);
-    let n = bytes.len() / 8;
-    let nonzero: Vec<u64> = words(bytes).filter(|&w| w != 0).collect();
-    let dict = most_frequent(nonzero.clone(), 2, DICT_MAX);
-    let rest: Vec<u64> = nonzero
-        .into_iter()
-        .filter(|w| !dict.contains(w))
-        .map(|w| w >> 32)
+/// What the reference says about word `w` at `depth`: its tag if it needs no payload.
+fn by_reference(w: u64, depth: usize, r: Option<&Reference>, shift: u64) -> Option<u8> {
+    let rw = r?.at(depth)?;
+    if w == rw {
+        Some(SAME)
+    } else if w == rw.wrapping_add(shift) {
+        Some(SHIFT)
+    } else {
+        None
+    }
+}
+
+/// Encodes the stack words `ws` (lowest address first) whose top is at address `top`,
+/// against `reference` if given.
+pub(crate) fn pack(ws: &[u64], top: usize, reference: Option<&Reference>) -> Box<[u8]> {
+    let n = ws.len();
+    let shift = reference.map_or(0, |r| (top as u64).wrapping_sub(r.top as u64));
+    let depth = |i: usize| n - 1 - i;
+    // Words the reference does not explain, with their indices.
+    let rest: Vec<(usize, u64)> = ws
+        .iter()
+        .enumerate()
+        .filter(|&(i, &w)| w != 0 && by_reference(w, depth(i), reference, shift).is_none())
+        .map(|(i, &w)| (i, w))
         .collect();
-    let bases: Vec<u32> = most_frequent(rest, 2, BASE_MAX)
+    let delta: Vec<u64> = match reference {
+        Some(r) => {
+            let diffs = rest
+                .iter()
+                .filter_map(|&(i, w)| r.at(depth(i)).map(|rw| w.wrapping_sub(rw)))
+                .collect();
+            most_frequent(diffs, 2, DELTA_MAX)
+                .into_iter()
+                .map(|d| d.1)
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    let by_delta = |i: usize, w: u64| {
+        let rw = reference.and_then(|r| r.at(depth(i)))?;
+        delta.iter().position(|&d| rw.wrapping_add(d) == w)
+    };
+    let rest: Vec<u64> = rest
         .into_iter()
-        .map(|b| b as u32)
+        .filter(|&(i, w)| by_delta(i, w).is_none())
+        .map(|(_, w)| w)
+        .collect();
+    let bases: Vec<u32> = most_frequent(rest.iter().map(|w| w >> 32).collect(), 2, BASE_MAX)
+        .into_iter()
+        .map(|(_, b)| b as u32)
+        .collect();
+    // A dictionary entry costs 8 bytes and saves each use its payload.
+    let payload = |w: u64| {
+        if bases.contains(&((w >> 32) as u32)) {
+            4
+        } else {
+            8
+        }
+    };
+    let dict: Vec<u64> = most_frequent(rest.clone(), 2, usize::MAX)
+        .into_iter()
+        .filter(|&(count, w)| count * payload(w) > 8)
+        .take(DICT_MAX)
+        .map(|(_, w)| w)
         .collect();
 
-    let mut out = Vec::with_capacity(6 + n * 5);
+    let tags_at = HEADER + delta.len() * 8;
+    let mut out = Vec::with_capacity(tags_at + n.div_ceil(2) + rest.len() * 8 + 64);
     out.extend_from_slice(&(n as u32).to_le_bytes());
-    out.push(dict.len() as u8);
-    out.push(bases.len() as u8);
-    let tags_at = out.len();
-    out.resize(tags_at + n, ZERO);
+    out.extend_from_slice(&[delta.len() as u8, dict.len() as u8, bases.len() as u8]);
+    for d in &delta {
+        out.extend_from_slice(&d.to_le_bytes());
+    }
+    out.resize(tags_at + n.div_ceil(2), 0);
     for d in &dict {
         out.extend_from_slice(&d.to_le_bytes());
     }
     for b in &bases {
         out.extend_from_slice(&b.to_le_bytes());
     }
-    for (i, w) in words(bytes).enumerate() {
+    for (i, &w) in ws.iter().enumerate() {
         let tag = if w == 0 {
             ZERO
+        } else if let Some(t) = by_reference(w, depth(i), reference, shift) {
+            t
+        } else if let Some(d) = by_delta(i, w) {
+            DELTA + d as u8
         } else if let Some(d) = dict.iter().position(|&d| d == w) {
             DICT + d as u8
         } else if let Some(b) = bases.iter().position(|&b| b == (w >> 32) as u32) {
@@ -83,42 +164,101 @@ pub(crate) fn pack(bytes: &[u8]) -> Box<[u8]> {
             out.extend_from_slice(&w.to_le_bytes());
             RAW
         };
-        out[tags_at + i] = tag;
+        out[tags_at + i / 2] |= tag << (4 * (i % 2));
     }
     out.into_boxed_slice()
 }
 
-/// The decoded length in bytes of `packed`.
-pub(crate) fn unpacked_len(packed: &[u8]) -> usize {
-    u32::from_le_bytes(packed[..4].try_into().unwrap()) as usize * 8
+/// The number of words encoded in `packed`.
+pub(crate) fn unpacked_words(packed: &[u8]) -> usize {
+    u32::from_le_bytes(packed[..4].try_into().unwrap()) as usize
 }
 
-/// Decodes `packed` into `out` (exactly `unpacked_len` bytes long).
-pub(crate) fn unpack(packed: &[u8], out: &mut [u8]) {
-    let n = unpacked_len(packed) / 8;
-    let (ndict, nbases) = (packed[4] as usize, packed[5] as usize);
-    let tags = &packed[6..6 + n];
-    let dict_at = 6 + n;
-    let bases_at = dict_at + ndict * 8;
-    let mut at = bases_at + nbases * 4;
+/// Decodes `packed` into `out` (exactly `unpacked_words` long, top at address `top`), with
+/// the reference it was packed against.
+pub(crate) fn unpack(packed: &[u8], out: &mut [u64], top: usize, reference: Option<&Reference>) {
+    let n = unpacked_words(packed);
+    let (ndelta, ndict, nbases) = (packed[4] as usize, packed[5] as usize, packed[6] as usize);
     let u64_at = |i: usize| u64::from_le_bytes(packed[i..i + 8].try_into().unwrap());
     let u32_at = |i: usize| u32::from_le_bytes(packed[i..i + 4].try_into().unwrap()) as u64;
-    for (i, &tag) in tags.iter().enumerate() {
-        let w = match tag {
+    let delta: Vec<u64> = (0..ndelta).map(|d| u64_at(HEADER + d * 8)).collect();
+    let shift = reference.map_or(0, |r| (top as u64).wrapping_sub(r.top as u64));
+    let tags_at = HEADER + ndelta * 8;
+    let dict_at = tags_at + n.div_ceil(2);
+    let bases_at = dict_at + ndict * 8;
+    let mut at = bases_at + nbases * 4;
+    let refw = |i: usize| {
+        reference
+            .and_then(|r| r.at(n - 1 - i))
+            .expect("a stack packed against a reference is unpacked with it")
+    };
+    for (i, o) in out.iter_mut().enumerate() {
+        let tag = packed[tags_at + i / 2] >> (4 * (i % 2)) & 0xf;
+        *o = match tag {
             ZERO => 0,
-            t if t < BASE => u64_at(dict_at + (t - DICT) as usize * 8),
-            t if t < RAW => {
-                let w = u32_at(bases_at + (t - BASE) as usize * 4) << 32 | u32_at(at);
-                at += 4;
-                w
-            }
-            _ => {
-                let w = u64_at(at);
+            SAME => refw(i),
+            SHIFT => refw(i).wrapping_add(shift),
+            t if t < RAW => refw(i).wrapping_add(delta[(t - DELTA) as usize]),
+            RAW => {
                 at += 8;
-                w
+                u64_at(at - 8)
             }
+            t if t < DICT => {
+                at += 4;
+                u32_at(bases_at + (t - BASE) as usize * 4) << 32 | u32_at(at - 4)
+            }
+            t => u64_at(dict_at + (t - DICT) as usize * 8),
         };
-        out[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+    }
+}
+
+/// How many references a worker keeps, and how many evictions must pass between two new
+/// ones once it has that many (so pathological stacks cannot each pin a reference).
+const KEEP: usize = 4;
+const NEW_EVERY: u32 = 32;
+
+/// A worker's recent references. Each packed stack holds an `Arc` to the reference it was
+/// packed against, so a reference lives as long as a stack needs it.
+#[derive(Default)]
+pub(crate) struct References {
+    recent: Vec<Arc<Reference>>,
+    since_new: u32,
+}
+
+impl References {
+    /// Packs the stack words `ws` (top at `top`) against the best reference, taking this
+    /// stack as a new reference where none fits.
+    pub(crate) fn pack(&mut self, ws: &[u64], top: usize) -> (Box<[u8]>, Option<Arc<Reference>>) {
+        self.since_new = self.since_new.saturating_add(1);
+        let same_depth = self.recent.iter().position(|r| r.words.len() == ws.len());
+        if let Some(k) = same_depth {
+            let r = self.recent.remove(k);
+            let packed = pack(ws, top, Some(&r));
+            self.recent.push(r.clone()); // most recently used last
+                                         // A good fit packs to well under a quarter; otherwise try a fresher reference.
+            if packed.len() * 4 < ws.len() * 8 || !self.may_add() {
+                return (packed, Some(r));
+            }
+        } else if !self.may_add() {
+            let r = self.recent.last().cloned();
+            return (pack(ws, top, r.as_deref()), r);
+        }
+        let r = Arc::new(Reference {
+            words: ws.into(),
+            top,
+        });
+        if let Some(k) = same_depth.map(|_| self.recent.len() - 1) {
+            self.recent.remove(k);
+        } else if self.recent.len() == KEEP {
+            self.recent.remove(0);
+        }
+        self.recent.push(r.clone());
+        self.since_new = 0;
+        (pack(ws, top, Some(&r)), Some(r))
+    }
+
+    fn may_add(&self) -> bool {
+        self.recent.len() < KEEP || self.since_new >= NEW_EVERY
     }
 }
 
@@ -126,44 +266,77 @@ pub(crate) fn unpack(packed: &[u8], out: &mut [u8]) {
 mod tests {
     use super::*;
 
-    fn round_trip(ws: &[u64]) -> usize {
-        let bytes: Vec<u8> = ws.iter().flat_map(|w| w.to_le_bytes()).collect();
-        let packed = pack(&bytes);
-        let mut out = vec![0xAAu8; unpacked_len(&packed)];
-        unpack(&packed, &mut out);
-        assert_eq!(out, bytes);
+    fn round_trip(ws: &[u64], top: usize, r: Option<&Reference>) -> usize {
+        let packed = pack(ws, top, r);
+        let mut out = vec![0xAAAA; unpacked_words(&packed)];
+        unpack(&packed, &mut out, top, r);
+        assert_eq!(out, ws);
         packed.len()
     }
 
-    #[test]
-    fn round_trips() {
-        round_trip(&[]);
-        round_trip(&[0, 0, 0]);
-        round_trip(&[
-            u64::MAX,
-            1,
-            0,
-            u64::MAX,
-            7 << 32 | 5,
-            7 << 32 | 9,
-            7 << 32 | 1,
-        ]);
-        let mixed: Vec<u64> = (0..500u64)
-            .map(|i| match i % 5 {
+    /// A made-up parked stack of `n` words at `top`: zeros, code addresses, a shared heap
+    /// object, this goroutine's heap objects at `heap`, pointers into itself.
+    fn stack(n: usize, top: usize, heap: u64, salt: u64) -> Vec<u64> {
+        (0..n as u64)
+            .map(|i| match i % 6 {
                 0 => 0,
-                1 => 0x5649_251e_24c0,
-                2 => 0x7f1c_0000_0000 | (i * 16),
-                3 => i.wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                _ => 0x5649_3d75_0000 | i,
+                1 => 0x5649_251e_2000 + i * 16,
+                2 => top as u64 - (n as u64 - i) * 8 + 32,
+                3 => heap + (i % 3) * 0x60,
+                4 => 0x7f1c_0000_0000 | (i * 16),
+                _ => (i ^ salt).wrapping_mul(0x9E37_79B9_7F4A_7C15),
             })
-            .collect();
-        let len = round_trip(&mixed);
-        assert!(len < mixed.len() * 8 * 3 / 4, "{len}");
+            .collect()
+    }
+
+    #[test]
+    fn round_trips_without_reference() {
+        round_trip(&[], 0x1000, None);
+        round_trip(&[0, 0, 0], 0x1000, None);
+        round_trip(
+            &[u64::MAX, 1, 0, u64::MAX, 7 << 32 | 5, 7 << 32 | 9],
+            0x1000,
+            None,
+        );
+        let s = stack(100, 0x7f00_0001_0000, 0x5600_0000_1000, 1);
+        let len = round_trip(&s, 0x7f00_0001_0000, None);
+        assert!(len < 100 * 8 * 3 / 4, "{len}");
+    }
+
+    #[test]
+    fn similar_stacks_pack_small_against_a_reference() {
+        let (top1, top2) = (0x7f00_0001_0000, 0x7f00_0012_0000);
+        let r = Reference {
+            words: stack(100, top1, 0x5600_0000_1000, 1).into(),
+            top: top1,
+        };
+        // Same shape, another stack and other heap objects, a few different words.
+        let s = stack(100, top2, 0x5600_0bad_3000, 2);
+        let len = round_trip(&s, top2, Some(&r));
+        assert!(len < 100 * 8 / 4, "{len}");
+        // Deeper and shallower stacks still share their outer frames with the reference.
+        round_trip(&stack(130, top2, 0x5600_0bad_3000, 1), top2, Some(&r));
+        round_trip(&stack(40, top2, 0x5600_0bad_3000, 1), top2, Some(&r));
     }
 
     #[test]
     fn many_distinct_repeats_overflow_the_dictionary() {
         let ws: Vec<u64> = (0..100u64).flat_map(|i| [i + 1, i + 1]).collect();
-        round_trip(&ws);
+        round_trip(&ws, 0x1000, None);
+    }
+
+    #[test]
+    fn references_are_reused_and_bounded() {
+        let mut refs = References::default();
+        for k in 0..1000u64 {
+            let n = 50 + (k % 7) as usize * 10;
+            let top = 0x7f00_0000_0000 + (k as usize) * 0x11000;
+            let s = stack(n, top, 0x5600_0000_0000 + k * 0x1000, k % 3);
+            let (packed, r) = refs.pack(&s, top);
+            let mut out = vec![0; unpacked_words(&packed)];
+            unpack(&packed, &mut out, top, r.as_deref());
+            assert_eq!(out, s);
+            assert!(refs.recent.len() <= KEEP);
+        }
     }
 }

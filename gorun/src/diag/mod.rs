@@ -96,7 +96,7 @@ fn describe(out: &mut String, g: &G, running_on: Option<usize>, now: u64) {
         }
     };
     let _ = writeln!(out, "goroutine {} [{state}]:", g.id);
-    if let Some(name) = &g.name {
+    if let Some(name) = g.name() {
         let _ = writeln!(out, "\tname: {name}");
     }
     if running_on.is_none() && g.is_parked() {

@@ -5,14 +5,14 @@
 //! A goroutine is an `Arc<G>`. The control block is shared: wait queues, timers and run
 //! queues hold `Arc<G>`s to wake it. Its fields fall in three groups:
 //!
-//! - immutable identity (id, parent, spawn site, name, runtime);
+//! - immutable identity (id, parent, spawn site, runtime; the name, out of line);
 //! - atomics anyone may touch: the park state, the wait reason, the park site, the home
 //!   worker (written once, when the goroutine starts);
 //! - fields owned by one thread at a time, in `UnsafeCell`s:
-//!   * `entry` (the closure of an unstarted goroutine) belongs to whoever popped the `Arc<G>`
-//!     off a run queue; it is taken exactly once, when the goroutine starts;
-//!   * `coro` is set when the goroutine starts on a worker, and from then on touched only
-//!     by that worker's thread (its *home*). A started goroutine never moves
+//!   * `body` holds the closure of an unstarted goroutine, which belongs to whoever popped
+//!     the `Arc<G>` off a run queue and is taken exactly once, when the goroutine starts;
+//!     then the coroutine, set when the goroutine starts on a worker and from then on
+//!     touched only by that worker's thread (its *home*). A started goroutine never moves
 //!     to another thread (DESIGN.md §2): that is what makes `!Send` values on its stack and
 //!     cached thread-local addresses sound.
 //!
@@ -27,7 +27,7 @@ pub(crate) use join::{Runnable, Task};
 
 use std::cell::{Cell, UnsafeCell};
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use corosensei::{Coroutine, Yielder};
@@ -68,8 +68,10 @@ pub(crate) struct G {
     pub(crate) id: u64,
     pub(crate) parent: u64,
     pub(crate) spawn_site: &'static Location<'static>,
-    pub(crate) name: Option<Box<str>>,
     pub(crate) shared: Arc<Shared>,
+    /// The name and park traces, for the few goroutines that have them (kept out of line:
+    /// a million parked goroutines should not pay for them).
+    extra: Option<Box<Extra>>,
 
     state: AtomicU8,
     wait_reason: AtomicU8,
@@ -78,11 +80,8 @@ pub(crate) struct G {
     parked_at: AtomicU64,
     /// Locks held now (lock-cycle detection).
     pub(crate) held_locks: HeldLocksCell,
-    /// Backtrace of the last park, with `GORUN_TRACEBACK=all` only.
-    trace: Mutex<Option<Box<str>>>,
 
-    entry: UnsafeCell<Option<Entry>>,
-    coro: UnsafeCell<Option<Coro>>,
+    body: UnsafeCell<Body>,
     /// Top of the stack (highest address), set when it starts.
     stack_top: Cell<usize>,
     /// Stack pointer recorded at the last suspension (for copy-on-park).
@@ -92,17 +91,31 @@ pub(crate) struct G {
     /// Whether the home worker's cold list holds this goroutine.
     pub(crate) cold_queued: Cell<bool>,
     /// Reasons the stack must stay resident (something may point into it).
-    pins: AtomicUsize,
+    pins: AtomicU32,
     yielder: Cell<*const Yielder<(), Suspend>>,
-    home: AtomicUsize,
+    home: AtomicU16,
     /// Index in the home worker's registry shard; only read and changed under its lock.
-    pub(crate) registry_index: Cell<usize>,
+    pub(crate) registry_index: Cell<u32>,
+}
+
+/// What a goroutine runs: its closure until it starts, then its coroutine.
+enum Body {
+    Unstarted(Entry),
+    Started(Coro),
+    Gone,
+}
+
+/// The rarely present parts of a control block.
+struct Extra {
+    name: Option<Box<str>>,
+    /// Backtrace of the last park, with `GORUN_TRACEBACK=all` only.
+    trace: Mutex<Option<Box<str>>>,
 }
 
 // SAFETY: the `Cell`/`UnsafeCell` fields follow the ownership rules in the module docs:
-// `entry` is accessed only by the thread that dequeued the unstarted goroutine; `coro`,
-// `stack_top`, `saved_sp`, `evicted`, `cold_queued` and `yielder` only by its home worker
-// after start; `registry_index` only under its registry shard's mutex. Everything else is
+// `body` is accessed only by the thread that dequeued the unstarted goroutine, then (once
+// started) by its home worker; `stack_top`, `saved_sp`, `evicted`, `cold_queued` and
+// `yielder` only by its home worker after start; `registry_index` only under its registry shard's mutex. Everything else is
 // atomic or immutable.
 unsafe impl Sync for G {}
 // SAFETY: as above; moving an `Arc<G>` between threads never moves the coroutine, which
@@ -122,30 +135,41 @@ impl G {
             id,
             parent,
             spawn_site,
-            name,
             shared,
+            extra: (name.is_some() || crate::diag::traceback_all()).then(|| {
+                Box::new(Extra {
+                    name,
+                    trace: Mutex::new(None),
+                })
+            }),
             state: AtomicU8::new(RUNNING),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             park_site: AtomicPtr::new(std::ptr::null_mut()),
             parked_at: AtomicU64::new(0),
             held_locks: HeldLocksCell::new(),
-            trace: Mutex::new(None),
-            entry: UnsafeCell::new(Some(entry)),
-            coro: UnsafeCell::new(None),
+            body: UnsafeCell::new(Body::Unstarted(entry)),
             stack_top: Cell::new(0),
             saved_sp: Cell::new(0),
             evicted: UnsafeCell::new(None),
             cold_queued: Cell::new(false),
-            pins: AtomicUsize::new(0),
+            pins: AtomicU32::new(0),
             yielder: Cell::new(std::ptr::null()),
-            home: AtomicUsize::new(UNSTARTED),
-            registry_index: Cell::new(usize::MAX),
+            home: AtomicU16::new(u16::MAX),
+            registry_index: Cell::new(u32::MAX),
         }
     }
 
     /// The worker this goroutine is pinned to, or `UNSTARTED`.
     pub(crate) fn home(&self) -> usize {
-        self.home.load(Ordering::Relaxed)
+        match self.home.load(Ordering::Relaxed) {
+            u16::MAX => UNSTARTED,
+            h => h as usize,
+        }
+    }
+
+    /// The goroutine's name, if it was given one.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.extra.as_ref()?.name.as_deref()
     }
 
     pub(crate) fn wait_reason(&self) -> WaitReason {
@@ -164,7 +188,8 @@ impl G {
 
     /// The backtrace captured at the last park (`GORUN_TRACEBACK=all`).
     pub(crate) fn park_trace(&self) -> Option<String> {
-        self.trace.lock().unwrap().as_deref().map(str::to_string)
+        let extra = self.extra.as_ref()?;
+        extra.trace.lock().unwrap().as_deref().map(str::to_string)
     }
 
     pub(crate) fn is_parked(&self) -> bool {
@@ -178,7 +203,14 @@ impl G {
     /// start it) and it must not have started yet.
     pub(crate) unsafe fn take_entry(&self) -> Option<Entry> {
         // SAFETY: exclusive by the caller's contract.
-        unsafe { (*self.entry.get()).take() }
+        let body = unsafe { &mut *self.body.get() };
+        match std::mem::replace(body, Body::Gone) {
+            Body::Unstarted(entry) => Some(entry),
+            other => {
+                *body = other;
+                None
+            }
+        }
     }
 
     /// Binds a freshly created coroutine to this goroutine and pins it to worker `home`.
@@ -187,20 +219,40 @@ impl G {
     /// Called once, on the thread of worker `home`, by the thread that took the entry.
     pub(crate) unsafe fn start(&self, home: usize, coro: Coro, top: usize) {
         self.stack_top.set(top);
-        self.home.store(home, Ordering::Relaxed);
-        // SAFETY: only the home thread touches `coro`, and it is not borrowed now.
-        unsafe { *self.coro.get() = Some(coro) };
+        self.home.store(home as u16, Ordering::Relaxed);
+        // SAFETY: only the home thread touches the started body, and it is not borrowed now.
+        unsafe { *self.body.get() = Body::Started(coro) };
     }
 
     /// The coroutine, for the home worker to resume.
     ///
     /// # Safety
     /// Only the home worker's thread may call this, and it must not hold another reference
-    /// obtained from this function (the goroutine's own code never calls it).
+    /// obtained from this function or from `take_coro` (the goroutine's own code never
+    /// calls either).
     #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn coro_mut(&self) -> &mut Option<Coro> {
+    pub(crate) unsafe fn coro_mut(&self) -> Option<&mut Coro> {
         // SAFETY: by the caller's contract the access is exclusive.
-        unsafe { &mut *self.coro.get() }
+        match unsafe { &mut *self.body.get() } {
+            Body::Started(coro) => Some(coro),
+            _ => None,
+        }
+    }
+
+    /// Takes the coroutine out (finished, or to unwind it at shutdown).
+    ///
+    /// # Safety
+    /// As for `coro_mut`.
+    pub(crate) unsafe fn take_coro(&self) -> Option<Coro> {
+        // SAFETY: by the caller's contract the access is exclusive.
+        let body = unsafe { &mut *self.body.get() };
+        match std::mem::replace(body, Body::Gone) {
+            Body::Started(coro) => Some(coro),
+            other => {
+                *body = other;
+                None
+            }
+        }
     }
 
     /// Copies the suspended goroutine's live stack bytes to the heap (copy-on-park) and
@@ -287,8 +339,8 @@ impl G {
             .store(site as *const _ as *mut _, Ordering::Relaxed);
         self.parked_at
             .store(self.shared.coarse_clock(), Ordering::Relaxed);
-        if crate::diag::traceback_all() {
-            *self.trace.lock().unwrap() = Some(
+        if let Some(extra) = self.extra.as_ref().filter(|_| crate::diag::traceback_all()) {
+            *extra.trace.lock().unwrap() = Some(
                 std::backtrace::Backtrace::force_capture()
                     .to_string()
                     .into(),

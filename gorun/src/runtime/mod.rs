@@ -175,6 +175,9 @@ impl Shared {
 
 const MAIN_ID: u64 = 1;
 
+/// The most worker threads a runtime may have (a control block keeps its home in 16 bits).
+const MAX_WORKERS: usize = 4096;
+
 /// Configures and starts a runtime.
 ///
 /// ```
@@ -290,11 +293,15 @@ impl Builder {
     /// environment variable when set).
     ///
     /// # Panics
-    /// If `n` is 0.
+    /// If `n` is 0 or over 4096.
     pub fn workers(mut self, n: usize) -> Builder {
         assert!(
             n > 0,
             "gorun::Builder::workers: a runtime needs at least one worker, got 0"
+        );
+        assert!(
+            n <= MAX_WORKERS,
+            "gorun::Builder::workers: at most {MAX_WORKERS} workers, got {n}"
         );
         self.workers = Some(n);
         self
@@ -325,15 +332,16 @@ impl Builder {
         }
         if let Some(n) = std::env::var("GORUN_WORKERS")
             .ok()
-            .and_then(|v| v.trim().parse().ok())
+            .and_then(|v| v.trim().parse::<usize>().ok())
         {
             if n > 0 {
-                return n;
+                return n.min(MAX_WORKERS);
             }
         }
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
+            .min(MAX_WORKERS)
     }
 
     /// Starts a runtime, runs `f` as the main goroutine (id 1) on the calling thread, and

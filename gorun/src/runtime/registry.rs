@@ -25,17 +25,17 @@ impl Registry {
     /// Registers a goroutine starting on worker `g.home()`.
     pub(crate) fn insert(&self, g: &Arc<G>) {
         let mut shard = self.shards[g.home()].lock().unwrap();
-        g.registry_index.set(shard.len());
+        g.registry_index.set(shard.len() as u32);
         shard.push(g.clone());
     }
 
     pub(crate) fn remove(&self, g: &G) {
         let mut shard = self.shards[g.home()].lock().unwrap();
-        let i = g.registry_index.get();
+        let i = g.registry_index.get() as usize;
         debug_assert!(std::ptr::eq(&*shard[i], g));
         shard.swap_remove(i);
         if let Some(moved) = shard.get(i) {
-            moved.registry_index.set(i);
+            moved.registry_index.set(i as u32);
         }
     }
 

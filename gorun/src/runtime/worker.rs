@@ -483,9 +483,7 @@ impl Worker {
         // SAFETY: we are g's home worker and it is suspended.
         unsafe { g.restore() };
         // SAFETY: we are g's home worker and hold no other reference to its coroutine.
-        let coro = unsafe { g.coro_mut() }
-            .as_mut()
-            .expect("started goroutine has a coroutine");
+        let coro = unsafe { g.coro_mut() }.expect("started goroutine has a coroutine");
         let stats = &self.me().stats;
         // Started goroutines queued here; the monitor adds the stealable ones itself.
         let backlog = self.ready.borrow().len() + self.spawners.borrow().len();
@@ -541,9 +539,7 @@ impl Worker {
 
     fn finish(&self, g: Arc<G>) {
         // SAFETY: home thread; the coroutine has returned and nobody else borrows it.
-        let coro = unsafe { g.coro_mut() }
-            .take()
-            .expect("finished goroutine has a coroutine");
+        let coro = unsafe { g.take_coro() }.expect("finished goroutine has a coroutine");
         let stack = coro.into_stack();
         let mut cache = self.stack_cache.borrow_mut();
         if cache.len() < STACK_CACHE {
@@ -652,7 +648,7 @@ impl Worker {
             // to unwind.
             unsafe { g.restore() };
             // SAFETY: home thread, no other borrow of the coroutine.
-            let coro = unsafe { g.coro_mut() }.take();
+            let coro = unsafe { g.take_coro() };
             drop(coro); // forced unwind runs the goroutine's destructors on its stack
             CURRENT.with(|c| c.set(std::ptr::null()));
         }

@@ -213,12 +213,13 @@ pub(crate) fn unpack(packed: &[u8], out: &mut [u64], top: usize, reference: Opti
 }
 
 /// How many references a worker keeps, and how many evictions must pass between two new
-/// ones once it has that many (so pathological stacks cannot each pin a reference).
-const KEEP: usize = 4;
-const NEW_EVERY: u32 = 32;
+/// ones once it has that many (a reference that turns out poor costs its size once).
+const KEEP: usize = 8;
+const NEW_EVERY: u32 = 256;
 
-/// A worker's recent references. Each packed stack holds an `Arc` to the reference it was
-/// packed against, so a reference lives as long as a stack needs it.
+/// A worker's recent references, least recently chosen first. Each packed stack holds an
+/// `Arc` to the reference it was packed against, so a reference lives as long as a stack
+/// needs it.
 #[derive(Default)]
 pub(crate) struct References {
     recent: Vec<Arc<Reference>>,
@@ -226,39 +227,48 @@ pub(crate) struct References {
 }
 
 impl References {
-    /// Packs the stack words `ws` (top at `top`) against the best reference, taking this
-    /// stack as a new reference where none fits.
+    /// Packs the stack words `ws` (top at `top`) against whichever reference of the same
+    /// depth packs it smallest. Now and then, when none does well, this stack becomes a new
+    /// reference (the least recently chosen one is forgotten).
     pub(crate) fn pack(&mut self, ws: &[u64], top: usize) -> (Box<[u8]>, Option<Arc<Reference>>) {
         self.since_new = self.since_new.saturating_add(1);
-        let same_depth = self.recent.iter().position(|r| r.words.len() == ws.len());
-        if let Some(k) = same_depth {
-            let r = self.recent.remove(k);
-            let packed = pack(ws, top, Some(&r));
-            self.recent.push(r.clone()); // most recently used last
-                                         // A good fit packs to well under a quarter; otherwise try a fresher reference.
-            if packed.len() * 4 < ws.len() * 8 || !self.may_add() {
-                return (packed, Some(r));
+        // Score the candidates cheaply (words they explain), then pack once.
+        let explained = |r: &Reference| {
+            let shift = (top as u64).wrapping_sub(r.top as u64);
+            (ws.iter().rev().zip(r.words.iter().rev()))
+                .filter(|&(&w, &rw)| w == rw || w == rw.wrapping_add(shift))
+                .count()
+        };
+        let best = (self.recent.iter().enumerate())
+            .filter(|(_, r)| r.words.len() == ws.len())
+            .max_by_key(|(_, r)| explained(r))
+            .map(|(k, r)| (pack(ws, top, Some(r)), k));
+        let may_add = self.since_new >= NEW_EVERY || self.recent.len() < KEEP && best.is_none();
+        match best {
+            // Good is an eighth of the raw bytes or less.
+            Some((packed, k)) if packed.len() <= ws.len() || !may_add => {
+                let r = self.recent.remove(k);
+                self.recent.push(r.clone());
+                (packed, Some(r))
             }
-        } else if !self.may_add() {
-            let r = self.recent.last().cloned();
-            return (pack(ws, top, r.as_deref()), r);
+            None if !may_add => {
+                // A depth none of the references has: their outer frames may still match.
+                let r = self.recent.last().cloned();
+                (pack(ws, top, r.as_deref()), r)
+            }
+            _ => {
+                let r = Arc::new(Reference {
+                    words: ws.into(),
+                    top,
+                });
+                if self.recent.len() == KEEP {
+                    self.recent.remove(0);
+                }
+                self.recent.push(r.clone());
+                self.since_new = 0;
+                (pack(ws, top, Some(&r)), Some(r))
+            }
         }
-        let r = Arc::new(Reference {
-            words: ws.into(),
-            top,
-        });
-        if let Some(k) = same_depth.map(|_| self.recent.len() - 1) {
-            self.recent.remove(k);
-        } else if self.recent.len() == KEEP {
-            self.recent.remove(0);
-        }
-        self.recent.push(r.clone());
-        self.since_new = 0;
-        (pack(ws, top, Some(&r)), Some(r))
-    }
-
-    fn may_add(&self) -> bool {
-        self.recent.len() < KEEP || self.since_new >= NEW_EVERY
     }
 }
 

@@ -45,15 +45,15 @@ impl LockInfo {
     /// Records that the running goroutine now holds this lock (call after acquiring).
     #[inline]
     pub(crate) fn acquired(&self, site: &'static Location<'static>) {
-        worker::with_running(|g| g.held_locks.get_or_alloc().push(self, site));
+        worker::with_running(|g| g.extra_or_alloc().held_locks.push(self, site));
     }
 
     /// Records the release (call before releasing).
     #[inline]
     pub(crate) fn released(&self) {
         worker::with_running(|g| {
-            if let Some(held) = g.held_locks.get() {
-                held.remove(self);
+            if let Some(extra) = g.extra() {
+                extra.held_locks.remove(self);
             }
         });
     }
@@ -61,44 +61,6 @@ impl LockInfo {
 
 /// How many locks per goroutine are tracked.
 const HELD: usize = 4;
-
-/// A goroutine's [`HeldLocks`], allocated when it first takes a lock (most goroutines never
-/// do, and a parked goroutine's control block should stay small). Set once, by the
-/// goroutine's own thread; freed with the control block.
-pub(crate) struct HeldLocksCell(AtomicPtr<HeldLocks>);
-
-impl HeldLocksCell {
-    pub(crate) fn new() -> HeldLocksCell {
-        HeldLocksCell(AtomicPtr::new(std::ptr::null_mut()))
-    }
-
-    /// The list, if the goroutine ever took a lock (any thread).
-    pub(crate) fn get(&self) -> Option<&HeldLocks> {
-        // SAFETY: null, or a pointer from `Box::into_raw` that lives until `drop`.
-        unsafe { self.0.load(Ordering::Acquire).as_ref() }
-    }
-
-    /// The list, allocated on first use. Only the goroutine's own thread calls this.
-    fn get_or_alloc(&self) -> &HeldLocks {
-        if let Some(h) = self.get() {
-            return h;
-        }
-        let fresh = Box::into_raw(Box::new(HeldLocks::new()));
-        self.0.store(fresh, Ordering::Release);
-        // SAFETY: just allocated; freed only in `drop`.
-        unsafe { &*fresh }
-    }
-}
-
-impl Drop for HeldLocksCell {
-    fn drop(&mut self) {
-        let p = *self.0.get_mut();
-        if !p.is_null() {
-            // SAFETY: allocated by `get_or_alloc` with `Box::into_raw`, freed only here.
-            drop(unsafe { Box::from_raw(p) });
-        }
-    }
-}
 
 /// The locks one goroutine holds: written by its own thread only, read by the monitor.
 pub(crate) struct HeldLocks {
@@ -108,7 +70,7 @@ pub(crate) struct HeldLocks {
 }
 
 impl HeldLocks {
-    fn new() -> HeldLocks {
+    pub(crate) fn new() -> HeldLocks {
         HeldLocks {
             len: AtomicUsize::new(0),
             locks: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
@@ -223,7 +185,7 @@ impl LockGraph {
         let holder = |g: u64| -> Option<(u64, &'static Location<'static>)> {
             let lock = edges.get(&g)?.lock;
             gs.iter()
-                .find_map(|h| h.held_locks.get()?.holds(lock).map(|site| (h.id, site)))
+                .find_map(|h| h.extra()?.held_locks.holds(lock).map(|site| (h.id, site)))
         };
         for &start in edges.keys() {
             let mut path = vec![start];

@@ -1,10 +1,10 @@
 //! The body of a goroutine and its result slot, shared with the `JoinHandle`.
 //!
 //! One allocation, a [`Task`], holds the closure until the goroutine starts and the result
-//! after it returns. Its `state` word decides who owns the result:
+//! after it returns, in one slot (`stage`). Its `state` word decides who owns the result:
 //!
-//! - the goroutine writes `result`, then sets `DONE`;
-//! - the handle reads `result` only after seeing `DONE`;
+//! - the goroutine writes the result, then sets `DONE`;
+//! - the handle reads the result only after seeing `DONE`;
 //! - dropping the handle sets `DETACHED`; whichever of `DONE`/`DETACHED` comes second
 //!   disposes of the result (a detached panic is reported as fatal, like Go).
 //!
@@ -32,14 +32,21 @@ pub(crate) trait Runnable: Send + Sync {
 }
 
 pub(crate) struct Task<F, T> {
-    func: UnsafeCell<Option<F>>,
-    result: UnsafeCell<Option<thread::Result<T>>>,
+    /// The closure until the goroutine starts, then (once `DONE`) its result.
+    stage: UnsafeCell<Stage<F, T>>,
     waiter: UnsafeCell<Option<Unparker>>,
     state: AtomicU8,
 }
 
-// SAFETY: `func` is taken once by `run` (the scheduler calls it once, on one thread);
-// `result` and `waiter` are handed over through `state` as the module docs describe, so no
+/// What a [`Task`] holds: one at a time, so one slot serves for both.
+enum Stage<F, T> {
+    Func(F),
+    Result(thread::Result<T>),
+    Taken,
+}
+
+// SAFETY: the closure is taken out of `stage` once by `run` (the scheduler calls it once,
+// on one thread); the result in `stage` and `waiter` are handed over through `state` as the module docs describe, so no
 // two threads access either at once. `F` and `T` cross threads, hence `Send`.
 unsafe impl<F: Send, T: Send> Sync for Task<F, T> {}
 
@@ -49,8 +56,7 @@ where
 {
     pub(crate) fn new(f: F) -> Task<F, T> {
         Task {
-            func: UnsafeCell::new(Some(f)),
-            result: UnsafeCell::new(None),
+            stage: UnsafeCell::new(Stage::Func(f)),
             waiter: UnsafeCell::new(None),
             state: AtomicU8::new(0),
         }
@@ -59,20 +65,24 @@ where
     /// Runs the closure, catching a panic, and publishes the result. A panic nobody will
     /// see (the handle was dropped) is returned back.
     pub(crate) fn run_and_publish(&self) -> Result<(), Box<dyn std::any::Any + Send>> {
-        // SAFETY: `run` is called once (see `Runnable::run`), so nobody else touches `func`.
-        let f = unsafe { (*self.func.get()).take() }.expect("a goroutine body runs once");
+        // SAFETY: `run` is called once (see `Runnable::run`), and until DONE nobody else
+        // touches `stage`.
+        let Stage::Func(f) = (unsafe { std::mem::replace(&mut *self.stage.get(), Stage::Taken) })
+        else {
+            unreachable!("a goroutine body runs once")
+        };
         let r = panic::catch_unwind(AssertUnwindSafe(f));
         if r.is_err() && crate::runtime::worker::abandoned() {
             // The runtime is unwinding this goroutine at shutdown: keep unwinding.
             panic::resume_unwind(r.err().unwrap());
         }
-        // SAFETY: until DONE is set, the goroutine owns `result`.
-        unsafe { *self.result.get() = Some(r) };
+        // SAFETY: until DONE is set, the goroutine owns `stage`.
+        unsafe { *self.stage.get() = Stage::Result(r) };
         let prev = self.state.fetch_or(DONE, Ordering::AcqRel);
         if prev & DETACHED != 0 {
-            // SAFETY: the handle is gone and DONE is set: we own `result` again.
-            let r = unsafe { (*self.result.get()).take() };
-            if let Some(Err(p)) = r {
+            // SAFETY: the handle is gone and DONE is set: we own `stage` again.
+            let r = unsafe { std::mem::replace(&mut *self.stage.get(), Stage::Taken) };
+            if let Stage::Result(Err(p)) = r {
                 return Err(p);
             }
         } else if prev & WAITING != 0 {
@@ -91,7 +101,10 @@ where
             return None;
         }
         // SAFETY: DONE is set and the handle side is the only reader.
-        unsafe { (*self.result.get()).take() }
+        match unsafe { std::mem::replace(&mut *self.stage.get(), Stage::Taken) } {
+            Stage::Result(r) => Some(r),
+            _ => None,
+        }
     }
 }
 

@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex};
 
 use corosensei::{Coroutine, Yielder};
 
-use crate::diag::lockgraph::HeldLocksCell;
+use crate::diag::lockgraph::HeldLocks;
 use crate::park::WaitReason;
 use crate::runtime::{worker, Shared};
 use crate::stack::evict::{self, Evicted};
@@ -69,18 +69,16 @@ pub(crate) struct G {
     pub(crate) parent: u64,
     pub(crate) spawn_site: &'static Location<'static>,
     pub(crate) shared: Arc<Shared>,
-    /// The name and park traces, for the few goroutines that have them (kept out of line:
-    /// a million parked goroutines should not pay for them).
-    extra: Option<Box<Extra>>,
+    /// The name, park trace and held locks, for the few goroutines that have them (out of
+    /// line: a million parked goroutines should not pay for them). Null, or set once (at
+    /// creation or by the goroutine's own thread) to a `Box` freed with the control block.
+    extra: AtomicPtr<Extra>,
 
     state: AtomicU8,
     wait_reason: AtomicU8,
     park_site: AtomicPtr<Location<'static>>,
     /// Runtime clock (ns since the runtime started) when the goroutine last parked.
     parked_at: AtomicU64,
-    /// Locks held now (lock-cycle detection).
-    pub(crate) held_locks: HeldLocksCell,
-
     body: UnsafeCell<Body>,
     /// Top of the stack (highest address), set when it starts.
     stack_top: Cell<usize>,
@@ -105,11 +103,34 @@ enum Body {
     Gone,
 }
 
-/// The rarely present parts of a control block.
-struct Extra {
+/// The rarely present parts of a control block: allocated at creation for a named
+/// goroutine or with `GORUN_TRACEBACK=all`, else when the goroutine first takes a lock.
+pub(crate) struct Extra {
     name: Option<Box<str>>,
     /// Backtrace of the last park, with `GORUN_TRACEBACK=all` only.
     trace: Mutex<Option<Box<str>>>,
+    /// Locks held now (lock-cycle detection).
+    pub(crate) held_locks: HeldLocks,
+}
+
+impl Extra {
+    fn boxed(name: Option<Box<str>>) -> *mut Extra {
+        Box::into_raw(Box::new(Extra {
+            name,
+            trace: Mutex::new(None),
+            held_locks: HeldLocks::new(),
+        }))
+    }
+}
+
+impl Drop for G {
+    fn drop(&mut self) {
+        let p = *self.extra.get_mut();
+        if !p.is_null() {
+            // SAFETY: set once from `Extra::boxed` (`Box::into_raw`) and freed only here.
+            drop(unsafe { Box::from_raw(p) });
+        }
+    }
 }
 
 // SAFETY: the `Cell`/`UnsafeCell` fields follow the ownership rules in the module docs:
@@ -136,17 +157,15 @@ impl G {
             parent,
             spawn_site,
             shared,
-            extra: (name.is_some() || crate::diag::traceback_all()).then(|| {
-                Box::new(Extra {
-                    name,
-                    trace: Mutex::new(None),
-                })
+            extra: AtomicPtr::new(if name.is_some() || crate::diag::traceback_all() {
+                Extra::boxed(name)
+            } else {
+                std::ptr::null_mut()
             }),
             state: AtomicU8::new(RUNNING),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             park_site: AtomicPtr::new(std::ptr::null_mut()),
             parked_at: AtomicU64::new(0),
-            held_locks: HeldLocksCell::new(),
             body: UnsafeCell::new(Body::Unstarted(entry)),
             stack_top: Cell::new(0),
             saved_sp: Cell::new(0),
@@ -169,7 +188,25 @@ impl G {
 
     /// The goroutine's name, if it was given one.
     pub(crate) fn name(&self) -> Option<&str> {
-        self.extra.as_ref()?.name.as_deref()
+        self.extra()?.name.as_deref()
+    }
+
+    /// The out-of-line parts, if allocated (any thread).
+    pub(crate) fn extra(&self) -> Option<&Extra> {
+        // SAFETY: null, or a pointer from `Extra::boxed` that lives until `drop`.
+        unsafe { self.extra.load(Ordering::Acquire).as_ref() }
+    }
+
+    /// The out-of-line parts, allocated on first use. Only the goroutine's own thread
+    /// calls this (so there is no race to set them).
+    pub(crate) fn extra_or_alloc(&self) -> &Extra {
+        if let Some(e) = self.extra() {
+            return e;
+        }
+        let fresh = Extra::boxed(None);
+        self.extra.store(fresh, Ordering::Release);
+        // SAFETY: just allocated; freed only in `drop`.
+        unsafe { &*fresh }
     }
 
     pub(crate) fn wait_reason(&self) -> WaitReason {
@@ -188,8 +225,12 @@ impl G {
 
     /// The backtrace captured at the last park (`GORUN_TRACEBACK=all`).
     pub(crate) fn park_trace(&self) -> Option<String> {
-        let extra = self.extra.as_ref()?;
-        extra.trace.lock().unwrap().as_deref().map(str::to_string)
+        self.extra()?
+            .trace
+            .lock()
+            .unwrap()
+            .as_deref()
+            .map(str::to_string)
     }
 
     pub(crate) fn is_parked(&self) -> bool {
@@ -339,8 +380,8 @@ impl G {
             .store(site as *const _ as *mut _, Ordering::Relaxed);
         self.parked_at
             .store(self.shared.coarse_clock(), Ordering::Relaxed);
-        if let Some(extra) = self.extra.as_ref().filter(|_| crate::diag::traceback_all()) {
-            *extra.trace.lock().unwrap() = Some(
+        if crate::diag::traceback_all() {
+            *self.extra_or_alloc().trace.lock().unwrap() = Some(
                 std::backtrace::Backtrace::force_capture()
                     .to_string()
                     .into(),

@@ -4,22 +4,24 @@
 //! addresses, the same pointers to shared objects (the channel, the runtime), the same
 //! saved registers. Each worker keeps a few recently evicted stacks as *references*
 //! ([`References`]); a stack is encoded word by word against one of them, aligned at the
-//! top (outer frames coincide even when the depths differ). Each word gets a 4-bit tag:
+//! top (outer frames coincide even when the depths differ). Each word gets a 2-bit tag:
 //!
 //! - `ZERO`: the word is 0;
 //! - `SAME`: the word equals the reference's word at the same depth;
 //! - `SHIFT`: the reference's word plus the distance between the two stack tops (a pointer
 //!   into the goroutine's own stack);
-//! - `DELTA + d` (d < 3): the reference's word plus the d-th of a few deltas stored once
-//!   (pointers to this goroutine's own heap objects, which the reference's frames hold at
-//!   the same depths);
-//! - `DICT + i` (i < 5): the i-th entry of a dictionary of repeated words;
-//! - `BASE + b` (b < 4): `bases[b] << 32 | low`, with `low` stored in 4 bytes;
-//! - `RAW`: the word stored in full.
+//! - `OTHER`: described by a 4-bit tag of its own:
+//!   * `DELTA + d` (d < 3): the reference's word plus the d-th of a few deltas stored once
+//!     (pointers to this goroutine's own heap objects, which the reference's frames hold
+//!     at the same depths);
+//!   * `DICT + i` (i < 8): the i-th entry of a dictionary of repeated words;
+//!   * `BASE + b` (b < 4): `bases[b] << 32 | low`, with `low` stored in 4 bytes;
+//!   * `RAW`: the word stored in full.
 //!
-//! Layout: `[words u32][ndelta u8][ndict u8][nbases u8][delta i64; ndelta]`
-//! `[tags; ceil(words / 2)][dict u64; ndict][bases u32; nbases]` then the payloads (4 or 8
-//! bytes each) in word order. A typical parked stack of ~800 bytes packs to ~100.
+//! Layout: `[words u32][others u32][ndelta u8][ndict u8][nbases u8][delta i64; ndelta]`
+//! `[tags; ceil(words / 4)][other tags; ceil(others / 2)][dict u64; ndict]`
+//! `[bases u32; nbases]` then the payloads (4 or 8 bytes each) in word order. A typical
+//! parked stack of ~800 bytes packs to ~70.
 //! No unsafe here: pure functions on slices.
 
 use std::sync::Arc;
@@ -27,14 +29,16 @@ use std::sync::Arc;
 const ZERO: u8 = 0;
 const SAME: u8 = 1;
 const SHIFT: u8 = 2;
-const DELTA: u8 = 3;
+const OTHER: u8 = 3;
+// The 4-bit tags of `OTHER` words.
+const DELTA: u8 = 0;
 const DELTA_MAX: usize = 3;
-const RAW: u8 = 6;
-const BASE: u8 = 7;
+const RAW: u8 = 3;
+const BASE: u8 = 4;
 const BASE_MAX: usize = 4;
-const DICT: u8 = 11;
-const DICT_MAX: usize = 5;
-const HEADER: usize = 7;
+const DICT: u8 = 8;
+const DICT_MAX: usize = 8;
+const HEADER: usize = 11;
 
 /// A stack evicted earlier, kept verbatim so that similar stacks can be encoded against it.
 pub(crate) struct Reference {
@@ -110,6 +114,7 @@ pub(crate) fn pack(ws: &[u64], top: usize, reference: Option<&Reference>) -> Box
         let rw = reference.and_then(|r| r.at(depth(i)))?;
         delta.iter().position(|&d| rw.wrapping_add(d) == w)
     };
+    let others = rest.len(); // words with a 4-bit tag
     let rest: Vec<u64> = rest
         .into_iter()
         .filter(|&(i, w)| by_delta(i, w).is_none())
@@ -135,37 +140,46 @@ pub(crate) fn pack(ws: &[u64], top: usize, reference: Option<&Reference>) -> Box
         .collect();
 
     let tags_at = HEADER + delta.len() * 8;
-    let mut out = Vec::with_capacity(tags_at + n.div_ceil(2) + rest.len() * 8 + 64);
+    let others_at = tags_at + n.div_ceil(4);
+    let mut out = Vec::with_capacity(others_at + others.div_ceil(2) + rest.len() * 8 + 64);
     out.extend_from_slice(&(n as u32).to_le_bytes());
+    out.extend_from_slice(&(others as u32).to_le_bytes());
     out.extend_from_slice(&[delta.len() as u8, dict.len() as u8, bases.len() as u8]);
     for d in &delta {
         out.extend_from_slice(&d.to_le_bytes());
     }
-    out.resize(tags_at + n.div_ceil(2), 0);
+    out.resize(others_at + others.div_ceil(2), 0);
     for d in &dict {
         out.extend_from_slice(&d.to_le_bytes());
     }
     for b in &bases {
         out.extend_from_slice(&b.to_le_bytes());
     }
+    let mut k = 0;
     for (i, &w) in ws.iter().enumerate() {
         let tag = if w == 0 {
             ZERO
         } else if let Some(t) = by_reference(w, depth(i), reference, shift) {
             t
-        } else if let Some(d) = by_delta(i, w) {
-            DELTA + d as u8
-        } else if let Some(d) = dict.iter().position(|&d| d == w) {
-            DICT + d as u8
-        } else if let Some(b) = bases.iter().position(|&b| b == (w >> 32) as u32) {
-            out.extend_from_slice(&(w as u32).to_le_bytes());
-            BASE + b as u8
         } else {
-            out.extend_from_slice(&w.to_le_bytes());
-            RAW
+            let other = if let Some(d) = by_delta(i, w) {
+                DELTA + d as u8
+            } else if let Some(d) = dict.iter().position(|&d| d == w) {
+                DICT + d as u8
+            } else if let Some(b) = bases.iter().position(|&b| b == (w >> 32) as u32) {
+                out.extend_from_slice(&(w as u32).to_le_bytes());
+                BASE + b as u8
+            } else {
+                out.extend_from_slice(&w.to_le_bytes());
+                RAW
+            };
+            out[others_at + k / 2] |= other << (4 * (k % 2));
+            k += 1;
+            OTHER
         };
-        out[tags_at + i / 2] |= tag << (4 * (i % 2));
+        out[tags_at + i / 4] |= tag << (2 * (i % 4));
     }
+    debug_assert_eq!(k, others);
     out.into_boxed_slice()
 }
 
@@ -178,13 +192,15 @@ pub(crate) fn unpacked_words(packed: &[u8]) -> usize {
 /// the reference it was packed against.
 pub(crate) fn unpack(packed: &[u8], out: &mut [u64], top: usize, reference: Option<&Reference>) {
     let n = unpacked_words(packed);
-    let (ndelta, ndict, nbases) = (packed[4] as usize, packed[5] as usize, packed[6] as usize);
     let u64_at = |i: usize| u64::from_le_bytes(packed[i..i + 8].try_into().unwrap());
     let u32_at = |i: usize| u32::from_le_bytes(packed[i..i + 4].try_into().unwrap()) as u64;
+    let others = u32_at(4) as usize;
+    let (ndelta, ndict, nbases) = (packed[8] as usize, packed[9] as usize, packed[10] as usize);
     let delta: Vec<u64> = (0..ndelta).map(|d| u64_at(HEADER + d * 8)).collect();
     let shift = reference.map_or(0, |r| (top as u64).wrapping_sub(r.top as u64));
     let tags_at = HEADER + ndelta * 8;
-    let dict_at = tags_at + n.div_ceil(2);
+    let others_at = tags_at + n.div_ceil(4);
+    let dict_at = others_at + others.div_ceil(2);
     let bases_at = dict_at + ndict * 8;
     let mut at = bases_at + nbases * 4;
     let refw = |i: usize| {
@@ -192,22 +208,28 @@ pub(crate) fn unpack(packed: &[u8], out: &mut [u64], top: usize, reference: Opti
             .and_then(|r| r.at(n - 1 - i))
             .expect("a stack packed against a reference is unpacked with it")
     };
+    let mut k = 0;
     for (i, o) in out.iter_mut().enumerate() {
-        let tag = packed[tags_at + i / 2] >> (4 * (i % 2)) & 0xf;
-        *o = match tag {
+        *o = match packed[tags_at + i / 4] >> (2 * (i % 4)) & 3 {
             ZERO => 0,
             SAME => refw(i),
             SHIFT => refw(i).wrapping_add(shift),
-            t if t < RAW => refw(i).wrapping_add(delta[(t - DELTA) as usize]),
-            RAW => {
-                at += 8;
-                u64_at(at - 8)
+            _ => {
+                let other = packed[others_at + k / 2] >> (4 * (k % 2)) & 0xf;
+                k += 1;
+                match other {
+                    t if t < RAW => refw(i).wrapping_add(delta[t as usize]),
+                    RAW => {
+                        at += 8;
+                        u64_at(at - 8)
+                    }
+                    t if t < DICT => {
+                        at += 4;
+                        u32_at(bases_at + (t - BASE) as usize * 4) << 32 | u32_at(at - 4)
+                    }
+                    t => u64_at(dict_at + (t - DICT) as usize * 8),
+                }
             }
-            t if t < DICT => {
-                at += 4;
-                u32_at(bases_at + (t - BASE) as usize * 4) << 32 | u32_at(at - 4)
-            }
-            t => u64_at(dict_at + (t - DICT) as usize * 8),
         };
     }
 }
@@ -327,6 +349,15 @@ mod tests {
         // Deeper and shallower stacks still share their outer frames with the reference.
         round_trip(&stack(130, top2, 0x5600_0bad_3000, 1), top2, Some(&r));
         round_trip(&stack(40, top2, 0x5600_0bad_3000, 1), top2, Some(&r));
+    }
+
+    #[test]
+    fn zero_words_that_a_delta_would_also_explain() {
+        let r = Reference {
+            words: [u64::MAX, 20, 30, 40].into(),
+            top: 0x1000,
+        };
+        round_trip(&[0, 21, 31, 41], 0x1000, Some(&r));
     }
 
     #[test]

@@ -132,6 +132,20 @@ impl Unparker {
     }
 }
 
+/// Points `u` at the calling goroutine (or thread), keeping it if it already does (saves
+/// the reference count traffic of a fresh handle when a waiter is reused).
+pub(crate) fn retarget(u: &mut Unparker) {
+    let same = match u {
+        Unparker::Goroutine(g) => worker::with_running(|cur| std::ptr::eq(cur, &**g)),
+        Unparker::Thread(t) => {
+            (worker::with_running(|_| ()).is_none()).then(|| t.id() == thread::current().id())
+        }
+    };
+    if same != Some(true) {
+        *u = current();
+    }
+}
+
 /// A handle to the calling goroutine (or thread).
 pub(crate) fn current() -> Unparker {
     match worker::current_g() {

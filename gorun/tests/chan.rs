@@ -517,3 +517,51 @@ fn deadlock_on_channels_is_reported() {
     assert!(err.contains("all goroutines are asleep"), "{err}");
     assert!(err.contains("[chan receive]"), "{err}");
 }
+
+/// Parked waiters are reused from one blocking operation to the next on a channel: each
+/// reuse must wake whoever parks this time (goroutines and a plain thread in turn, with
+/// timeouts in between), never the previous owner.
+#[test]
+fn reused_waiters_wake_their_current_owner() {
+    gorun::Builder::new().workers(2).run(|| {
+        let (tx, rx) = chan::<u32>(0);
+        let (done_tx, done_rx) = chan::<u32>(0);
+        let thread_rx = rx.clone();
+        let thread_done = done_tx.clone();
+        let t = std::thread::spawn(move || {
+            let mut n = 0;
+            while n < 200 {
+                // Timeouts in between withdraw the thread's waiter from the queue.
+                match thread_rx.recv_timeout(Duration::from_micros(50)) {
+                    Ok(v) => {
+                        thread_done.send(v).unwrap();
+                        n += 1;
+                    }
+                    Err(e) => assert_eq!(e, RecvTimeoutError::Timeout),
+                }
+            }
+        });
+        let mut hs = Vec::new();
+        for _ in 0..2 {
+            let (rx, done_tx) = (rx.clone(), done_tx.clone());
+            hs.push(go(move || {
+                for _ in 0..200 {
+                    let v = rx.recv().unwrap();
+                    done_tx.send(v).unwrap();
+                }
+            }));
+        }
+        drop((rx, done_tx));
+        let mut got = Vec::new();
+        for i in 0..600 {
+            tx.send(i).unwrap();
+            got.push(done_rx.recv().unwrap());
+        }
+        got.sort_unstable();
+        assert_eq!(got, (0..600).collect::<Vec<_>>());
+        for h in hs {
+            h.join().unwrap();
+        }
+        t.join().unwrap();
+    });
+}

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::park::{self, Unparker, WaitReason};
-use crate::shim::{AtomicUsize, Mutex, MutexGuard};
+use crate::shim::{AtomicPtr, AtomicUsize, Mutex, MutexGuard};
 
 mod macros;
 mod select;
@@ -165,6 +165,21 @@ pub(crate) struct Chan<T> {
     receivers: AtomicUsize,
     /// Go's nil channel: never ready.
     nil: bool,
+    /// A finished waiter kept for the next operation that parks here, so a goroutine that
+    /// blocks on this channel again and again allocates no new one (Go caches its sudogs
+    /// for the same reason). Null, or from `Arc::into_raw` of a waiter that nothing else
+    /// references and whose slot is empty.
+    spare: AtomicPtr<Waiter<T>>,
+}
+
+impl<T> Drop for Chan<T> {
+    fn drop(&mut self) {
+        let p = self.spare.swap(std::ptr::null_mut(), Ordering::Acquire);
+        if !p.is_null() {
+            // SAFETY: per `spare`'s invariant, `p` is an `Arc` we now own.
+            drop(unsafe { Arc::from_raw(p) });
+        }
+    }
 }
 
 enum TrySend<T> {
@@ -184,6 +199,51 @@ enum TryRecv {
 impl<T> Chan<T> {
     fn lock(&self) -> MutexGuard<'_, Inner<T>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A waiter of this goroutine (or thread) holding `v`: the spare one if there is one.
+    fn new_waiter(&self, v: Option<T>) -> Arc<Waiter<T>> {
+        let p = self.spare.swap(std::ptr::null_mut(), Ordering::Acquire);
+        if !p.is_null() {
+            // SAFETY: per `spare`'s invariant `p` came from `Arc::into_raw`; the swap gave it
+            // to us alone.
+            let mut w = unsafe { Arc::from_raw(p) };
+            if let Some(inner) = Arc::get_mut(&mut w) {
+                if let CtxRef::Own(ctx) = &mut inner.ctx {
+                    ctx.state.store(WAITING, Ordering::Relaxed);
+                    park::retarget(&mut ctx.unparker);
+                    inner.case = 0;
+                    inner.slot = Slot::new(v);
+                    return w;
+                }
+            }
+        }
+        Arc::new(Waiter {
+            ctx: CtxRef::Own(Ctx::new()),
+            case: 0,
+            slot: Slot::new(v),
+        })
+    }
+
+    /// Keeps a finished waiter (its owner is done with its slot) for the next park here.
+    fn recycle(&self, mut w: Arc<Waiter<T>>) {
+        if Arc::get_mut(&mut w).is_none() {
+            return; // its claimer has not dropped it yet
+        }
+        let p = Arc::into_raw(w).cast_mut();
+        if self
+            .spare
+            .compare_exchange(
+                std::ptr::null_mut(),
+                p,
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
+            // SAFETY: `p` is the `Arc` we just turned into a pointer; nobody else saw it.
+            drop(unsafe { Arc::from_raw(p) });
+        }
     }
 
     /// Gives `v` to the oldest parked receiver, or buffers it. The returned waiter must be
@@ -347,16 +407,14 @@ impl<T> Chan<T> {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(SendTimeoutError::Timeout(v));
         }
-        let w = Arc::new(Waiter {
-            ctx: CtxRef::Own(Ctx::new()),
-            case: 0,
-            slot: Slot::new(Some(v)),
-        });
+        let w = self.new_waiter(Some(v));
         g.sendq.push_back(w.clone());
         drop(g);
         let claimed = self.wait(&w, true, WaitReason::ChanSend, site, deadline);
         // SAFETY: `wait` returned: `w` was claimed, or withdrawn from the queue under the lock.
-        match unsafe { w.owner_take() } {
+        let v = unsafe { w.owner_take() };
+        self.recycle(w);
+        match v {
             None => Ok(()),
             Some(v) if claimed => Err(SendTimeoutError::Disconnected(v)),
             Some(v) => Err(SendTimeoutError::Timeout(v)),
@@ -394,18 +452,17 @@ impl<T> Chan<T> {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(RecvTimeoutError::Timeout);
         }
-        let w = Arc::new(Waiter {
-            ctx: CtxRef::Own(Ctx::new()),
-            case: 0,
-            slot: Slot::new(None),
-        });
+        let w = self.new_waiter(None);
         g.recvq.push_back(w.clone());
         drop(g);
         if !self.wait(&w, false, WaitReason::ChanReceive, site, deadline) {
+            self.recycle(w);
             return Err(RecvTimeoutError::Timeout);
         }
         // SAFETY: `wait` returned true: `w` was claimed.
-        unsafe { w.owner_take() }.ok_or(RecvTimeoutError::Disconnected)
+        let v = unsafe { w.owner_take() };
+        self.recycle(w);
+        v.ok_or(RecvTimeoutError::Disconnected)
     }
 
     fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
@@ -481,6 +538,7 @@ fn new_chan<T>(cap: usize, senders: usize, nil: bool) -> Arc<Chan<T>> {
         senders: AtomicUsize::new(senders),
         receivers: AtomicUsize::new(1),
         nil,
+        spare: AtomicPtr::new(std::ptr::null_mut()),
     })
 }
 

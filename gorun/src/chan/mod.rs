@@ -318,7 +318,7 @@ impl<T> Chan<T> {
             .chain(Self::claim_all(&mut g.sendq))
             .collect::<Vec<_>>();
         drop(g);
-        woken.iter().for_each(|w| w.wake());
+        wake_many(&woken);
     }
 
     fn disconnect_receivers(&self) {
@@ -326,7 +326,7 @@ impl<T> Chan<T> {
         g.no_receivers = true;
         let woken = Self::claim_all(&mut g.sendq).collect::<Vec<_>>();
         drop(g);
-        woken.iter().for_each(|w| w.wake());
+        wake_many(&woken);
     }
 
     /// Claims every waiting waiter of `q` without moving a value (the channel closed).
@@ -501,6 +501,18 @@ impl<T> Chan<T> {
             }
             Err(TryRecv::Empty) => Err(TryRecvError::Empty),
             Err(TryRecv::Closed) => Err(TryRecvError::Disconnected),
+        }
+    }
+}
+
+/// Wakes claimed waiters (a close or disconnect). Closing a channel that a million
+/// goroutines wait on is a long loop: it lets the woken run now and then, so that neither
+/// they nor the stuck-goroutine monitor wait for the whole loop.
+fn wake_many<T>(woken: &[Arc<Waiter<T>>]) {
+    for (i, w) in woken.iter().enumerate() {
+        w.wake();
+        if i % 1024 == 1023 {
+            crate::yield_now();
         }
     }
 }

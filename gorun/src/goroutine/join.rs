@@ -8,22 +8,30 @@
 //! - dropping the handle sets `DETACHED`; whichever of `DONE`/`DETACHED` comes second
 //!   disposes of the result (a detached panic is reported as fatal, like Go).
 //!
-//! The joiner publishes its `Unparker` in `waiter` before setting `WAITING`; the goroutine
-//! reads `waiter` only after seeing `WAITING`. The handle is not `Clone` and `join` takes it
-//! by value, so there is at most one joiner.
+//! A joiner that must wait boxes its `Unparker` and stores the box's address in the same
+//! word, with `WAITING`, in one atomic step (the flags use the address's three low bits, so
+//! a task costs no extra word for a waiter that most goroutines never have); the goroutine
+//! uses the box only after seeing `WAITING`, and only the task's destructor frees it. The
+//! handle is not `Clone` and `join` takes it by value, so there is at most one joiner.
 
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe, Location};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 
 use crate::park::{self, Unparker, WaitReason};
 
-const DONE: u8 = 1;
-const WAITING: u8 = 2;
-const DETACHED: u8 = 4;
+const DONE: usize = 1;
+const WAITING: usize = 2;
+const DETACHED: usize = 4;
+/// The bits of `state` that hold the joiner's boxed `Unparker`.
+const WAITER: usize = !7;
+const _: () = assert!(
+    std::mem::align_of::<Unparker>() >= 8,
+    "flags need 3 free bits"
+);
 
 /// A goroutine body as the scheduler sees it: run once, on the goroutine's stack.
 pub(crate) trait Runnable: Send + Sync {
@@ -34,8 +42,19 @@ pub(crate) trait Runnable: Send + Sync {
 pub(crate) struct Task<F, T> {
     /// The closure until the goroutine starts, then (once `DONE`) its result.
     stage: UnsafeCell<Stage<F, T>>,
-    waiter: UnsafeCell<Option<Unparker>>,
-    state: AtomicU8,
+    /// Flags, and the address of the joiner's `Box<Unparker>` once it waits.
+    state: AtomicUsize,
+}
+
+impl<F, T> Drop for Task<F, T> {
+    fn drop(&mut self) {
+        let w = *self.state.get_mut() & WAITER;
+        if w != 0 {
+            // SAFETY: the joiner stored a `Box::into_raw` pointer here; nobody else frees it
+            // and nobody uses it any more (we are the last reference).
+            drop(unsafe { Box::from_raw(w as *mut Unparker) });
+        }
+    }
 }
 
 /// What a [`Task`] holds: one at a time, so one slot serves for both.
@@ -46,7 +65,7 @@ enum Stage<F, T> {
 }
 
 // SAFETY: the closure is taken out of `stage` once by `run` (the scheduler calls it once,
-// on one thread); the result in `stage` and `waiter` are handed over through `state` as the module docs describe, so no
+// on one thread); the result in `stage` and the joiner's box are handed over through `state` as the module docs describe, so no
 // two threads access either at once. `F` and `T` cross threads, hence `Send`.
 unsafe impl<F: Send, T: Send> Sync for Task<F, T> {}
 
@@ -57,8 +76,7 @@ where
     pub(crate) fn new(f: F) -> Task<F, T> {
         Task {
             stage: UnsafeCell::new(Stage::Func(f)),
-            waiter: UnsafeCell::new(None),
-            state: AtomicU8::new(0),
+            state: AtomicUsize::new(0),
         }
     }
 
@@ -86,11 +104,9 @@ where
                 return Err(p);
             }
         } else if prev & WAITING != 0 {
-            // SAFETY: the joiner wrote `waiter` before setting WAITING (Release), and we
-            // saw WAITING with Acquire; it does not touch `waiter` again.
-            if let Some(w) = unsafe { (*self.waiter.get()).take() } {
-                w.unpark();
-            }
+            // SAFETY: the joiner stored its box with WAITING in one Release step, and we saw
+            // it with Acquire; only `drop` frees the box, and we hold a reference to the task.
+            unsafe { &*((prev & WAITER) as *const Unparker) }.unpark();
         }
         Ok(())
     }
@@ -122,11 +138,8 @@ where
 
 /// The handle side, with the closure type erased.
 trait JoinSlot<T>: Send + Sync {
-    fn state(&self) -> &AtomicU8;
+    fn state(&self) -> &AtomicUsize;
     fn take(&self) -> Option<thread::Result<T>>;
-    /// # Safety
-    /// Only the handle may call this, before setting WAITING, at most once.
-    unsafe fn set_waiter(&self, w: Unparker);
 }
 
 impl<F, T> JoinSlot<T> for Task<F, T>
@@ -134,19 +147,12 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    fn state(&self) -> &AtomicU8 {
+    fn state(&self) -> &AtomicUsize {
         &self.state
     }
 
     fn take(&self) -> Option<thread::Result<T>> {
         self.take_result()
-    }
-
-    /// # Safety
-    /// As the trait method: the handle only, before setting WAITING, at most once.
-    unsafe fn set_waiter(&self, w: Unparker) {
-        // SAFETY: WAITING is not set yet, so the goroutine does not read `waiter`.
-        unsafe { *self.waiter.get() = Some(w) };
     }
 }
 
@@ -194,9 +200,9 @@ impl<T> JoinHandle<T> {
         if let Some(r) = self.task.take() {
             return r;
         }
-        // SAFETY: we are the handle, WAITING is not set yet, and we set the waiter once.
-        unsafe { self.task.set_waiter(park::current()) };
-        if self.task.state().fetch_or(WAITING, Ordering::AcqRel) & DONE == 0 {
+        // The only joiner (`join` consumes the handle): the waiter bits are still zero.
+        let w = Box::into_raw(Box::new(park::current())) as usize;
+        if self.task.state().fetch_or(w | WAITING, Ordering::AcqRel) & DONE == 0 {
             loop {
                 park::park(WaitReason::Join, site);
                 if self.task.state().load(Ordering::Acquire) & DONE != 0 {

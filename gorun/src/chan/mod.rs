@@ -202,31 +202,44 @@ impl<T> Chan<T> {
     }
 
     /// A waiter of this goroutine (or thread) holding `v`: the spare one if there is one.
-    fn new_waiter(&self, v: Option<T>) -> Arc<Waiter<T>> {
+    /// A `select` passes its shared `ctx` and the case index; a plain operation `None`.
+    pub(crate) fn new_waiter(
+        &self,
+        shared: Option<&Arc<Ctx>>,
+        case: usize,
+        v: Option<T>,
+    ) -> Arc<Waiter<T>> {
         let p = self.spare.swap(std::ptr::null_mut(), Ordering::Acquire);
         if !p.is_null() {
             // SAFETY: per `spare`'s invariant `p` came from `Arc::into_raw`; the swap gave it
             // to us alone.
             let mut w = unsafe { Arc::from_raw(p) };
             if let Some(inner) = Arc::get_mut(&mut w) {
-                if let CtxRef::Own(ctx) = &mut inner.ctx {
-                    ctx.state.store(WAITING, Ordering::Relaxed);
-                    park::retarget(&mut ctx.unparker);
-                    inner.case = 0;
-                    inner.slot = Slot::new(v);
-                    return w;
+                match (&mut inner.ctx, shared) {
+                    (CtxRef::Own(ctx), None) => {
+                        ctx.state.store(WAITING, Ordering::Relaxed);
+                        park::retarget(&mut ctx.unparker);
+                    }
+                    (ctx, Some(c)) => *ctx = CtxRef::Shared(c.clone()),
+                    (ctx, None) => *ctx = CtxRef::Own(Ctx::new()),
                 }
+                inner.case = case;
+                inner.slot = Slot::new(v);
+                return w;
             }
         }
         Arc::new(Waiter {
-            ctx: CtxRef::Own(Ctx::new()),
-            case: 0,
+            ctx: match shared {
+                Some(c) => CtxRef::Shared(c.clone()),
+                None => CtxRef::Own(Ctx::new()),
+            },
+            case,
             slot: Slot::new(v),
         })
     }
 
     /// Keeps a finished waiter (its owner is done with its slot) for the next park here.
-    fn recycle(&self, mut w: Arc<Waiter<T>>) {
+    pub(crate) fn recycle(&self, mut w: Arc<Waiter<T>>) {
         if Arc::get_mut(&mut w).is_none() {
             return; // its claimer has not dropped it yet
         }
@@ -407,7 +420,7 @@ impl<T> Chan<T> {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(SendTimeoutError::Timeout(v));
         }
-        let w = self.new_waiter(Some(v));
+        let w = self.new_waiter(None, 0, Some(v));
         g.sendq.push_back(w.clone());
         drop(g);
         let claimed = self.wait(&w, true, WaitReason::ChanSend, site, deadline);
@@ -452,7 +465,7 @@ impl<T> Chan<T> {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(RecvTimeoutError::Timeout);
         }
-        let w = self.new_waiter(None);
+        let w = self.new_waiter(None, 0, None);
         g.recvq.push_back(w.clone());
         drop(g);
         if !self.wait(&w, false, WaitReason::ChanReceive, site, deadline) {

@@ -16,9 +16,7 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{
-    Chan, Ctx, CtxRef, Receiver, RecvError, SendError, Sender, Slot, TryRecv, TrySend, Waiter,
-};
+use super::{Chan, Ctx, Receiver, RecvError, SendError, Sender, TryRecv, TrySend, Waiter};
 use crate::park::{self, WaitReason};
 
 /// One operation of a select (used by the `select!` expansion; not a public API).
@@ -108,11 +106,7 @@ impl<T> Case for RecvCase<'_, T> {
         if ready {
             return true;
         }
-        let w = Arc::new(Waiter {
-            ctx: CtxRef::Shared(ctx.clone()),
-            case,
-            slot: Slot::new(None),
-        });
+        let w = self.rx.chan.new_waiter(Some(ctx), case, None);
         g.recvq.push_back(w.clone());
         self.waiter = Some(w);
         false
@@ -121,6 +115,7 @@ impl<T> Case for RecvCase<'_, T> {
     fn unregister(&mut self) {
         if let Some(w) = self.waiter.take() {
             self.rx.chan.unregister(&w, false);
+            self.rx.chan.recycle(w);
         }
     }
 
@@ -131,6 +126,7 @@ impl<T> Case for RecvCase<'_, T> {
             .expect("gorun: select case without waiter");
         // SAFETY: `finish` runs after this case's waiter was claimed.
         self.result = Some(unsafe { w.owner_take() }.ok_or(RecvError));
+        self.rx.chan.recycle(w);
     }
 }
 
@@ -256,11 +252,7 @@ impl<T> Case for SendCase<'_, T> {
         if ready {
             return true;
         }
-        let w = Arc::new(Waiter {
-            ctx: CtxRef::Shared(ctx.clone()),
-            case,
-            slot: Slot::new(self.value.take()),
-        });
+        let w = chan.new_waiter(Some(ctx), case, self.value.take());
         g.sendq.push_back(w.clone());
         self.waiter = Some(w);
         false
@@ -271,6 +263,7 @@ impl<T> Case for SendCase<'_, T> {
             self.tx.chan.unregister(&w, true);
             // SAFETY: `unregister` removed `w` from the queue under the channel lock.
             self.value = unsafe { w.owner_take() };
+            self.tx.chan.recycle(w);
         }
     }
 
@@ -284,6 +277,7 @@ impl<T> Case for SendCase<'_, T> {
             None => Ok(()),
             Some(v) => Err(SendError(v)),
         });
+        self.tx.chan.recycle(w);
     }
 }
 

@@ -378,8 +378,12 @@ impl Worker {
     }
 
     fn drain_remote(&self) {
-        let woken = self.me().take_remote();
-        self.ready.borrow_mut().extend(woken);
+        let me = self.me();
+        me.has_remote.store(false, Ordering::SeqCst);
+        // Drained in place: the queue keeps its buffer, so a stream of wake-ups from another
+        // thread allocates nothing (and frees nothing across threads).
+        let mut remote = me.remote.lock().unwrap();
+        self.ready.borrow_mut().extend(remote.drain(..));
     }
 
     fn steal_injector(&self) -> Option<Arc<G>> {

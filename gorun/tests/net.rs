@@ -5,9 +5,9 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gorun::net::unix::{UnixListener, UnixStream};
 use gorun::net::{TcpListener, TcpStream, UdpSocket};
@@ -534,5 +534,41 @@ fn plain_threads_block() {
         assert_eq!(&t, b"mixed");
         drop(l);
         server.join().unwrap();
+    });
+}
+
+#[test]
+fn busy_workers_still_poll() {
+    // One worker kept busy by a goroutine that only yields: it never runs out of work, so
+    // never sleeps in the netpoller; the runtime's periodic poll must still wake readers.
+    let _g = serial();
+    gorun::Builder::new().workers(1).run(|| {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let peer = std::thread::spawn(move || {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            s.write_all(b"x").unwrap();
+            s
+        });
+        let (mut conn, _) = l.accept().unwrap();
+        let done = Arc::new(AtomicBool::new(false));
+        let d = done.clone();
+        let start = Instant::now();
+        let spinner = gorun::go(move || {
+            while !d.load(Ordering::Acquire) && start.elapsed() < Duration::from_secs(10) {
+                gorun::yield_now();
+            }
+        });
+        let mut b = [0; 1];
+        conn.read_exact(&mut b).unwrap();
+        done.store(true, Ordering::Release);
+        spinner.join().unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the read waited {:?} behind a busy worker",
+            start.elapsed()
+        );
+        drop(peer.join().unwrap());
     });
 }

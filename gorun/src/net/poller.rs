@@ -61,6 +61,7 @@ use std::time::{Duration, Instant};
 use mio::event::Source;
 use mio::{Events, Interest, Poll, Registry, Token};
 
+use crate::goroutine::G;
 use crate::park::{self, Unparker, WaitReason};
 
 /// Which half of a socket an operation waits on.
@@ -85,8 +86,8 @@ impl Waiters {
     }
 }
 
-/// Readiness and waiters of one registered socket (heap-allocated, shared with the
-/// poller thread).
+/// Readiness and waiters of one registered socket (heap-allocated, shared with whoever
+/// polls).
 pub(crate) struct IoState {
     read_seq: AtomicU64,
     write_seq: AtomicU64,
@@ -111,7 +112,6 @@ impl IoState {
         }
     }
 
-    /// Records a readiness edge for `dir` and wakes everyone waiting on it.
     /// Announces a readiness edge for `dir` and moves its waiters into `woken`; the caller
     /// unparks them (after dropping every lock).
     fn take_waiters(&self, dir: Dir, woken: &mut Vec<(u64, Unparker)>) {
@@ -123,8 +123,7 @@ impl IoState {
 
 /// Wakes everything in `woken`: goroutines are queued per home worker in one batch (one
 /// lock and one thread wake-up per worker instead of one per goroutine), threads unparked.
-fn wake_all(woken: &mut Vec<(u64, Unparker)>) {
-    let mut gs = Vec::new();
+fn wake_all(woken: &mut Vec<(u64, Unparker)>, gs: &mut Vec<Arc<G>>) {
     for (_, u) in woken.drain(..) {
         match u {
             Unparker::Goroutine(g) => {
@@ -136,7 +135,7 @@ fn wake_all(woken: &mut Vec<(u64, Unparker)>) {
         }
     }
     if !gs.is_empty() {
-        crate::runtime::worker::schedule_batch(gs);
+        crate::runtime::worker::schedule_drain(gs);
     }
 }
 
@@ -175,6 +174,7 @@ struct PollState {
     events: Events,
     batch: Vec<(Arc<IoState>, bool, bool)>,
     woken: Vec<(u64, Unparker)>,
+    gs: Vec<Arc<G>>,
 }
 
 pub(crate) struct Poller {
@@ -215,6 +215,7 @@ fn poller() -> io::Result<&'static Poller> {
                 events: Events::with_capacity(1024),
                 batch: Vec::with_capacity(1024),
                 woken: Vec::new(),
+                gs: Vec::new(),
             }),
             waker,
             blocker: AtomicBool::new(false),
@@ -293,6 +294,7 @@ impl Poller {
             events,
             batch,
             woken,
+            gs,
         } = st;
         let r = poll.poll(events, timeout);
         woke();
@@ -326,7 +328,7 @@ impl Poller {
                 st.take_waiters(Dir::Write, woken);
             }
         }
-        wake_all(woken);
+        wake_all(woken, gs);
         // The wake was meant for the blocker, which may poll after us: pass it on.
         if took_wake && !blocking && self.blocker.load(Ordering::SeqCst) {
             self.wake_blocker();
@@ -466,7 +468,7 @@ impl<S: Source> Io<S> {
         let mut woken = Vec::new();
         self.state.take_waiters(Dir::Read, &mut woken);
         self.state.take_waiters(Dir::Write, &mut woken);
-        wake_all(&mut woken);
+        wake_all(&mut woken, &mut Vec::new());
     }
 
     pub(crate) fn is_closed(&self) -> bool {

@@ -284,6 +284,11 @@ pub(crate) fn schedule(g: Arc<G>) {
 /// grouped by home worker, one lock and one wake-up each; those homed on the calling
 /// worker go straight to its own ready queue.
 pub(crate) fn schedule_batch(mut gs: Vec<Arc<G>>) {
+    schedule_drain(&mut gs);
+}
+
+/// [`schedule_batch`], leaving `gs` empty with its allocation (for a caller that reuses it).
+pub(crate) fn schedule_drain(gs: &mut Vec<Arc<G>>) {
     gs.sort_unstable_by_key(|g| (Arc::as_ptr(&g.shared) as usize, g.home()));
     let mut rest = &gs[..];
     while let Some(first) = rest.first() {
@@ -303,6 +308,7 @@ pub(crate) fn schedule_batch(mut gs: Vec<Arc<G>>) {
         }
         rest = &rest[n..];
     }
+    gs.clear();
 }
 
 impl Worker {

@@ -572,3 +572,38 @@ fn busy_workers_still_poll() {
         drop(peer.join().unwrap());
     });
 }
+
+#[test]
+fn wakes_reach_workers_sleeping_in_the_poller() {
+    // Once a socket exists, an idle worker sleeps in epoll_wait: every other kind of wake
+    // (timers, channels, joins, the blocking pool, stealable spawns) must still reach it.
+    let _g = serial();
+    let _l = TcpListener::bind("127.0.0.1:0").unwrap();
+    for workers in [2, 3] {
+        gorun::Builder::new().workers(workers).run(|| {
+            let (tx, rx) = gorun::chan::<u64>(0);
+            let hs: Vec<_> = (0..100u64)
+                .map(|i| {
+                    let tx = tx.clone();
+                    gorun::go(move || {
+                        for j in 0..20 {
+                            match (i + j) % 5 {
+                                0 => gorun::yield_now(),
+                                1 => gorun::sleep(Duration::from_micros(50)),
+                                2 => gorun::go(|| ()).join().unwrap(),
+                                3 => gorun::blocking(|| ()),
+                                _ => tx.send(i).unwrap(),
+                            }
+                        }
+                    })
+                })
+                .collect();
+            drop(tx);
+            let received = rx.iter().count();
+            for h in hs {
+                h.join().unwrap();
+            }
+            assert_eq!(received, 100 * 4);
+        });
+    }
+}

@@ -48,6 +48,12 @@
 //! nothing. A plain thread that starts waiting and the blocker that leaves form a
 //! Dekker pair (SeqCst counter and flag), so one of them wakes the fallback thread.
 //!
+//! Limits, as in Go: when the blocker leaves `epoll_wait` to run work, nobody blocks in
+//! it until a worker runs dry again, so an edge may wait for a searching worker or the
+//! timer thread's poll (at most a tick) if every other worker is parked or busy. While
+//! the fallback thread is the blocker (a plain thread waits on I/O), idle workers park
+//! their threads and a goroutine's I/O wake-up costs a second thread wake-up.
+//!
 //! Tokens are slab indices with a generation, so an event for a socket that was closed
 //! (and whose slot was reused) while the event was in flight is ignored.
 

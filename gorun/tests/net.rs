@@ -5,9 +5,9 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gorun::net::unix::{UnixListener, UnixStream};
 use gorun::net::{TcpListener, TcpStream, UdpSocket};
@@ -535,4 +535,75 @@ fn plain_threads_block() {
         drop(l);
         server.join().unwrap();
     });
+}
+
+#[test]
+fn busy_workers_still_poll() {
+    // One worker kept busy by a goroutine that only yields: it never runs out of work, so
+    // never sleeps in the netpoller; the runtime's periodic poll must still wake readers.
+    let _g = serial();
+    gorun::Builder::new().workers(1).run(|| {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let peer = std::thread::spawn(move || {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            s.write_all(b"x").unwrap();
+            s
+        });
+        let (mut conn, _) = l.accept().unwrap();
+        let done = Arc::new(AtomicBool::new(false));
+        let d = done.clone();
+        let start = Instant::now();
+        let spinner = gorun::go(move || {
+            while !d.load(Ordering::Acquire) && start.elapsed() < Duration::from_secs(10) {
+                gorun::yield_now();
+            }
+        });
+        let mut b = [0; 1];
+        conn.read_exact(&mut b).unwrap();
+        done.store(true, Ordering::Release);
+        spinner.join().unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the read waited {:?} behind a busy worker",
+            start.elapsed()
+        );
+        drop(peer.join().unwrap());
+    });
+}
+
+#[test]
+fn wakes_reach_workers_sleeping_in_the_poller() {
+    // Once a socket exists, an idle worker sleeps in epoll_wait: every other kind of wake
+    // (timers, channels, joins, the blocking pool, stealable spawns) must still reach it.
+    let _g = serial();
+    let _l = TcpListener::bind("127.0.0.1:0").unwrap();
+    for workers in [2, 3] {
+        gorun::Builder::new().workers(workers).run(|| {
+            let (tx, rx) = gorun::chan::<u64>(0);
+            let hs: Vec<_> = (0..100u64)
+                .map(|i| {
+                    let tx = tx.clone();
+                    gorun::go(move || {
+                        for j in 0..20 {
+                            match (i + j) % 5 {
+                                0 => gorun::yield_now(),
+                                1 => gorun::sleep(Duration::from_micros(50)),
+                                2 => gorun::go(|| ()).join().unwrap(),
+                                3 => gorun::blocking(|| ()),
+                                _ => tx.send(i).unwrap(),
+                            }
+                        }
+                    })
+                })
+                .collect();
+            drop(tx);
+            let received = rx.iter().count();
+            for h in hs {
+                h.join().unwrap();
+            }
+            assert_eq!(received, 100 * 4);
+        });
+    }
 }

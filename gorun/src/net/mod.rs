@@ -35,7 +35,7 @@
 //! - Host names are resolved on the blocking pool ([`crate::blocking`]), through this
 //!   module's own [`ToSocketAddrs`], which accepts the same argument types as std's.
 
-mod poller;
+pub(crate) mod poller;
 mod tcp;
 mod udp;
 pub mod unix;

@@ -1,8 +1,8 @@
-//! The netpoller: one process-wide thread blocked in `epoll_wait` (through `mio`).
+//! The netpoller: one process-wide epoll instance (through `mio`), polled by idle workers.
 //!
 //! Every socket gorun owns is registered once, edge-triggered, for both directions. Its
-//! readiness lives in a heap [`IoState`]: a sequence counter per direction, bumped by the
-//! poller thread on every readiness edge, and the list of goroutines (or threads) waiting
+//! readiness lives in a heap [`IoState`]: a sequence counter per direction, bumped by
+//! whoever polls on every readiness edge, and the list of goroutines (or threads) waiting
 //! for that direction. An operation follows one protocol (see [`Io::op`]):
 //!
 //! 1. read the direction's sequence number;
@@ -13,26 +13,61 @@
 //!    caller's [`Unparker`];
 //! 4. park with the reason `IO wait` (until the deadline, if any), then retry from step 1.
 //!
-//! The poller bumps the counter *before* taking the lock and draining the waiters, so an
+//! A poller bumps the counter *before* taking the lock and draining the waiters, so an
 //! edge is either seen by step 3 or finds the waiter published: no wake-up is lost. The
 //! kernel never holds a goroutine's buffer while it is parked: buffers are only passed to
 //! plain non-blocking `read`/`write` calls made by the running goroutine.
 //!
-//! The same code serves plain OS threads: `park` then blocks the thread and the poller
-//! thread unparks it, so the socket types behave like blocking std sockets there.
+//! # Who polls (Go's `findrunnable`/`netpoll`)
+//!
+//! The `Poll` sits behind a mutex; whoever holds it calls `epoll_wait` and dispatches the
+//! events (bump, take the waiters, wake them: goroutines homed on the polling worker go
+//! to its own queue, others to their home worker's). At most one thread at a time is the
+//! *blocker* ([`Blocker`], a flag taken by compare-and-swap), the only one that may wait
+//! in `epoll_wait` with a timeout; everyone else polls without waiting, and only with
+//! `try_lock`:
+//!
+//! - a worker with nothing to run becomes the blocker instead of parking its thread (see
+//!   `Worker::sleep`), so a socket edge wakes it directly and it runs the goroutines it
+//!   woke itself: one thread wake-up per I/O wake-up, none while it was spinning;
+//! - a worker searching for work polls without waiting (unless a blocker exists: that one
+//!   dispatches every edge at once);
+//! - each runtime's timer thread polls without waiting when nobody polled during its last
+//!   10 ms tick ([`StallCheck`], Go's `sysmon`), so busy workers cannot starve I/O;
+//! - plain OS threads parked on I/O are served by the fallback thread `gorun-netpoll`:
+//!   while such a thread waits and nobody else is the blocker, it is (in slices of
+//!   [`FALLBACK_SLICE`], so an idle worker can take over once no plain thread waits).
+//!
+//! Waking the blocker: a worker that blocks in `epoll_wait` marks itself (`in_poll`,
+//! SeqCst, before it announces that it sleeps and re-checks its queues), and whoever
+//! would `unpark` it writes the shared `mio::Waker` (an eventfd) instead. An eventfd
+//! write queues an edge that the next `epoll_wait` returns even if it starts later, so the
+//! wake is a token like `thread::unpark`'s. A poller that is not the blocker and takes
+//! that edge (it may poll just before the blocker does) writes the waker again while a
+//! blocker exists, so the edge is never lost; at worst a later blocker wakes once for
+//! nothing. A plain thread that starts waiting and the blocker that leaves form a
+//! Dekker pair (SeqCst counter and flag), so one of them wakes the fallback thread.
+//!
+//! Limits, as in Go: when the blocker leaves `epoll_wait` to run work, nobody blocks in
+//! it until a worker runs dry again, so an edge may wait for a searching worker or the
+//! timer thread's poll (at most a tick) if every other worker is parked or busy. While
+//! the fallback thread is the blocker (a plain thread waits on I/O), idle workers park
+//! their threads and a goroutine's I/O wake-up costs a second thread wake-up.
 //!
 //! Tokens are slab indices with a generation, so an event for a socket that was closed
 //! (and whose slot was reused) while the event was in flight is ignored.
 
 use std::io;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use mio::event::Source;
 use mio::{Events, Interest, Poll, Registry, Token};
 
+use crate::goroutine::G;
 use crate::park::{self, Unparker, WaitReason};
 
 /// Which half of a socket an operation waits on.
@@ -57,8 +92,8 @@ impl Waiters {
     }
 }
 
-/// Readiness and waiters of one registered socket (heap-allocated, shared with the
-/// poller thread).
+/// Readiness and waiters of one registered socket (heap-allocated, shared with whoever
+/// polls).
 pub(crate) struct IoState {
     read_seq: AtomicU64,
     write_seq: AtomicU64,
@@ -83,7 +118,6 @@ impl IoState {
         }
     }
 
-    /// Records a readiness edge for `dir` and wakes everyone waiting on it.
     /// Announces a readiness edge for `dir` and moves its waiters into `woken`; the caller
     /// unparks them (after dropping every lock).
     fn take_waiters(&self, dir: Dir, woken: &mut Vec<(u64, Unparker)>) {
@@ -95,8 +129,7 @@ impl IoState {
 
 /// Wakes everything in `woken`: goroutines are queued per home worker in one batch (one
 /// lock and one thread wake-up per worker instead of one per goroutine), threads unparked.
-fn wake_all(woken: &mut Vec<(u64, Unparker)>) {
-    let mut gs = Vec::new();
+fn wake_all(woken: &mut Vec<(u64, Unparker)>, gs: &mut Vec<Arc<G>>) {
     for (_, u) in woken.drain(..) {
         match u {
             Unparker::Goroutine(g) => {
@@ -108,7 +141,7 @@ fn wake_all(woken: &mut Vec<(u64, Unparker)>) {
         }
     }
     if !gs.is_empty() {
-        crate::runtime::worker::schedule_batch(gs);
+        crate::runtime::worker::schedule_drain(gs);
     }
 }
 
@@ -135,50 +168,158 @@ impl Slots {
     }
 }
 
-struct Poller {
-    registry: Registry,
-    slots: Mutex<Slots>,
+/// The waker's token: never a slab token (those have a 32-bit index).
+const WAKER: Token = Token(usize::MAX);
+/// How long the fallback thread blocks at a time before it checks whether a plain thread
+/// still waits (else it lets an idle worker become the blocker).
+const FALLBACK_SLICE: Duration = Duration::from_millis(10);
+
+/// The epoll instance and the buffers of whoever polls it.
+struct PollState {
+    poll: Poll,
+    events: Events,
+    batch: Vec<(Arc<IoState>, bool, bool)>,
+    woken: Vec<(u64, Unparker)>,
+    gs: Vec<Arc<G>>,
 }
 
+pub(crate) struct Poller {
+    registry: Registry,
+    slots: Mutex<Slots>,
+    state: Mutex<PollState>,
+    /// Wakes the blocker out of `epoll_wait` (registered under [`WAKER`]).
+    waker: mio::Waker,
+    /// Whether some thread holds the [`Blocker`] role.
+    blocker: AtomicBool,
+    /// Plain threads parked on I/O now (served by the fallback thread).
+    thread_waiters: AtomicUsize,
+    /// Polls so far (written under `state`'s lock), for [`StallCheck`].
+    polls: AtomicU64,
+    fallback: Thread,
+}
+
+static POLLER: OnceLock<Result<Poller, String>> = OnceLock::new();
+
 fn poller() -> io::Result<&'static Poller> {
-    static POLLER: OnceLock<Result<Poller, String>> = OnceLock::new();
     let p = POLLER.get_or_init(|| {
         let poll = Poll::new().map_err(|e| format!("gorun netpoller: epoll_create: {e}"))?;
         let registry = poll
             .registry()
             .try_clone()
             .map_err(|e| format!("gorun netpoller: {e}"))?;
-        std::thread::Builder::new()
+        let waker = mio::Waker::new(poll.registry(), WAKER)
+            .map_err(|e| format!("gorun netpoller: eventfd: {e}"))?;
+        let thread = std::thread::Builder::new()
             .name("gorun-netpoll".into())
-            .spawn(move || poll_loop(poll))
+            .spawn(fallback_loop)
             .map_err(|e| format!("gorun netpoller: cannot start its thread: {e}"))?;
         Ok(Poller {
             registry,
             slots: Mutex::new(Slots::default()),
+            state: Mutex::new(PollState {
+                poll,
+                events: Events::with_capacity(1024),
+                batch: Vec::with_capacity(1024),
+                woken: Vec::new(),
+                gs: Vec::new(),
+            }),
+            waker,
+            blocker: AtomicBool::new(false),
+            thread_waiters: AtomicUsize::new(0),
+            polls: AtomicU64::new(0),
+            fallback: thread.thread().clone(),
         })
     });
     p.as_ref().map_err(|e| io::Error::other(e.clone()))
 }
 
-fn poll_loop(mut poll: Poll) {
+/// The netpoller, if a socket was ever registered (never starts it).
+pub(crate) fn get() -> Option<&'static Poller> {
+    POLLER.get().and_then(|p| p.as_ref().ok())
+}
+
+/// Serves plain OS threads parked on I/O: blocks in `epoll_wait` while one waits and no
+/// one else is the blocker.
+fn fallback_loop() {
     let _owned = crate::diag::deadlock::OwnedThread::register();
     // Blocks until `poller()`'s initialisation (which spawned this thread) has finished.
     let Ok(p) = poller() else { return };
-    let mut events = Events::with_capacity(1024);
-    let mut batch: Vec<(Arc<IoState>, bool, bool)> = Vec::with_capacity(1024);
-    let mut scratch = Vec::new();
     loop {
-        if let Err(e) = poll.poll(&mut events, None) {
+        if p.thread_waiters.load(Ordering::SeqCst) > 0 {
+            if let Some(b) = p.become_blocker() {
+                b.wait(Some(FALLBACK_SLICE), || {});
+                continue;
+            }
+        }
+        // Unparked when a plain thread starts waiting while nobody is the blocker, or
+        // when the blocker leaves while one waits.
+        std::thread::park();
+    }
+}
+
+impl Poller {
+    /// Takes the blocker role, if nobody holds it.
+    pub(crate) fn become_blocker(&'static self) -> Option<Blocker> {
+        self.blocker
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
+            .ok()?;
+        Some(Blocker { p: self })
+    }
+
+    /// Wakes the blocker out of `epoll_wait` (or makes its next one return at once).
+    pub(crate) fn wake_blocker(&self) {
+        if let Err(e) = self.waker.wake() {
+            eprintln!("gorun netpoller: cannot wake the poller: {e}");
+        }
+    }
+
+    /// Polls without waiting, unless a blocker exists (it dispatches every edge itself) or
+    /// someone else is polling. Returns whether it polled.
+    pub(crate) fn poll_now(&self) -> bool {
+        if self.blocker.load(Ordering::Relaxed) {
+            return false;
+        }
+        let Ok(mut st) = self.state.try_lock() else {
+            return false;
+        };
+        self.poll_and_dispatch(&mut st, Some(Duration::ZERO), false, || {});
+        true
+    }
+
+    /// One `epoll_wait`, then the events' waiters woken (with `st` held). `woke` runs as
+    /// soon as `epoll_wait` returns.
+    fn poll_and_dispatch(
+        &self,
+        st: &mut PollState,
+        timeout: Option<Duration>,
+        blocking: bool,
+        woke: impl FnOnce(),
+    ) {
+        let PollState {
+            poll,
+            events,
+            batch,
+            woken,
+            gs,
+        } = st;
+        let r = poll.poll(events, timeout);
+        woke();
+        self.polls
+            .store(self.polls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        if let Err(e) = r {
             if e.kind() != io::ErrorKind::Interrupted {
                 eprintln!("gorun netpoller: epoll_wait failed: {e}");
                 std::thread::sleep(Duration::from_millis(10));
             }
-            continue;
+            return;
         }
+        let mut took_wake = false;
         {
-            let slots = p.slots.lock().unwrap();
+            let slots = self.slots.lock().unwrap();
             for ev in events.iter() {
-                if let Some(st) = slots.get(ev.token()) {
+                if ev.token() == WAKER {
+                    took_wake = true;
+                } else if let Some(st) = slots.get(ev.token()) {
                     let r = ev.is_readable() || ev.is_read_closed() || ev.is_error();
                     let w = ev.is_writable() || ev.is_write_closed() || ev.is_error();
                     batch.push((st.clone(), r, w));
@@ -187,13 +328,75 @@ fn poll_loop(mut poll: Poll) {
         }
         for (st, r, w) in batch.drain(..) {
             if r {
-                st.take_waiters(Dir::Read, &mut scratch);
+                st.take_waiters(Dir::Read, woken);
             }
             if w {
-                st.take_waiters(Dir::Write, &mut scratch);
+                st.take_waiters(Dir::Write, woken);
             }
         }
-        wake_all(&mut scratch);
+        wake_all(woken, gs);
+        // The wake was meant for the blocker, which may poll after us: pass it on.
+        if took_wake && !blocking && self.blocker.load(Ordering::SeqCst) {
+            self.wake_blocker();
+        }
+    }
+
+    /// A plain thread is about to park on I/O (`+1`) or is back (`-1`).
+    fn thread_waiting(&self, start: bool) {
+        if !start {
+            self.thread_waiters.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
+        self.thread_waiters.fetch_add(1, Ordering::SeqCst);
+        if !self.blocker.load(Ordering::SeqCst) {
+            self.unpark_fallback();
+        }
+    }
+
+    fn unpark_fallback(&self) {
+        self.fallback.unpark();
+    }
+}
+
+/// The blocker role (see the module docs): released when dropped.
+pub(crate) struct Blocker {
+    p: &'static Poller,
+}
+
+impl Blocker {
+    /// Blocks in `epoll_wait` until an edge, a [`Poller::wake_blocker`] or the timeout, and
+    /// wakes the waiters of the edges; `woke` runs as soon as `epoll_wait` returns.
+    pub(crate) fn wait(&self, timeout: Option<Duration>, woke: impl FnOnce()) {
+        // Held only briefly by those polling without waiting.
+        let mut st = self.p.state.lock().unwrap();
+        self.p.poll_and_dispatch(&mut st, timeout, true, woke);
+    }
+}
+
+impl Drop for Blocker {
+    fn drop(&mut self) {
+        self.p.blocker.store(false, Ordering::SeqCst);
+        // Pairs with `thread_waiting`: a plain thread waits, so someone must block.
+        if self.p.thread_waiters.load(Ordering::SeqCst) > 0 {
+            self.p.unpark_fallback();
+        }
+    }
+}
+
+/// Polls from a runtime's timer thread when nobody polled during a whole tick.
+#[derive(Default)]
+pub(crate) struct StallCheck {
+    seen: u64,
+}
+
+impl StallCheck {
+    pub(crate) fn tick(&mut self) {
+        let Some(p) = get() else { return };
+        let polls = p.polls.load(Ordering::Relaxed);
+        if polls == self.seen {
+            p.poll_now();
+        }
+        self.seen = p.polls.load(Ordering::Relaxed);
     }
 }
 
@@ -216,6 +419,7 @@ pub(crate) struct Io<S: Source> {
     sock: S,
     state: Arc<IoState>,
     token: Token,
+    poller: &'static Poller,
     /// Timeouts in nanoseconds; 0 means none.
     read_timeout: AtomicU64,
     write_timeout: AtomicU64,
@@ -253,6 +457,7 @@ impl<S: Source> Io<S> {
             sock,
             state,
             token,
+            poller: p,
             read_timeout: AtomicU64::new(NO_TIMEOUT),
             write_timeout: AtomicU64::new(NO_TIMEOUT),
         })
@@ -269,7 +474,7 @@ impl<S: Source> Io<S> {
         let mut woken = Vec::new();
         self.state.take_waiters(Dir::Read, &mut woken);
         self.state.take_waiters(Dir::Write, &mut woken);
-        wake_all(&mut woken);
+        wake_all(&mut woken, &mut Vec::new());
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -343,16 +548,24 @@ impl<S: Source> Io<S> {
                 }
             }
             let id = next_wait_id();
+            let me = park::current();
+            let plain = matches!(me, Unparker::Thread(_));
             {
                 let mut w = st.waiters.lock().unwrap();
                 if st.seq(dir).load(Ordering::Acquire) != seq || st.closed.load(Ordering::Acquire) {
                     continue;
                 }
-                w.list(dir).push((id, park::current()));
+                w.list(dir).push((id, me));
+            }
+            if plain {
+                self.poller.thread_waiting(true);
             }
             match deadline {
                 Some(d) => park::park_until(WaitReason::IoWait, site, d),
                 None => park::park(WaitReason::IoWait, site),
+            }
+            if plain {
+                self.poller.thread_waiting(false);
             }
             let mut w = st.waiters.lock().unwrap();
             let list = w.list(dir);
@@ -379,10 +592,8 @@ fn release(p: &Poller, token: Token) {
 
 impl<S: Source> Drop for Io<S> {
     fn drop(&mut self) {
-        if let Ok(p) = poller() {
-            release(p, self.token);
-            let _ = p.registry.deregister(&mut self.sock);
-        }
+        release(self.poller, self.token);
+        let _ = self.poller.registry.deregister(&mut self.sock);
         // Wakes anyone still registered (there is none: waiters borrow the handle).
         self.close();
     }

@@ -3,7 +3,8 @@
 //! # Lifecycle
 //!
 //! `run` turns the calling thread into worker 0, starts `workers - 1` more threads and a
-//! timer thread, and runs the main goroutine (id 1) on worker 0. Because the main goroutine
+//! timer thread (timers, the monitor, and a netpoll when busy workers have not polled for
+//! a tick), and runs the main goroutine (id 1) on worker 0. Because the main goroutine
 //! never leaves the calling thread, its closure need not be `Send` or `'static`. When it
 //! returns, the runtime shuts down like a Go program leaving `main`: other goroutines are
 //! abandoned, each worker unwinds the goroutines homed on it (on their own thread, so their
@@ -433,7 +434,12 @@ impl Builder {
         let main = Arc::new(shared.new_goroutine(0, site, None, body));
 
         let mut monitor = Monitor::new(shared.clone());
-        let timer_thread = shared.timers.start(Box::new(move || monitor.tick()));
+        // Busy workers must not starve I/O: poll if nobody did during a tick (Go's sysmon).
+        let mut io_check = crate::net::poller::StallCheck::default();
+        let timer_thread = shared.timers.start(Box::new(move || {
+            monitor.tick();
+            io_check.tick();
+        }));
         let mut deques = deques.into_iter();
         let worker0 = Worker::new(0, shared.clone(), deques.next().unwrap());
         worker::bump(&shared.workers[0].stats.spawned);

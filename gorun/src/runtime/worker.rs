@@ -20,10 +20,19 @@
 //!
 //! # Idle protocol
 //!
-//! A worker without work searches (steals) for a short while, then registers as sleeping and
-//! re-checks every queue before `thread::park`. Whoever adds work either unparks the home
-//! worker (remote wakes) or pops one sleeping worker (stealable work). Both sides use SeqCst
-//! on the flag and the queue, so at least one of them sees the other.
+//! A worker without work searches (steals, and polls the netpoller without waiting) for a
+//! short while, then registers as sleeping and re-checks every queue before it sleeps.
+//! Whoever adds work either unparks the home worker (remote wakes) or pops one sleeping
+//! worker (stealable work). Both sides use SeqCst on the flag and the queue, so at least
+//! one of them sees the other.
+//!
+//! A worker sleeps in `epoll_wait` rather than `thread::park` when it can take the
+//! netpoller's blocker role (one thread at a time, see `net::poller`): then a socket edge
+//! wakes it directly, and the goroutines it wakes that are homed here go to its own
+//! `ready` queue (Go's `findrunnable` blocking in `netpoll`). It sets `in_poll` (SeqCst)
+//! *before* `sleeping`, so anyone who sees it asleep also sees that `unpark` must write
+//! the poller's waker (an eventfd, whose edge is kept like a park token) instead of
+//! unparking the thread; `in_poll` is cleared as soon as `epoll_wait` returns.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -69,6 +78,9 @@ pub(crate) struct WorkerShared {
     has_remote: AtomicBool,
     stealer: Stealer<Arc<G>>,
     sleeping: AtomicBool,
+    /// Set while this worker is the netpoller's blocker (it sleeps in `epoll_wait`, so
+    /// `unpark` writes the poller's waker instead of unparking the thread).
+    in_poll: AtomicBool,
     thread: OnceLock<Thread>,
     /// Counters for the monitor and `metrics()`: written by the owner only (relaxed load +
     /// store, no read-modify-write on the hot path), read by anyone.
@@ -107,6 +119,7 @@ impl WorkerShared {
             has_remote: AtomicBool::new(false),
             stealer,
             sleeping: AtomicBool::new(false),
+            in_poll: AtomicBool::new(false),
             thread: OnceLock::new(),
             stats: WorkerStats::default(),
         }
@@ -126,8 +139,14 @@ impl WorkerShared {
         }
     }
 
+    /// Wakes the worker if it sleeps: out of `thread::park`, or out of `epoll_wait` when it
+    /// is the netpoller's blocker (see `Worker::sleep`).
     pub(crate) fn unpark(&self) {
-        if let Some(t) = self.thread.get() {
+        if self.in_poll.load(Ordering::SeqCst) {
+            if let Some(p) = crate::net::poller::get() {
+                p.wake_blocker();
+            }
+        } else if let Some(t) = self.thread.get() {
             t.unpark();
         }
     }
@@ -261,9 +280,15 @@ pub(crate) fn schedule(g: Arc<G>) {
     }
 }
 
-/// Queues many woken goroutines from a thread that is none of their home workers (the
-/// timer thread): grouped by home worker, one lock and one wake-up each.
+/// Queues many woken goroutines (from the timer thread, or whoever polled the netpoller):
+/// grouped by home worker, one lock and one wake-up each; those homed on the calling
+/// worker go straight to its own ready queue.
 pub(crate) fn schedule_batch(mut gs: Vec<Arc<G>>) {
+    schedule_drain(&mut gs);
+}
+
+/// [`schedule_batch`], leaving `gs` empty with its allocation (for a caller that reuses it).
+pub(crate) fn schedule_drain(gs: &mut Vec<Arc<G>>) {
     gs.sort_unstable_by_key(|g| (Arc::as_ptr(&g.shared) as usize, g.home()));
     let mut rest = &gs[..];
     while let Some(first) = rest.first() {
@@ -271,11 +296,19 @@ pub(crate) fn schedule_batch(mut gs: Vec<Arc<G>>) {
             .iter()
             .take_while(|g| Arc::ptr_eq(&g.shared, &first.shared) && g.home() == first.home())
             .count();
-        if !first.shared.is_shutdown() {
+        let local = with_worker(|w| match w {
+            Some(w) if w.index == first.home() && Arc::ptr_eq(&w.shared, &first.shared) => {
+                w.ready.borrow_mut().extend(rest[..n].iter().cloned());
+                true
+            }
+            _ => false,
+        });
+        if !local && !first.shared.is_shutdown() {
             first.shared.workers[first.home()].push_remote_many(rest[..n].iter().cloned());
         }
         rest = &rest[n..];
     }
+    gs.clear();
 }
 
 impl Worker {
@@ -428,6 +461,12 @@ impl Worker {
                     }
                 }
             }
+            // Sockets may have become ready for goroutines homed here (or elsewhere).
+            if round % 4 == 0 && crate::net::poller::get().is_some_and(|p| p.poll_now()) {
+                if let Some(g) = self.next_local() {
+                    return Some(g);
+                }
+            }
             if self.me().has_remote.load(Ordering::Relaxed) || !self.shared.injector.is_empty() {
                 return self.next_local();
             }
@@ -443,21 +482,36 @@ impl Worker {
         None
     }
 
+    /// Sleeps until woken: in `epoll_wait` as the netpoller's blocker when the role is
+    /// free (see the module docs), else in `thread::park`.
     fn sleep(&self) {
         let me = self.me();
+        let blocker = crate::net::poller::get().and_then(|p| p.become_blocker());
+        if blocker.is_some() {
+            // Before `sleeping`: whoever sees us asleep also sees where to wake us.
+            me.in_poll.store(true, Ordering::SeqCst);
+        }
         me.sleeping.store(true, Ordering::SeqCst);
         self.shared.add_idle(self.index);
         let work = me.has_remote.load(Ordering::SeqCst)
             || !self.shared.injector.is_empty()
             || self.shared.workers.iter().any(|w| w.has_stealable())
-            || self.shared.is_shutdown();
+            || self.shared.shutdown.load(Ordering::SeqCst);
         if !work {
             // Cold goroutines are evicted when idle; wake up for the next ones to cool.
-            match self.shared.config.evict_after {
-                Some(after) if self.evict_old(usize::MAX) => std::thread::park_timeout(after),
-                _ => std::thread::park(),
+            let timeout = match self.shared.config.evict_after {
+                Some(after) if self.evict_old(usize::MAX) => Some(after),
+                _ => None,
+            };
+            match (&blocker, timeout) {
+                // Goroutines the poll wakes that are homed here land in `ready`.
+                (Some(b), t) => b.wait(t, || me.in_poll.store(false, Ordering::SeqCst)),
+                (None, Some(t)) => std::thread::park_timeout(t),
+                (None, None) => std::thread::park(),
             }
         }
+        me.in_poll.store(false, Ordering::SeqCst);
+        drop(blocker);
         me.sleeping.store(false, Ordering::SeqCst);
         self.shared.remove_idle(self.index);
     }

@@ -210,6 +210,24 @@ thread_local! {
     static CURRENT: Cell<*const G> = const { Cell::new(std::ptr::null()) };
 }
 
+/// What the fault handler needs to know about the goroutine running on this thread, if
+/// any. Signal-safe: a constant thread-local and plain reads of the control block, which
+/// its worker keeps alive while it runs.
+pub(crate) fn running_info() -> Option<RunningInfo> {
+    // `try_with` fails only while the thread-local is being destroyed: then none runs.
+    let g = CURRENT.try_with(Cell::get).ok()?;
+    // SAFETY: as in `current_id`: CURRENT is null or points to the goroutine running here.
+    let g = unsafe { g.as_ref() }?;
+    let (guard_lo, guard_hi) = g.guard();
+    Some(RunningInfo {
+        guard_lo,
+        guard_hi,
+        id: g.id,
+        stack_size: g.shared.stacks.usable_size(),
+        spawn_site: g.spawn_site,
+    })
+}
+
 /// The id of the goroutine running on this thread, 0 on a plain thread or in the scheduler.
 #[inline]
 pub(crate) fn current_id() -> u64 {
@@ -530,14 +548,6 @@ impl Worker {
         if g.home() == UNSTARTED {
             self.start(&g);
         }
-        let (guard_lo, guard_hi) = g.guard();
-        overflow::set_running(Some(RunningInfo {
-            guard_lo,
-            guard_hi,
-            id: g.id,
-            stack_size: self.shared.stacks.usable_size(),
-            spawn_site: g.spawn_site,
-        }));
         // SAFETY: we are g's home worker and it is suspended.
         unsafe { g.restore() };
         // SAFETY: we are g's home worker and hold no other reference to its coroutine.
@@ -556,7 +566,6 @@ impl Worker {
         stats.running.store(0, Ordering::Relaxed);
         CURRENT.with(|c| c.set(std::ptr::null()));
         bump(&stats.switches);
-        overflow::set_running(None);
         match result {
             CoroutineResult::Yield(Suspend::Yield) => self.ready.borrow_mut().push_back(g),
             CoroutineResult::Yield(Suspend::YieldToSpawned) => {

@@ -11,7 +11,6 @@
 //! only async-signal-safe calls (`write`, `abort`, `sigaction`) and formats into a fixed
 //! buffer without allocating.
 
-use std::cell::Cell;
 use std::mem::MaybeUninit;
 use std::panic::Location;
 use std::sync::Once;
@@ -24,15 +23,6 @@ pub(crate) struct RunningInfo {
     pub(crate) id: u64,
     pub(crate) stack_size: usize,
     pub(crate) spawn_site: &'static Location<'static>,
-}
-
-thread_local! {
-    static RUNNING: Cell<Option<RunningInfo>> = const { Cell::new(None) };
-}
-
-/// Records the goroutine about to run on this thread (`None` when back on the scheduler).
-pub(crate) fn set_running(info: Option<RunningInfo>) {
-    RUNNING.with(|r| r.set(info));
 }
 
 const ALT_STACK_SIZE: usize = 64 * 1024;
@@ -126,9 +116,8 @@ impl Drop for AltStack {
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo for SIGSEGV/SIGBUS.
     let addr = unsafe { (*info).si_addr() } as usize;
-    // `try_with` fails only while the thread-local is being destroyed: then no goroutine runs.
-    let running = RUNNING.try_with(|r| r.get()).ok().flatten();
-    if let Some(g) = running {
+    // Plain reads of the running goroutine's control block (signal-safe).
+    if let Some(g) = crate::runtime::worker::running_info() {
         if addr >= g.guard_lo && addr < g.guard_hi {
             report_overflow(&g);
         }

@@ -23,6 +23,28 @@ pub(crate) use std::sync::{Mutex, MutexGuard};
 #[cfg(not(loom))]
 pub(crate) use std::thread;
 
+/// A mutex for short, hot critical sections that two workers may hammer at once (a
+/// channel's state): `parking_lot`'s spins adaptively and makes a system call on unlock
+/// only when someone actually sleeps, where std's makes one whenever a waiter is marked.
+/// No poisoning: the sections it guards do not panic halfway.
+#[cfg(not(loom))]
+pub(crate) type FastMutex<T> = parking_lot::Mutex<T>;
+#[cfg(not(loom))]
+pub(crate) type FastMutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
+#[cfg(not(loom))]
+pub(crate) fn fast_lock<T>(m: &FastMutex<T>) -> FastMutexGuard<'_, T> {
+    m.lock()
+}
+
+#[cfg(loom)]
+pub(crate) type FastMutex<T> = Mutex<T>;
+#[cfg(loom)]
+pub(crate) type FastMutexGuard<'a, T> = MutexGuard<'a, T>;
+#[cfg(loom)]
+pub(crate) fn fast_lock<T>(m: &FastMutex<T>) -> FastMutexGuard<'_, T> {
+    m.lock().unwrap()
+}
+
 /// Parks the current plain thread for at most `d` (under loom, until unparked: loom has
 /// no clock, and the models use no timeouts).
 pub(crate) fn park_timeout(d: std::time::Duration) {

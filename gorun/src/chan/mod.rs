@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::park::{self, Unparker, WaitReason};
-use crate::shim::{AtomicPtr, AtomicUsize, Mutex, MutexGuard};
+use crate::shim::{fast_lock, AtomicPtr, AtomicUsize, FastMutex, FastMutexGuard};
 
 mod macros;
 mod select;
@@ -159,7 +159,7 @@ struct Inner<T> {
 }
 
 pub(crate) struct Chan<T> {
-    inner: Mutex<Inner<T>>,
+    inner: FastMutex<Inner<T>>,
     cap: usize,
     senders: AtomicUsize,
     receivers: AtomicUsize,
@@ -197,8 +197,8 @@ enum TryRecv {
 }
 
 impl<T> Chan<T> {
-    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> FastMutexGuard<'_, Inner<T>> {
+        fast_lock(&self.inner)
     }
 
     /// A waiter of this goroutine (or thread) holding `v`: the spare one if there is one.
@@ -552,7 +552,7 @@ impl<T> Drop for Withdraw<'_, T> {
 
 fn new_chan<T>(cap: usize, senders: usize, nil: bool) -> Arc<Chan<T>> {
     Arc::new(Chan {
-        inner: Mutex::new(Inner {
+        inner: FastMutex::new(Inner {
             buf: VecDeque::with_capacity(cap.min(1024)),
             closed: false,
             no_receivers: false,

@@ -37,7 +37,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
 
 use corosensei::{Coroutine, CoroutineResult};
@@ -74,7 +74,7 @@ const STEAL_EAGER: usize = 128;
 
 /// The part of a worker that other threads reach.
 pub(crate) struct WorkerShared {
-    remote: Mutex<Vec<Arc<G>>>,
+    remote: parking_lot::Mutex<Vec<Arc<G>>>,
     has_remote: AtomicBool,
     stealer: Stealer<Arc<G>>,
     sleeping: AtomicBool,
@@ -115,7 +115,7 @@ pub(crate) fn bump(c: &AtomicU64) {
 impl WorkerShared {
     pub(crate) fn new(stealer: Stealer<Arc<G>>) -> WorkerShared {
         WorkerShared {
-            remote: Mutex::new(Vec::new()),
+            remote: parking_lot::Mutex::new(Vec::new()),
             has_remote: AtomicBool::new(false),
             stealer,
             sleeping: AtomicBool::new(false),
@@ -132,7 +132,7 @@ impl WorkerShared {
 
     /// Queues woken goroutines homed here with one lock and at most one thread wake-up.
     pub(crate) fn push_remote_many(&self, gs: impl IntoIterator<Item = Arc<G>>) {
-        self.remote.lock().unwrap().extend(gs);
+        self.remote.lock().extend(gs);
         self.has_remote.store(true, Ordering::SeqCst);
         if self.sleeping.load(Ordering::SeqCst) {
             self.unpark();
@@ -154,7 +154,7 @@ impl WorkerShared {
     /// Takes everything queued remotely (used by the worker and by final cleanup).
     pub(crate) fn take_remote(&self) -> Vec<Arc<G>> {
         self.has_remote.store(false, Ordering::SeqCst);
-        std::mem::take(&mut *self.remote.lock().unwrap())
+        std::mem::take(&mut *self.remote.lock())
     }
 
     pub(crate) fn has_stealable(&self) -> bool {
@@ -168,7 +168,7 @@ impl WorkerShared {
 
     /// Goroutines woken from other threads, not yet taken by the worker.
     pub(crate) fn remote_len(&self) -> usize {
-        self.remote.lock().unwrap().len()
+        self.remote.lock().len()
     }
 
     pub(crate) fn is_sleeping(&self) -> bool {
@@ -433,7 +433,7 @@ impl Worker {
         me.has_remote.store(false, Ordering::SeqCst);
         // Drained in place: the queue keeps its buffer, so a stream of wake-ups from another
         // thread allocates nothing (and frees nothing across threads).
-        let mut remote = me.remote.lock().unwrap();
+        let mut remote = me.remote.lock();
         self.ready.borrow_mut().extend(remote.drain(..));
     }
 

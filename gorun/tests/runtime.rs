@@ -265,6 +265,31 @@ fn abandoned_goroutines_are_unwound_at_exit() {
     assert_eq!(dropped.load(Ordering::SeqCst), 10);
 }
 
+/// A goroutine that only ever yields, alone on its worker, still lets the runtime shut
+/// down when main returns (and is unwound like any other).
+#[test]
+fn runtime_exits_while_a_goroutine_yields_forever() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let d = dropped.clone();
+    gorun::Builder::new().workers(2).run(move || {
+        struct Flag(Arc<AtomicUsize>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let flag = Flag(d);
+        gorun::go(move || {
+            let _flag = flag;
+            loop {
+                gorun::yield_now();
+            }
+        });
+        gorun::sleep(Duration::from_millis(20));
+    });
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+}
+
 #[test]
 fn detached_panic_exits_with_code_2() {
     if in_child() {

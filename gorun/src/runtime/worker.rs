@@ -553,19 +553,27 @@ impl Worker {
         // SAFETY: we are g's home worker and hold no other reference to its coroutine.
         let coro = unsafe { g.coro_mut() }.expect("started goroutine has a coroutine");
         let stats = &self.me().stats;
-        // Started goroutines queued here; the monitor adds the stealable ones itself.
-        let backlog = self.ready.borrow().len() + self.spawners.borrow().len();
-        stats.backlog.store(backlog as u64, Ordering::Relaxed);
-        stats
-            .spawned_at_switch
-            .store(stats.spawned.load(Ordering::Relaxed), Ordering::Relaxed);
-        stats.running.store(g.id, Ordering::Relaxed);
-        CURRENT.with(|c| c.set(Arc::as_ptr(&g)));
-        self.spawn_run.set(0);
-        let result = coro.resume(());
-        stats.running.store(0, Ordering::Relaxed);
-        CURRENT.with(|c| c.set(std::ptr::null()));
-        bump(&stats.switches);
+        let result = loop {
+            // Started goroutines queued here; the monitor adds the stealable ones itself.
+            let backlog = self.ready.borrow().len() + self.spawners.borrow().len();
+            stats.backlog.store(backlog as u64, Ordering::Relaxed);
+            stats
+                .spawned_at_switch
+                .store(stats.spawned.load(Ordering::Relaxed), Ordering::Relaxed);
+            stats.running.store(g.id, Ordering::Relaxed);
+            CURRENT.with(|c| c.set(Arc::as_ptr(&g)));
+            self.spawn_run.set(0);
+            let result = coro.resume(());
+            stats.running.store(0, Ordering::Relaxed);
+            CURRENT.with(|c| c.set(std::ptr::null()));
+            bump(&stats.switches);
+            match result {
+                // A yield with nothing else to run here: resume it at once, without the
+                // round trip through the queues.
+                CoroutineResult::Yield(Suspend::Yield) if self.nothing_else() => {}
+                r => break r,
+            }
+        };
         match result {
             CoroutineResult::Yield(Suspend::Yield) => self.ready.borrow_mut().push_back(g),
             CoroutineResult::Yield(Suspend::YieldToSpawned) => {
@@ -577,6 +585,28 @@ impl Worker {
             }
             CoroutineResult::Return(()) => self.finish(g),
         }
+    }
+
+    /// Whether no other goroutine could run here now (and the scheduler has nothing to do
+    /// on this tick): then a yielding goroutine goes on at once.
+    fn nothing_else(&self) -> bool {
+        let t = self.tick.get().wrapping_add(1);
+        self.tick.set(t);
+        !t.is_multiple_of(FAIR_TICKS)
+            && self.runnext_is_empty()
+            && self.ready.borrow().is_empty()
+            && !self.me().has_remote.load(Ordering::Relaxed)
+            && self.deque.is_empty()
+            && self.spawners.borrow().is_empty()
+            && self.shared.injector.is_empty()
+            && !self.shared.is_shutdown()
+    }
+
+    fn runnext_is_empty(&self) -> bool {
+        let g = self.runnext.take();
+        let empty = g.is_none();
+        self.runnext.set(g);
+        empty
     }
 
     fn start(&self, g: &Arc<G>) {

@@ -271,8 +271,10 @@ impl Builder {
     }
 
     /// Copy-on-park, by budget: when more parked stacks are resident than `bytes` allows
-    /// (about 4 KiB each), the longest-parked are evicted at once, so a million parked
-    /// goroutines never hold a million stack pages. `None` turns copy-on-park off
+    /// (about 4 KiB each), the longest-parked are evicted in batches, so a million parked
+    /// goroutines never hold a million stack pages. Goroutines parked for less than one tick
+    /// of the runtime's 10 ms clock are left alone while their worker is busy (most wake
+    /// again soon: a parent waiting for its children), and evicted once it idles. `None` turns copy-on-park off
     /// entirely (then `evict_after` has no effect). Default: 16 MiB (about 4,000 resident
     /// parked stacks per runtime).
     ///

@@ -52,6 +52,12 @@ use crate::stack::{evict, SlotStack};
 
 /// Ticks between checks of the shared queues ahead of local work (fairness).
 const FAIR_TICKS: u32 = 61;
+/// Over the resident budget, a busy worker still leaves goroutines parked for less than
+/// this alone (on the runtime's coarse clock, which ticks every 10 ms: in effect, those
+/// parked since the last tick): most wake again soon (a parent waiting for its children),
+/// and evicting them costs more than their pages. An idle worker evicts down to the
+/// budget whatever the age.
+const BUDGET_MIN_AGE: u64 = 1_000_000;
 /// Stacks evicted together once a worker is over its resident budget.
 const EVICT_BATCH: usize = 64;
 /// Finished goroutines' control blocks a worker keeps for reuse.
@@ -587,6 +593,14 @@ impl Worker {
         }
     }
 
+    /// Whether nothing is queued here.
+    fn idle(&self) -> bool {
+        self.runnext_is_empty()
+            && self.ready.borrow().is_empty()
+            && self.deque.is_empty()
+            && self.spawners.borrow().is_empty()
+    }
+
     /// Whether no other goroutine could run here now (and the scheduler has nothing to do
     /// on this tick): then a yielding goroutine goes on at once.
     fn nothing_else(&self) -> bool {
@@ -678,38 +692,42 @@ impl Worker {
         }
         let over = self.cold.borrow().len().saturating_sub(budget);
         if over > 0 {
-            self.evict_batch(over.max(EVICT_BATCH), None);
+            self.evict_batch(over.max(EVICT_BATCH), BUDGET_MIN_AGE, false);
         }
     }
 
-    /// Evicts candidates that have stayed parked past the threshold (at most `max`).
-    /// Returns whether candidates remain.
+    /// Evicts candidates that have stayed parked past the threshold (at most `max`), and,
+    /// when nothing is queued here, those over the budget however young. Returns whether
+    /// candidates remain.
     fn evict_old(&self, max: usize) -> bool {
-        let (Some(after), Some(_)) = (self.shared.config.evict_after, self.shared.evict_budget)
+        let (Some(after), Some(budget)) =
+            (self.shared.config.evict_after, self.shared.evict_budget)
         else {
             return false; // age-based eviction off, or copy-on-park off altogether
         };
-        self.evict_batch(max, Some(after.as_nanos() as u64));
+        let over = self.cold.borrow().len().saturating_sub(budget);
+        if over > 0 && self.idle() {
+            self.evict_batch(over, 0, false);
+        }
+        self.evict_batch(max, after.as_nanos() as u64, true);
         !self.cold.borrow().is_empty()
     }
 
-    /// Evicts up to `max` of the oldest candidates (only those parked for at least
-    /// `min_age` ns on the runtime clock, if given), releasing their pages together.
-    fn evict_batch(&self, max: usize, min_age: Option<u64>) {
+    /// Evicts up to `max` of the oldest candidates parked for at least `min_age` ns on the
+    /// runtime clock (sleepers only if `sleepers`), releasing their pages together.
+    fn evict_batch(&self, max: usize, min_age: u64, sleepers: bool) {
         let now = self.shared.coarse_clock();
         let mut ranges = Vec::new();
         let mut bytes = 0u64;
         for _ in 0..max {
             let head = self.cold.borrow().front().cloned();
             let Some(g) = head else { break };
-            if let Some(min_age) = min_age {
-                if g.is_parked() && now.saturating_sub(g.parked_at()) < min_age {
-                    break; // the oldest candidate is still warm
-                }
+            if g.is_parked() && now.saturating_sub(g.parked_at()) < min_age {
+                break; // the oldest candidate is still warm
             }
             self.cold.borrow_mut().pop_front();
             g.cold_queued.set(false);
-            if min_age.is_none() && g.wait_reason() == WaitReason::Sleep {
+            if !sleepers && g.wait_reason() == WaitReason::Sleep {
                 // Over budget, but a sleeper has a timer: it wakes by itself, usually soon,
                 // and moving it out and back would cost more than it saves. Only age evicts
                 // it.

@@ -178,6 +178,47 @@ impl G {
         }
     }
 
+    /// Makes a finished goroutine's control block (referenced nowhere else) that of a new,
+    /// unstarted one of the same runtime, field by field: cheaper than building a fresh
+    /// block and moving it in, and the runtime handle is kept rather than cloned again.
+    pub(crate) fn reuse(
+        &mut self,
+        id: u64,
+        parent: u64,
+        spawn_site: &'static Location<'static>,
+        name: Option<Box<str>>,
+        entry: Entry,
+    ) {
+        let old = std::mem::replace(
+            self.extra.get_mut(),
+            if name.is_some() || crate::diag::traceback_all() {
+                Extra::boxed(name)
+            } else {
+                std::ptr::null_mut()
+            },
+        );
+        if !old.is_null() {
+            // SAFETY: from `Extra::boxed`, owned by this block, no longer reachable from it.
+            drop(unsafe { Box::from_raw(old) });
+        }
+        self.id = id;
+        self.parent = parent;
+        self.spawn_site = spawn_site;
+        *self.state.get_mut() = RUNNING;
+        *self.wait_reason.get_mut() = WaitReason::None as u8;
+        *self.park_site.get_mut() = std::ptr::null_mut();
+        *self.parked_at.get_mut() = 0;
+        *self.body.get_mut() = Body::Unstarted(entry);
+        self.stack_top.set(0);
+        self.saved_sp.set(0);
+        *self.evicted.get_mut() = None;
+        self.cold_queued.set(false);
+        *self.pins.get_mut() = 0;
+        self.yielder.set(std::ptr::null());
+        *self.home.get_mut() = u16::MAX;
+        self.registry_index.set(u32::MAX);
+    }
+
     /// The worker this goroutine is pinned to, or `UNSTARTED`.
     pub(crate) fn home(&self) -> usize {
         match self.home.load(Ordering::Relaxed) {

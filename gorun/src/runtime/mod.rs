@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use crossbeam_deque::{Injector, Worker as Deque};
 
 use crate::diag::{self, lockgraph::LockGraph, monitor::Monitor, Deadlock};
-use crate::goroutine::{self, Entry, JoinHandle, Runnable, Task, G};
+use crate::goroutine::{self, JoinHandle, Runnable, Task, G};
 use crate::stack::{self, StackPool};
 use crate::time::Timers;
 use registry::Registry;
@@ -161,16 +161,9 @@ impl Shared {
         }
     }
 
-    /// Creates an unstarted goroutine.
-    fn new_goroutine(
-        self: &Arc<Self>,
-        parent: u64,
-        site: &'static Location<'static>,
-        name: Option<Box<str>>,
-        body: Entry,
-    ) -> G {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        G::new(id, parent, site, name, self.clone(), body)
+    /// The id of the next goroutine.
+    pub(crate) fn next_goroutine_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 }
 
@@ -433,7 +426,14 @@ impl Builder {
         // does not return before the body has run or been dropped (workers unwind every
         // goroutine before `run` continues), so borrows in `f` outlive it.
         let body: Arc<dyn Runnable> = unsafe { std::mem::transmute(body) };
-        let main = Arc::new(shared.new_goroutine(0, site, None, body));
+        let main = Arc::new(G::new(
+            shared.next_goroutine_id(),
+            0,
+            site,
+            None,
+            shared.clone(),
+            body,
+        ));
 
         let mut monitor = Monitor::new(shared.clone());
         // Busy workers must not starve I/O: poll if nobody did during a tick (Go's sysmon).
@@ -572,7 +572,7 @@ where
             )
         });
         let parent = worker::current_id();
-        let g = w.recycle(w.shared.new_goroutine(parent, site, name, task.clone()));
+        let g = w.new_goroutine(parent, site, name, task.clone());
         let id = g.id;
         w.push_runnext(g);
         if w.spawned_one() {

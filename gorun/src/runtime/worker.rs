@@ -36,6 +36,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
@@ -44,7 +45,7 @@ use corosensei::{Coroutine, CoroutineResult};
 use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 
 use super::Shared;
-use crate::goroutine::{Suspend, G, UNSTARTED};
+use crate::goroutine::{Entry, Suspend, G, UNSTARTED};
 use crate::park::WaitReason;
 use crate::stack::overflow::{self, RunningInfo};
 use crate::stack::pack::References;
@@ -669,15 +670,23 @@ impl Worker {
         }
     }
 
-    /// Puts a new goroutine's control block in a recycled allocation when one is free.
-    pub(crate) fn recycle(&self, fresh: G) -> Arc<G> {
+    /// A new unstarted goroutine, in a recycled control block when one is free.
+    pub(crate) fn new_goroutine(
+        &self,
+        parent: u64,
+        site: &'static Location<'static>,
+        name: Option<Box<str>>,
+        body: Entry,
+    ) -> Arc<G> {
+        let id = self.shared.next_goroutine_id();
         match self.g_cache.borrow_mut().pop() {
             Some(mut g) => {
-                *Arc::get_mut(&mut g).expect("a cached goroutine is referenced nowhere else") =
-                    fresh;
+                Arc::get_mut(&mut g)
+                    .expect("a cached goroutine is referenced nowhere else")
+                    .reuse(id, parent, site, name, body);
                 g
             }
-            None => Arc::new(fresh),
+            None => Arc::new(G::new(id, parent, site, name, self.shared.clone(), body)),
         }
     }
 

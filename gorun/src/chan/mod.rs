@@ -239,9 +239,11 @@ impl<T> Chan<T> {
     }
 
     /// Keeps a finished waiter (its owner is done with its slot) for the next park here.
-    pub(crate) fn recycle(&self, mut w: Arc<Waiter<T>>) {
-        if Arc::get_mut(&mut w).is_none() {
-            return; // its claimer has not dropped it yet
+    pub(crate) fn recycle(&self, w: Arc<Waiter<T>>) {
+        // A hint (a plain load): its claimer may not have dropped it yet. `new_waiter` checks
+        // uniqueness again, with the ordering that makes reuse safe, before touching it.
+        if Arc::strong_count(&w) != 1 {
+            return;
         }
         let p = Arc::into_raw(w).cast_mut();
         if self

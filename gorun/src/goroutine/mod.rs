@@ -409,10 +409,14 @@ impl G {
 
     /// Parks the running goroutine `self` (see `park.rs` for the protocol).
     pub(crate) fn park(&self, reason: WaitReason, site: &'static Location<'static>) {
-        if self
-            .state
-            .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
+        // A token left by a wake while we ran: consume it instead of parking. (Loaded first:
+        // most parks find none, and a load is cheaper than a failing compare-and-swap; a
+        // token that arrives after the load makes the CAS to PARKED below fail instead.)
+        if self.state.load(Ordering::Relaxed) == NOTIFIED
+            && self
+                .state
+                .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
         {
             return;
         }

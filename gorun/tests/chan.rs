@@ -565,3 +565,40 @@ fn reused_waiters_wake_their_current_owner() {
         t.join().unwrap();
     });
 }
+
+/// A close wakes its parked receivers in chunks (the lock released in between): all of
+/// them, more than one chunk's worth, with the closed error; and a sender dropped while a
+/// goroutine unwinds at shutdown closes a crowded channel without switching.
+#[test]
+fn close_wakes_thousands_of_receivers() {
+    gorun::Builder::new().workers(2).run(|| {
+        let (tx, rx) = chan::<u32>(0);
+        let hs: Vec<_> = (0..3000)
+            .map(|_| {
+                let rx = rx.clone();
+                go(move || rx.recv())
+            })
+            .collect();
+        while gorun::metrics().parks < 3000 {
+            gorun::sleep(Duration::from_millis(1));
+        }
+        tx.close();
+        for h in hs {
+            assert_eq!(h.join().unwrap(), Err(RecvError));
+        }
+    });
+    gorun::Builder::new().workers(2).run(|| {
+        let (tx, rx) = chan::<u32>(0);
+        // Abandoned at exit and unwound first (goroutines unwind in spawn order): dropping
+        // the last sender closes the channel while 3000 receivers still wait on it.
+        go(move || {
+            let _tx = tx;
+            gorun::sleep(Duration::from_secs(3600));
+        });
+        for _ in 0..3000 {
+            let rx = rx.clone();
+            go(move || rx.recv());
+        }
+        gorun::sleep(Duration::from_millis(20));
+    });
+}

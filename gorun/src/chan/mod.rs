@@ -329,11 +329,31 @@ impl<T> Chan<T> {
             return;
         }
         g.closed = true;
-        let woken = Self::claim_all(&mut g.recvq)
-            .chain(Self::claim_all(&mut g.sendq))
-            .collect::<Vec<_>>();
+        let senders = Self::claim_all(&mut g.sendq).collect::<Vec<_>>();
         drop(g);
-        wake_many(&woken);
+        wake_many(&senders);
+        // Parked receivers in chunks, the lock released in between, so that closing a
+        // channel a million goroutines wait on neither holds the lock nor runs for long
+        // without letting the woken run. Nothing else can claim them meanwhile: sends fail
+        // once the channel is closed, and receivers no longer queue.
+        loop {
+            let mut g = self.lock();
+            let n = g.recvq.len().min(WAKE_CHUNK);
+            let chunk = (g.recvq.drain(..n))
+                .filter(|w| w.ctx().try_claim(w.case))
+                .collect::<Vec<_>>();
+            let more = !g.recvq.is_empty();
+            drop(g);
+            wake_many(&chunk);
+            if !more {
+                break;
+            }
+            // Not while unwinding (a sender dropped by an abandoned goroutine at shutdown):
+            // a goroutine being unwound must not switch.
+            if !std::thread::panicking() {
+                crate::yield_now();
+            }
+        }
     }
 
     fn disconnect_receivers(&self) {
@@ -520,16 +540,12 @@ impl<T> Chan<T> {
     }
 }
 
-/// Wakes claimed waiters (a close or disconnect). Closing a channel that a million
-/// goroutines wait on is a long loop: it lets the woken run now and then, so that neither
-/// they nor the stuck-goroutine monitor wait for the whole loop.
+/// Parked receivers a close claims and wakes per turn (see `Chan::close`).
+const WAKE_CHUNK: usize = 1024;
+
+/// Wakes claimed waiters (a close or disconnect).
 fn wake_many<T>(woken: &[Arc<Waiter<T>>]) {
-    for (i, w) in woken.iter().enumerate() {
-        w.wake();
-        if i % 1024 == 1023 {
-            crate::yield_now();
-        }
-    }
+    woken.iter().for_each(|w| w.wake());
 }
 
 pub(crate) fn block_forever(reason: WaitReason, site: &'static Location<'static>) -> ! {

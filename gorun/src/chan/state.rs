@@ -1,0 +1,452 @@
+//! A channel's shared state and the operations on it, under its one lock: the buffer, the
+//! closed flags and the FIFO queues of parked receivers and senders (see `waiter.rs` for
+//! the hand-off protocol). The public ends (`Sender`, `Receiver`) and `select` call these.
+
+use std::collections::VecDeque;
+use std::panic::Location;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::waiter::{Ctx, CtxRef, Slot, Waiter, WAITING};
+use super::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+use crate::park::{self, WaitReason};
+use crate::shim::{fast_lock, AtomicPtr, AtomicUsize, FastMutex, FastMutexGuard};
+
+pub(super) struct Inner<T> {
+    pub(super) buf: VecDeque<T>,
+    pub(super) closed: bool,
+    /// Every receiver is gone: sends fail.
+    pub(super) no_receivers: bool,
+    pub(super) recvq: VecDeque<Arc<Waiter<T>>>,
+    pub(super) sendq: VecDeque<Arc<Waiter<T>>>,
+}
+
+pub(crate) struct Chan<T> {
+    pub(super) inner: FastMutex<Inner<T>>,
+    pub(super) cap: usize,
+    pub(super) senders: AtomicUsize,
+    pub(super) receivers: AtomicUsize,
+    /// Go's nil channel: never ready.
+    pub(super) nil: bool,
+    /// A finished waiter kept for the next operation that parks here, so a goroutine that
+    /// blocks on this channel again and again allocates no new one (Go caches its sudogs
+    /// for the same reason). Null, or from `Arc::into_raw` of a waiter that nothing else
+    /// references and whose slot is empty.
+    pub(super) spare: AtomicPtr<Waiter<T>>,
+}
+
+impl<T> Drop for Chan<T> {
+    fn drop(&mut self) {
+        let p = self.spare.swap(std::ptr::null_mut(), Ordering::Acquire);
+        if !p.is_null() {
+            // SAFETY: per `spare`'s invariant, `p` is an `Arc` we now own.
+            drop(unsafe { Arc::from_raw(p) });
+        }
+    }
+}
+
+pub(super) enum TrySend<T> {
+    Full(T),
+    Closed(T),
+    Disconnected(T),
+}
+
+/// A received value and the parked sender to wake once the lock is released.
+pub(super) type Received<T> = (T, Option<Arc<Waiter<T>>>);
+
+pub(super) enum TryRecv {
+    Empty,
+    Closed,
+}
+
+impl<T> Chan<T> {
+    pub(super) fn lock(&self) -> FastMutexGuard<'_, Inner<T>> {
+        fast_lock(&self.inner)
+    }
+
+    /// A waiter of this goroutine (or thread) holding `v`: the spare one if there is one.
+    /// A `select` passes its shared `ctx` and the case index; a plain operation `None`.
+    pub(crate) fn new_waiter(
+        &self,
+        shared: Option<&Arc<Ctx>>,
+        case: usize,
+        v: Option<T>,
+    ) -> Arc<Waiter<T>> {
+        let p = self.spare.swap(std::ptr::null_mut(), Ordering::Acquire);
+        if !p.is_null() {
+            // SAFETY: per `spare`'s invariant `p` came from `Arc::into_raw`; the swap gave it
+            // to us alone.
+            let mut w = unsafe { Arc::from_raw(p) };
+            if let Some(inner) = Arc::get_mut(&mut w) {
+                match (&mut inner.ctx, shared) {
+                    (CtxRef::Own(ctx), None) => {
+                        ctx.state.store(WAITING, Ordering::Relaxed);
+                        park::retarget(&mut ctx.unparker);
+                    }
+                    (ctx, Some(c)) => *ctx = CtxRef::Shared(c.clone()),
+                    (ctx, None) => *ctx = CtxRef::Own(Ctx::new()),
+                }
+                inner.case = case;
+                inner.slot = Slot::new(v);
+                return w;
+            }
+        }
+        Arc::new(Waiter {
+            ctx: match shared {
+                Some(c) => CtxRef::Shared(c.clone()),
+                None => CtxRef::Own(Ctx::new()),
+            },
+            case,
+            slot: Slot::new(v),
+        })
+    }
+
+    /// Keeps a finished waiter (its owner is done with its slot) for the next park here.
+    pub(crate) fn recycle(&self, w: Arc<Waiter<T>>) {
+        // A hint (a plain load): its claimer may not have dropped it yet. `new_waiter` checks
+        // uniqueness again, with the ordering that makes reuse safe, before touching it.
+        if Arc::strong_count(&w) != 1 {
+            return;
+        }
+        let p = Arc::into_raw(w).cast_mut();
+        if self
+            .spare
+            .compare_exchange(
+                std::ptr::null_mut(),
+                p,
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
+            // SAFETY: `p` is the `Arc` we just turned into a pointer; nobody else saw it.
+            drop(unsafe { Arc::from_raw(p) });
+        }
+    }
+
+    /// Gives `v` to the oldest parked receiver, or buffers it. The returned waiter must be
+    /// woken after the lock is released.
+    pub(super) fn try_send_locked(
+        &self,
+        g: &mut Inner<T>,
+        mut v: T,
+    ) -> Result<Option<Arc<Waiter<T>>>, TrySend<T>> {
+        if g.closed {
+            return Err(TrySend::Closed(v));
+        }
+        if g.no_receivers {
+            return Err(TrySend::Disconnected(v));
+        }
+        while let Some(w) = g.recvq.pop_front() {
+            if !w.ctx().is_waiting() {
+                continue; // claimed or aborted elsewhere; its owner forgets it
+            }
+            // SAFETY: we hold the channel lock and have not claimed `w` yet: a claimer's
+            // turn (ownership rule). A parked receiver's slot is empty.
+            unsafe { w.slot.put(v) };
+            if w.ctx().try_claim(w.case) {
+                return Ok(Some(w));
+            }
+            // SAFETY: the claim failed, so the slot is still ours to restore.
+            v = unsafe { w.slot.take() }.expect("gorun: channel slot emptied while owned");
+        }
+        if g.buf.len() < self.cap {
+            g.buf.push_back(v);
+            return Ok(None);
+        }
+        Err(TrySend::Full(v))
+    }
+
+    /// Takes the next value: from the buffer (refilling it from the oldest parked sender) or
+    /// straight from a parked sender.
+    pub(super) fn try_recv_locked(&self, g: &mut Inner<T>) -> Result<Received<T>, TryRecv> {
+        let from_buf = g.buf.pop_front();
+        while let Some(w) = g.sendq.pop_front() {
+            if !w.ctx().is_waiting() {
+                continue;
+            }
+            // SAFETY: channel lock held, `w` not claimed yet: a claimer's turn.
+            let sv = unsafe { w.slot.take() }.expect("gorun: parked sender without a value");
+            if w.ctx().try_claim(w.case) {
+                return Ok(match from_buf {
+                    Some(v) => {
+                        g.buf.push_back(sv);
+                        (v, Some(w))
+                    }
+                    None => (sv, Some(w)),
+                });
+            }
+            // SAFETY: the claim failed, so the slot is still ours to restore.
+            unsafe { w.slot.put(sv) };
+        }
+        match from_buf {
+            Some(v) => Ok((v, None)),
+            None if g.closed => Err(TryRecv::Closed),
+            None => Err(TryRecv::Empty),
+        }
+    }
+
+    pub(super) fn close(&self) {
+        let mut g = self.lock();
+        if g.closed {
+            return;
+        }
+        g.closed = true;
+        let senders = Self::claim_all(&mut g.sendq).collect::<Vec<_>>();
+        drop(g);
+        wake_many(&senders);
+        // Parked receivers in chunks, the lock released in between, so that closing a
+        // channel a million goroutines wait on neither holds the lock nor runs for long
+        // without letting the woken run. Nothing else can claim them meanwhile: sends fail
+        // once the channel is closed, and receivers no longer queue.
+        loop {
+            let mut g = self.lock();
+            let n = g.recvq.len().min(WAKE_CHUNK);
+            let chunk = (g.recvq.drain(..n))
+                .filter(|w| w.ctx().try_claim(w.case))
+                .collect::<Vec<_>>();
+            let more = !g.recvq.is_empty();
+            drop(g);
+            wake_many(&chunk);
+            if !more {
+                break;
+            }
+            // Not while unwinding (a sender dropped by an abandoned goroutine at shutdown):
+            // a goroutine being unwound must not switch.
+            if !std::thread::panicking() {
+                crate::yield_now();
+            }
+        }
+    }
+
+    pub(super) fn disconnect_receivers(&self) {
+        let mut g = self.lock();
+        g.no_receivers = true;
+        let woken = Self::claim_all(&mut g.sendq).collect::<Vec<_>>();
+        drop(g);
+        wake_many(&woken);
+    }
+
+    /// Claims every waiting waiter of `q` without moving a value (the channel closed).
+    pub(super) fn claim_all(
+        q: &mut VecDeque<Arc<Waiter<T>>>,
+    ) -> impl Iterator<Item = Arc<Waiter<T>>> {
+        std::mem::take(q)
+            .into_iter()
+            .filter(|w| w.ctx().try_claim(w.case))
+    }
+
+    /// Waits until `w` is claimed, or `deadline` passes and the wait is withdrawn (returns
+    /// false; `w` is then out of the queue).
+    pub(super) fn wait(
+        &self,
+        w: &Arc<Waiter<T>>,
+        send: bool,
+        reason: WaitReason,
+        site: &'static Location<'static>,
+        deadline: Option<Instant>,
+    ) -> bool {
+        // If the goroutine is unwound while parked (an abandoned goroutine at shutdown), the
+        // guard withdraws the waiter so no value is handed to it.
+        let guard = Withdraw {
+            chan: self,
+            w,
+            send,
+        };
+        let claimed = loop {
+            if w.ctx().selected().is_some() {
+                break true;
+            }
+            match deadline {
+                None => park::park(reason, site),
+                Some(d) => {
+                    if Instant::now() >= d {
+                        if w.ctx().abort() {
+                            self.unregister(w, send);
+                            break false;
+                        }
+                        continue;
+                    }
+                    park::park_until(reason, site, d);
+                }
+            }
+        };
+        std::mem::forget(guard);
+        claimed
+    }
+
+    pub(super) fn unregister(&self, w: &Arc<Waiter<T>>, send: bool) {
+        let mut g = self.lock();
+        let q = if send { &mut g.sendq } else { &mut g.recvq };
+        q.retain(|x| !Arc::ptr_eq(x, w));
+    }
+
+    pub(super) fn send_impl(
+        &self,
+        v: T,
+        site: &'static Location<'static>,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<T>> {
+        if self.nil {
+            block_forever(WaitReason::ChanSendNil, site);
+        }
+        let mut g = self.lock();
+        let v = match self.try_send_locked(&mut g, v) {
+            Ok(w) => {
+                drop(g);
+                if let Some(w) = w {
+                    w.wake();
+                }
+                return Ok(());
+            }
+            Err(TrySend::Closed(v) | TrySend::Disconnected(v)) => {
+                return Err(SendTimeoutError::Disconnected(v))
+            }
+            Err(TrySend::Full(v)) => v,
+        };
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(SendTimeoutError::Timeout(v));
+        }
+        let w = self.new_waiter(None, 0, Some(v));
+        g.sendq.push_back(w.clone());
+        drop(g);
+        let claimed = self.wait(&w, true, WaitReason::ChanSend, site, deadline);
+        // SAFETY: `wait` returned: `w` was claimed, or withdrawn from the queue under the lock.
+        let v = unsafe { w.owner_take() };
+        self.recycle(w);
+        match v {
+            None => Ok(()),
+            Some(v) if claimed => Err(SendTimeoutError::Disconnected(v)),
+            Some(v) => Err(SendTimeoutError::Timeout(v)),
+        }
+    }
+
+    pub(super) fn recv_impl(
+        &self,
+        site: &'static Location<'static>,
+        deadline: Option<Instant>,
+    ) -> Result<T, RecvTimeoutError> {
+        if self.nil {
+            match deadline {
+                None => block_forever(WaitReason::ChanReceiveNil, site),
+                Some(d) => {
+                    while Instant::now() < d {
+                        park::park_until(WaitReason::ChanReceiveNil, site, d);
+                    }
+                    return Err(RecvTimeoutError::Timeout);
+                }
+            }
+        }
+        let mut g = self.lock();
+        match self.try_recv_locked(&mut g) {
+            Ok((v, w)) => {
+                drop(g);
+                if let Some(w) = w {
+                    w.wake();
+                }
+                return Ok(v);
+            }
+            Err(TryRecv::Closed) => return Err(RecvTimeoutError::Disconnected),
+            Err(TryRecv::Empty) => {}
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(RecvTimeoutError::Timeout);
+        }
+        let w = self.new_waiter(None, 0, None);
+        g.recvq.push_back(w.clone());
+        drop(g);
+        if !self.wait(&w, false, WaitReason::ChanReceive, site, deadline) {
+            self.recycle(w);
+            return Err(RecvTimeoutError::Timeout);
+        }
+        // SAFETY: `wait` returned true: `w` was claimed.
+        let v = unsafe { w.owner_take() };
+        self.recycle(w);
+        v.ok_or(RecvTimeoutError::Disconnected)
+    }
+
+    pub(super) fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
+        if self.nil {
+            return Err(TrySendError::Full(v));
+        }
+        let mut g = self.lock();
+        let r = self.try_send_locked(&mut g, v);
+        drop(g);
+        match r {
+            Ok(w) => {
+                if let Some(w) = w {
+                    w.wake();
+                }
+                Ok(())
+            }
+            Err(TrySend::Full(v)) => Err(TrySendError::Full(v)),
+            Err(TrySend::Closed(v)) => Err(TrySendError::Closed(v)),
+            Err(TrySend::Disconnected(v)) => Err(TrySendError::Disconnected(v)),
+        }
+    }
+
+    pub(super) fn try_recv(&self) -> Result<T, TryRecvError> {
+        if self.nil {
+            return Err(TryRecvError::Empty);
+        }
+        let mut g = self.lock();
+        let r = self.try_recv_locked(&mut g);
+        drop(g);
+        match r {
+            Ok((v, w)) => {
+                if let Some(w) = w {
+                    w.wake();
+                }
+                Ok(v)
+            }
+            Err(TryRecv::Empty) => Err(TryRecvError::Empty),
+            Err(TryRecv::Closed) => Err(TryRecvError::Disconnected),
+        }
+    }
+}
+
+/// Parked receivers a close claims and wakes per turn (see `Chan::close`).
+const WAKE_CHUNK: usize = 1024;
+
+/// Wakes claimed waiters (a close or disconnect).
+fn wake_many<T>(woken: &[Arc<Waiter<T>>]) {
+    woken.iter().for_each(|w| w.wake());
+}
+
+pub(crate) fn block_forever(reason: WaitReason, site: &'static Location<'static>) -> ! {
+    loop {
+        park::park(reason, site);
+    }
+}
+
+struct Withdraw<'a, T> {
+    chan: &'a Chan<T>,
+    w: &'a Arc<Waiter<T>>,
+    send: bool,
+}
+
+impl<T> Drop for Withdraw<'_, T> {
+    fn drop(&mut self) {
+        if self.w.ctx().abort() {
+            self.chan.unregister(self.w, self.send);
+        }
+    }
+}
+
+pub(super) fn new_chan<T>(cap: usize, senders: usize, nil: bool) -> Arc<Chan<T>> {
+    Arc::new(Chan {
+        inner: FastMutex::new(Inner {
+            buf: VecDeque::with_capacity(cap.min(1024)),
+            closed: false,
+            no_receivers: false,
+            recvq: VecDeque::new(),
+            sendq: VecDeque::new(),
+        }),
+        cap,
+        senders: AtomicUsize::new(senders),
+        receivers: AtomicUsize::new(1),
+        nil,
+        spare: AtomicPtr::new(std::ptr::null_mut()),
+    })
+}

@@ -560,27 +560,28 @@ impl Worker {
         // SAFETY: we are g's home worker and hold no other reference to its coroutine.
         let coro = unsafe { g.coro_mut() }.expect("started goroutine has a coroutine");
         let stats = &self.me().stats;
+        // Started goroutines queued here; the monitor adds the stealable ones itself.
+        let backlog = self.ready.borrow().len() + self.spawners.borrow().len();
+        stats.backlog.store(backlog as u64, Ordering::Relaxed);
+        stats
+            .spawned_at_switch
+            .store(stats.spawned.load(Ordering::Relaxed), Ordering::Relaxed);
+        stats.running.store(g.id, Ordering::Relaxed);
+        CURRENT.with(|c| c.set(Arc::as_ptr(&g)));
+        self.spawn_run.set(0);
         let result = loop {
-            // Started goroutines queued here; the monitor adds the stealable ones itself.
-            let backlog = self.ready.borrow().len() + self.spawners.borrow().len();
-            stats.backlog.store(backlog as u64, Ordering::Relaxed);
-            stats
-                .spawned_at_switch
-                .store(stats.spawned.load(Ordering::Relaxed), Ordering::Relaxed);
-            stats.running.store(g.id, Ordering::Relaxed);
-            CURRENT.with(|c| c.set(Arc::as_ptr(&g)));
-            self.spawn_run.set(0);
             let result = coro.resume(());
-            stats.running.store(0, Ordering::Relaxed);
-            CURRENT.with(|c| c.set(std::ptr::null()));
             bump(&stats.switches);
             match result {
                 // A yield with nothing else to run here: resume it at once, without the
-                // round trip through the queues.
+                // round trip through the queues. (Nothing was queued or spawned meanwhile,
+                // so the monitor's figures above still hold.)
                 CoroutineResult::Yield(Suspend::Yield) if self.nothing_else() => {}
                 r => break r,
             }
         };
+        stats.running.store(0, Ordering::Relaxed);
+        CURRENT.with(|c| c.set(std::ptr::null()));
         match result {
             CoroutineResult::Yield(Suspend::Yield) => self.ready.borrow_mut().push_back(g),
             CoroutineResult::Yield(Suspend::YieldToSpawned) => {

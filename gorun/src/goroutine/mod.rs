@@ -5,7 +5,8 @@
 //! A goroutine is an `Arc<G>`. The control block is shared: wait queues, timers and run
 //! queues hold `Arc<G>`s to wake it. Its fields fall in three groups:
 //!
-//! - immutable identity (id, parent, spawn site, runtime; the name, out of line);
+//! - identity (id, parent, spawn site, runtime; the name, out of line), immutable while the
+//!   block is shared (`reuse` rewrites a finished block that nothing else references);
 //! - atomics anyone may touch: the park state, the wait reason, the park site, the home
 //!   worker (written once, when the goroutine starts);
 //! - fields owned by one thread at a time, in `UnsafeCell`s:

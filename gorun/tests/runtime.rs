@@ -265,6 +265,36 @@ fn abandoned_goroutines_are_unwound_at_exit() {
     assert_eq!(dropped.load(Ordering::SeqCst), 10);
 }
 
+/// Unstarted goroutines run newest first (depth first, like a call tree), but the oldest
+/// is not starved: one spawned before a flood of newer spawns runs long before the flood
+/// ends.
+#[test]
+fn oldest_unstarted_goroutine_is_not_starved() {
+    fn tree(depth: u32, done: Arc<AtomicUsize>) {
+        done.fetch_add(1, Ordering::SeqCst);
+        if depth > 0 {
+            for _ in 0..2 {
+                let done = done.clone();
+                gorun::go(move || tree(depth - 1, done));
+            }
+        }
+    }
+    gorun::Builder::new().workers(1).run(|| {
+        let done = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(AtomicUsize::new(usize::MAX));
+        let (d, s) = (done.clone(), seen.clone());
+        let old = gorun::go(move || s.store(d.load(Ordering::SeqCst), Ordering::SeqCst));
+        let d = done.clone();
+        gorun::go(move || tree(16, d)); // 131,071 goroutines
+        old.join().unwrap();
+        let at = seen.load(Ordering::SeqCst);
+        assert!(
+            at < 10_000,
+            "the old goroutine ran only after {at} newer ones"
+        );
+    });
+}
+
 /// A goroutine that only ever yields, alone on its worker, still lets the runtime shut
 /// down when main returns (and is unwound like any other).
 #[test]

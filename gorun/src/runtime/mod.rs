@@ -393,7 +393,7 @@ impl Builder {
         );
         let site = Location::caller();
         let n = self.worker_count();
-        let deques: Vec<Deque<Arc<G>>> = (0..n).map(|_| Deque::new_fifo()).collect();
+        let deques: Vec<Deque<Arc<G>>> = (0..n).map(|_| Deque::new_lifo()).collect();
         let shared = Arc::new(Shared {
             workers: deques
                 .iter()

@@ -196,18 +196,23 @@ pub(crate) fn unpack(packed: &[u8], out: &mut [u64], top: usize, reference: Opti
     let u32_at = |i: usize| u32::from_le_bytes(packed[i..i + 4].try_into().unwrap()) as u64;
     let others = u32_at(4) as usize;
     let (ndelta, ndict, nbases) = (packed[8] as usize, packed[9] as usize, packed[10] as usize);
-    let delta: Vec<u64> = (0..ndelta).map(|d| u64_at(HEADER + d * 8)).collect();
+    let mut delta = [0u64; DELTA_MAX];
+    for (d, slot) in delta.iter_mut().enumerate().take(ndelta) {
+        *slot = u64_at(HEADER + d * 8);
+    }
     let shift = reference.map_or(0, |r| (top as u64).wrapping_sub(r.top as u64));
     let tags_at = HEADER + ndelta * 8;
     let others_at = tags_at + n.div_ceil(4);
     let dict_at = others_at + others.div_ceil(2);
     let bases_at = dict_at + ndict * 8;
     let mut at = bases_at + nbases * 4;
-    let refw = |i: usize| {
-        reference
-            .and_then(|r| r.at(n - 1 - i))
-            .expect("a stack packed against a reference is unpacked with it")
+    // Word `i` (from the bottom) lines up with the reference's word `i + offset`: the two
+    // are aligned at the top. A stack packed against a reference is unpacked with it.
+    let (rwords, offset) = match reference {
+        Some(r) => (&r.words[..], r.words.len().wrapping_sub(n)),
+        None => (&[][..], 0),
     };
+    let refw = |i: usize| rwords[i.wrapping_add(offset)];
     let mut k = 0;
     for (i, o) in out.iter_mut().enumerate() {
         *o = match packed[tags_at + i / 4] >> (2 * (i % 4)) & 3 {

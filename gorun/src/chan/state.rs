@@ -212,11 +212,7 @@ impl<T> Chan<T> {
             if !more {
                 break;
             }
-            // Not while unwinding (a sender dropped by an abandoned goroutine at shutdown):
-            // a goroutine being unwound must not switch.
-            if !std::thread::panicking() {
-                crate::yield_now();
-            }
+            crate::yield_now();
         }
     }
 

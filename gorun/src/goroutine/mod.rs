@@ -397,6 +397,16 @@ impl G {
         self.yielder.set(y as *const _);
     }
 
+    /// Yields (`Yield` or `YieldToSpawned`): switches out unless the goroutine is unwinding.
+    /// A yield is only a hint, and a switch during an unwind (an abandoned goroutine being
+    /// unwound at shutdown, whose destructors close channels or spawn) would abort the
+    /// process.
+    pub(crate) fn give_way(&self, why: Suspend) {
+        if !std::thread::panicking() {
+            self.suspend(why);
+        }
+    }
+
     /// Switches from the running goroutine (which must be `self`) back to its worker.
     #[inline(never)]
     pub(crate) fn suspend(&self, why: Suspend) {

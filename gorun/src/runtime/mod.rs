@@ -576,7 +576,7 @@ where
         let id = g.id;
         w.push_runnext(g);
         if w.spawned_one() {
-            worker::with_current_g(|g| g.map(|g| g.suspend(goroutine::Suspend::YieldToSpawned)));
+            worker::with_current_g(|g| g.map(|g| g.give_way(goroutine::Suspend::YieldToSpawned)));
         }
         JoinHandle::new(task, id)
     })
@@ -680,11 +680,11 @@ pub fn num_goroutine() -> usize {
     worker::with_worker(|w| w.map_or(0, |w| w.shared.num_goroutine()))
 }
 
-/// Lets other goroutines of this worker run, then continues. On a plain thread it calls
-/// `std::thread::yield_now`.
+/// Lets other goroutines of this worker run, then continues (at once while the goroutine is
+/// unwinding from a panic). On a plain thread it calls `std::thread::yield_now`.
 pub fn yield_now() {
     worker::with_current_g(|g| match g {
-        Some(g) => g.suspend(goroutine::Suspend::Yield),
+        Some(g) => g.give_way(goroutine::Suspend::Yield),
         None => std::thread::yield_now(),
     })
 }

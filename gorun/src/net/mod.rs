@@ -112,6 +112,34 @@ macro_rules! stream_io {
 }
 pub(crate) use stream_io;
 
+/// The read and write timeouts of a socket type whose handle is `self.io` (std's names,
+/// Go's deadlines), as methods of its `impl` block.
+macro_rules! timeout_methods {
+    () => {
+        /// Sets how long a read (or receive) may wait; `None` waits forever. A zero duration
+        /// is rejected with `InvalidInput` (as in std). Expiry fails the call with `TimedOut`.
+        pub fn set_read_timeout(&self, t: Option<std::time::Duration>) -> std::io::Result<()> {
+            self.io.set_timeout(Dir::Read, t)
+        }
+
+        /// Sets how long a write (or send) may wait, as `set_read_timeout` does for reads.
+        pub fn set_write_timeout(&self, t: Option<std::time::Duration>) -> std::io::Result<()> {
+            self.io.set_timeout(Dir::Write, t)
+        }
+
+        /// The read timeout; `None` if reads wait forever.
+        pub fn read_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+            Ok(self.io.timeout(Dir::Read))
+        }
+
+        /// The write timeout; `None` if writes wait forever.
+        pub fn write_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+            Ok(self.io.timeout(Dir::Write))
+        }
+    };
+}
+pub(crate) use timeout_methods;
+
 macro_rules! direct_impl {
     ($($t:ty),*) => {$(
         impl ToSocketAddrs for $t {

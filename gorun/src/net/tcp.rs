@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::poller::{Dir, Io};
-use super::{accept_with_backoff, each_addr, stream_io, ToSocketAddrs};
+use super::{accept_with_backoff, each_addr, stream_io, timeout_methods, ToSocketAddrs};
 
 /// Listen backlog; the kernel caps it at `net.core.somaxconn` (Go asks for that too).
 const BACKLOG: i32 = 4096;
@@ -213,24 +213,7 @@ impl TcpStream {
         self.io.sock().take_error()
     }
 
-    /// Sets how long a read may wait; `None` waits forever. A zero duration is rejected
-    /// with `InvalidInput` (as in std). Expiry fails the read with `TimedOut`.
-    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.io.set_timeout(Dir::Read, t)
-    }
-
-    /// Sets how long a write may wait; see [`TcpStream::set_read_timeout`].
-    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.io.set_timeout(Dir::Write, t)
-    }
-
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.io.timeout(Dir::Read))
-    }
-
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.io.timeout(Dir::Write))
-    }
+    timeout_methods!();
 
     /// Reads without consuming, parking until data (or end of file) is available.
     #[track_caller]

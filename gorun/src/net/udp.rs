@@ -5,10 +5,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::panic::Location;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::poller::{Dir, Io};
-use super::{each_addr, ToSocketAddrs};
+use super::{each_addr, timeout_methods, ToSocketAddrs};
 
 /// A UDP socket whose sends and receives park the calling goroutine.
 pub struct UdpSocket {
@@ -94,23 +93,7 @@ impl UdpSocket {
         self.io.sock().take_error()
     }
 
-    /// Receive timeout (`TimedOut` on expiry); `None` waits forever.
-    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.io.set_timeout(Dir::Read, t)
-    }
-
-    /// Send timeout (`TimedOut` on expiry); `None` waits forever.
-    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.io.set_timeout(Dir::Write, t)
-    }
-
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.io.timeout(Dir::Read))
-    }
-
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.io.timeout(Dir::Write))
-    }
+    timeout_methods!();
 
     /// Another handle to the same socket.
     pub fn try_clone(&self) -> io::Result<UdpSocket> {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::poller::{Dir, Io};
-use super::{accept_with_backoff, stream_io};
+use super::{accept_with_backoff, stream_io, timeout_methods};
 
 struct ListenerShared {
     io: Io<mio::net::UnixListener>,
@@ -153,23 +153,7 @@ impl UnixStream {
         self.io.sock().take_error()
     }
 
-    /// Read timeout (`TimedOut` on expiry); `None` waits forever.
-    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.io.set_timeout(Dir::Read, t)
-    }
-
-    /// Write timeout (`TimedOut` on expiry); `None` waits forever.
-    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.io.set_timeout(Dir::Write, t)
-    }
-
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.io.timeout(Dir::Read))
-    }
-
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.io.timeout(Dir::Write))
-    }
+    timeout_methods!();
 
     /// Another handle to the same connection.
     pub fn try_clone(&self) -> io::Result<UnixStream> {

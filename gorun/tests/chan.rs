@@ -336,7 +336,8 @@ fn after_and_tick() {
     gorun::run(|| {
         let start = Instant::now();
         let t = gorun::after(Duration::from_millis(10)).recv().unwrap();
-        assert!(t >= start);
+        // Never early (a lower bound only: how late depends on the machine).
+        assert!(t >= start + Duration::from_millis(10), "fired after {:?}", t - start);
         let tick = gorun::tick(Duration::from_millis(2));
         let a = tick.recv().unwrap();
         let b = tick.recv().unwrap();

@@ -337,7 +337,11 @@ fn after_and_tick() {
         let start = Instant::now();
         let t = gorun::after(Duration::from_millis(10)).recv().unwrap();
         // Never early (a lower bound only: how late depends on the machine).
-        assert!(t >= start + Duration::from_millis(10), "fired after {:?}", t - start);
+        assert!(
+            t >= start + Duration::from_millis(10),
+            "fired after {:?}",
+            t - start
+        );
         let tick = gorun::tick(Duration::from_millis(2));
         let a = tick.recv().unwrap();
         let b = tick.recv().unwrap();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use gorun::sync::WaitGroup;
 
 mod common;
-use common::{in_child, run_child};
+use common::{in_child, run_child, DropFlag};
 
 /// A runtime that evicts every parked stack as soon as it can.
 fn evict_everything() -> gorun::Builder {
@@ -179,17 +179,11 @@ fn age_based_eviction() {
 
 #[test]
 fn evicted_goroutines_unwind_at_exit() {
-    struct Flag(Arc<AtomicUsize>);
-    impl Drop for Flag {
-        fn drop(&mut self) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
     let dropped = Arc::new(AtomicUsize::new(0));
     let d = dropped.clone();
     evict_everything().run(move || {
         for _ in 0..100 {
-            let flag = Flag(d.clone());
+            let flag = DropFlag(d.clone());
             gorun::go(move || {
                 let _flag = flag;
                 let (_tx, rx) = gorun::chan::<()>(0);

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 mod common;
-use common::{in_child, run_child};
+use common::{in_child, run_child, DropFlag};
 
 #[test]
 fn spawn_and_join_100k() {
@@ -244,17 +244,11 @@ fn num_goroutine_counts_live_goroutines() {
 
 #[test]
 fn abandoned_goroutines_are_unwound_at_exit() {
-    struct Flag(Arc<AtomicUsize>);
-    impl Drop for Flag {
-        fn drop(&mut self) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
     let dropped = Arc::new(AtomicUsize::new(0));
     let d = dropped.clone();
     gorun::run(move || {
         for _ in 0..10 {
-            let flag = Flag(d.clone());
+            let flag = DropFlag(d.clone());
             gorun::go(move || {
                 let _flag = flag;
                 gorun::sleep(Duration::from_secs(3600));
@@ -302,13 +296,7 @@ fn runtime_exits_while_a_goroutine_yields_forever() {
     let dropped = Arc::new(AtomicUsize::new(0));
     let d = dropped.clone();
     gorun::Builder::new().workers(2).run(move || {
-        struct Flag(Arc<AtomicUsize>);
-        impl Drop for Flag {
-            fn drop(&mut self) {
-                self.0.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-        let flag = Flag(d);
+        let flag = DropFlag(d);
         gorun::go(move || {
             let _flag = flag;
             loop {

@@ -1,9 +1,12 @@
-//! Helpers for tests that must crash: they re-run one test of this binary in a child
-//! process and inspect its exit code and stderr.
+//! Helpers shared by the test binaries: re-running one test of this binary in a child
+//! process (for tests that must crash) and inspecting its exit code and stderr; counting
+//! drops (for tests that check what unwinding releases).
 
 #![allow(dead_code)]
 
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 const CHILD_ENV: &str = "GORUN_TEST_CHILD";
 
@@ -31,5 +34,14 @@ pub fn run_child(name: &str) -> ChildOutput {
         status: out.status,
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Counts its drops in the shared counter: put one in a goroutine to see it unwound.
+pub struct DropFlag(pub Arc<AtomicUsize>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
     }
 }

@@ -85,7 +85,10 @@ impl Shared {
     }
 
     pub(crate) fn spawned(&self) -> u64 {
-        self.next_id.load(Ordering::Relaxed) - MAIN_ID
+        self.workers
+            .iter()
+            .map(|w| w.stats.spawned.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Stops the runtime with a fatal report (the first one wins).
@@ -161,9 +164,9 @@ impl Shared {
         }
     }
 
-    /// The id of the next goroutine.
-    pub(crate) fn next_goroutine_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
+    /// Reserves `n` consecutive goroutine ids; returns the first.
+    pub(crate) fn reserve_goroutine_ids(&self, n: u64) -> u64 {
+        self.next_id.fetch_add(n, Ordering::Relaxed)
     }
 }
 
@@ -427,7 +430,7 @@ impl Builder {
         // goroutine before `run` continues), so borrows in `f` outlive it.
         let body: Arc<dyn Runnable> = unsafe { std::mem::transmute(body) };
         let main = Arc::new(G::new(
-            shared.next_goroutine_id(),
+            shared.reserve_goroutine_ids(1),
             0,
             site,
             None,

@@ -70,6 +70,10 @@ const BUDGET_MIN_AGE: u64 = 1_000_000;
 const EVICT_BATCH: usize = 64;
 /// Finished goroutines' control blocks a worker keeps for reuse.
 const G_CACHE: usize = 256;
+/// Goroutine ids a worker takes from the shared counter at a time (Go's `goidcache`): one
+/// contended atomic per batch of spawns instead of one per spawn. Ids still increase along
+/// each spawner's spawns.
+const ID_BATCH: u64 = 32;
 /// Free stacks a worker keeps for itself.
 const STACK_CACHE: usize = 64;
 /// Spawns after which a goroutine that has not switched lets its new goroutines run.
@@ -210,6 +214,8 @@ pub(crate) struct Worker {
     g_cache: RefCell<Vec<Arc<G>>>,
     /// Parked goroutines whose stacks are still resident, oldest first (copy-on-park).
     cold: RefCell<VecDeque<Arc<G>>>,
+    /// Goroutine ids reserved for this worker's spawns: the next one and the end.
+    ids: Cell<(u64, u64)>,
     /// Recently evicted stacks that later ones are packed against (copy-on-park).
     references: RefCell<References>,
     /// Free stacks kept by this worker, so most starts and finishes skip the shared pool.
@@ -356,6 +362,7 @@ impl Worker {
             stack_cache: RefCell::new(Vec::new()),
             cold: RefCell::new(VecDeque::new()),
             references: RefCell::default(),
+            ids: Cell::new((0, 0)),
             g_cache: RefCell::new(Vec::new()),
             tick: Cell::new(0),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1)),
@@ -690,7 +697,14 @@ impl Worker {
         name: Option<Box<str>>,
         body: Entry,
     ) -> Arc<G> {
-        let id = self.shared.next_goroutine_id();
+        let (next, end) = self.ids.get();
+        let (id, end) = if next < end {
+            (next, end)
+        } else {
+            let first = self.shared.reserve_goroutine_ids(ID_BATCH);
+            (first, first + ID_BATCH)
+        };
+        self.ids.set((id + 1, end));
         match self.g_cache.borrow_mut().pop() {
             Some(mut g) => {
                 Arc::get_mut(&mut g)

@@ -94,34 +94,40 @@ impl RawRwLock {
         }
     }
 
+    /// The slow paths' first step, under the queue lock: takes the lock (state becomes
+    /// `take(state)`) if no bit of `busy` is set, else sets `waiting` so that the owner's
+    /// release takes the slow path and hands the lock over. True if taken.
+    fn take_or_announce(&self, busy: usize, take: impl Fn(usize) -> usize, waiting: usize) -> bool {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            let (next, taken) = if s & busy == 0 {
+                (take(s), true)
+            } else {
+                (s | waiting, false)
+            };
+            // Acquire only when taking: announcing publishes nothing.
+            let order = if taken {
+                Ordering::Acquire
+            } else {
+                Ordering::Relaxed
+            };
+            match self
+                .state
+                .compare_exchange(s, next, order, Ordering::Relaxed)
+            {
+                Ok(_) => return taken,
+                Err(a) => s = a,
+            }
+        }
+    }
+
     fn read(&self, site: &'static Location<'static>) {
         if self.try_read() {
             return;
         }
         let q = self.queue.lock();
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
-            if s & (WRITER | WRITER_WAITING) == 0 {
-                match self.state.compare_exchange(
-                    s,
-                    s + READER,
-                    Ordering::Acquire,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => return,
-                    Err(a) => s = a,
-                }
-                continue;
-            }
-            match self.state.compare_exchange(
-                s,
-                s | READERS_WAITING,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(a) => s = a,
-            }
+        if self.take_or_announce(WRITER | WRITER_WAITING, |s| s + READER, READERS_WAITING) {
+            return;
         }
         // The owner's release now takes the slow path (it sees READERS_WAITING or
         // WRITER_WAITING) and hands us a read lock.
@@ -151,29 +157,8 @@ impl RawRwLock {
     #[cold]
     fn write_slow(&self, site: &'static Location<'static>) {
         let q = self.queue.lock();
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
-            if s & (WRITER | READERS_MASK) == 0 {
-                match self.state.compare_exchange(
-                    s,
-                    s | WRITER,
-                    Ordering::Acquire,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => return,
-                    Err(a) => s = a,
-                }
-                continue;
-            }
-            match self.state.compare_exchange(
-                s,
-                s | WRITER_WAITING,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(a) => s = a,
-            }
+        if self.take_or_announce(WRITER | READERS_MASK, |s| s | WRITER, WRITER_WAITING) {
+            return;
         }
         let _waiting = Waiting::begin(&self.info, site);
         let t = q.wait(

@@ -1,11 +1,12 @@
 //! Model checks (loom) of the lock-free parts of `sync`: the `WaitGroup` counter and the
-//! `Mutex` state word, with the wait queue and the plain-thread park primitive under them.
+//! `Mutex` and `RwLock` state words, with the wait queue and the plain-thread park primitive
+//! under them.
 //! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p gorun --test loom --release`.
 #![cfg(loom)]
 
 use std::sync::Arc;
 
-use gorun::sync::{Mutex, WaitGroup};
+use gorun::sync::{Mutex, RwLock, WaitGroup};
 use loom::thread;
 
 #[test]
@@ -54,15 +55,44 @@ fn mutex_excludes_and_hands_over() {
         let t = thread::spawn(move || {
             let mut g = m2.lock();
             let v = *g;
+            thread::yield_now(); // a window for the other locker, if exclusion failed
             *g = v + 1;
         });
         {
             let mut g = m.lock();
             let v = *g;
+            thread::yield_now();
             *g = v + 1;
         }
         t.join().unwrap();
         assert_eq!(*m.lock(), 2);
+    });
+}
+
+#[test]
+fn rwlock_writer_excludes_readers_and_hands_over() {
+    loom::model(|| {
+        let l = Arc::new(RwLock::new(0u32));
+        let (l2, l3) = (l.clone(), l.clone());
+        let writer = thread::spawn(move || {
+            let mut g = l2.write();
+            let v = *g;
+            thread::yield_now(); // a window for a second writer, if exclusion failed
+            *g = v + 1;
+        });
+        let reader = thread::spawn(move || {
+            let g = l3.read();
+            assert!(*g <= 2);
+        });
+        {
+            let mut g = l.write();
+            let v = *g;
+            thread::yield_now();
+            *g = v + 1;
+        }
+        writer.join().unwrap();
+        reader.join().unwrap();
+        assert_eq!(*l.read(), 2);
     });
 }
 

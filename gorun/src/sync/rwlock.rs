@@ -13,18 +13,18 @@
 //! is added for them), else hands the lock to the next writer; the last reader out hands the
 //! lock to the oldest waiting writer.
 
-use crate::shim::loom_const_fn;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::waitq::{self, Pos, WaitQueue, HANDOFF};
 use crate::diag::lockgraph::{LockInfo, Waiting};
 use crate::park::WaitReason;
+use crate::shim::{fence, loom_const_fn, AtomicUsize};
 
 const WRITER: usize = 1;
 const WRITER_WAITING: usize = 2;
@@ -140,7 +140,7 @@ impl RawRwLock {
             &|_| self.read_unlock(),
         );
         debug_assert_eq!(t, HANDOFF);
-        std::sync::atomic::fence(Ordering::Acquire);
+        fence(Ordering::Acquire);
     }
 
     fn write(&self, site: &'static Location<'static>) {
@@ -170,7 +170,7 @@ impl RawRwLock {
             &|_| self.write_unlock(),
         );
         debug_assert_eq!(t, HANDOFF);
-        std::sync::atomic::fence(Ordering::Acquire);
+        fence(Ordering::Acquire);
     }
 
     fn read_unlock(&self) {

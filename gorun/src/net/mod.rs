@@ -229,38 +229,76 @@ fn pause(d: std::time::Duration) {
     crate::sleep(d);
 }
 
-/// Go's accept-loop back-off: after a resource error (out of descriptors, buffers or
-/// memory) the failing `accept` sleeps 5 ms, doubling per consecutive failure up to 1 s,
-/// before returning the error, so a loop that logs and retries does not spin; the pending
-/// connection stays queued and the next call accepts it once descriptors free up.
-/// Connections aborted before they were accepted are skipped.
-fn accept_with_backoff<S: mio::event::Source, T>(
-    io: &poller::Io<S>,
-    backoff_ms: &std::sync::atomic::AtomicU64,
-    site: &'static std::panic::Location<'static>,
-    mut f: impl FnMut(&S) -> io::Result<T>,
-) -> io::Result<T> {
-    use std::sync::atomic::Ordering;
-    loop {
-        match io.op(poller::Dir::Read, site, &mut f) {
-            Ok(t) => {
-                backoff_ms.store(0, Ordering::Relaxed);
-                return Ok(t);
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => continue,
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-                ) =>
-            {
-                let prev = backoff_ms.load(Ordering::Relaxed);
-                let ms = if prev == 0 { 5 } else { (prev * 2).min(1000) };
-                backoff_ms.store(ms, Ordering::Relaxed);
-                pause(std::time::Duration::from_millis(ms));
-                return Err(e);
-            }
-            Err(e) => return Err(e),
+/// What `TcpListener` and `UnixListener` share: the registered socket and its `accept`
+/// back-off, behind every handle of one listener. Dropping any handle closes the listener
+/// for all of them (Go's `Listener.Close`); the descriptor goes with the last one.
+struct Listener<S: mio::event::Source> {
+    shared: std::sync::Arc<(poller::Io<S>, std::sync::atomic::AtomicU64)>,
+}
+
+impl<S: mio::event::Source> Listener<S> {
+    fn new(sock: S) -> io::Result<Listener<S>> {
+        Ok(Listener {
+            shared: std::sync::Arc::new((
+                poller::Io::new(sock)?,
+                std::sync::atomic::AtomicU64::new(0),
+            )),
+        })
+    }
+
+    fn sock(&self) -> &S {
+        self.shared.0.sock()
+    }
+
+    /// Another handle, unless the listener was closed.
+    fn try_clone(&self) -> io::Result<Listener<S>> {
+        if self.shared.0.is_closed() {
+            return Err(poller::closed_error());
         }
+        Ok(Listener {
+            shared: self.shared.clone(),
+        })
+    }
+
+    /// Go's accept-loop back-off: after a resource error (out of descriptors, buffers or
+    /// memory) the failing `accept` sleeps 5 ms, doubling per consecutive failure up to
+    /// 1 s, before returning the error, so a loop that logs and retries does not spin; the
+    /// pending connection stays queued and the next call accepts it once descriptors free
+    /// up. Connections aborted before they were accepted are skipped.
+    fn accept<T>(
+        &self,
+        site: &'static std::panic::Location<'static>,
+        mut f: impl FnMut(&S) -> io::Result<T>,
+    ) -> io::Result<T> {
+        use std::sync::atomic::Ordering;
+        let (io, backoff_ms) = &*self.shared;
+        loop {
+            match io.op(poller::Dir::Read, site, &mut f) {
+                Ok(t) => {
+                    backoff_ms.store(0, Ordering::Relaxed);
+                    return Ok(t);
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => continue,
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+                    ) =>
+                {
+                    let prev = backoff_ms.load(Ordering::Relaxed);
+                    let ms = if prev == 0 { 5 } else { (prev * 2).min(1000) };
+                    backoff_ms.store(ms, Ordering::Relaxed);
+                    pause(std::time::Duration::from_millis(ms));
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl<S: mio::event::Source> Drop for Listener<S> {
+    fn drop(&mut self) {
+        self.shared.0.close();
     }
 }

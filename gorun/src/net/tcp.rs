@@ -4,20 +4,14 @@ use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::panic::Location;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::poller::{Dir, Io};
-use super::{accept_with_backoff, each_addr, stream_io, timeout_methods, ToSocketAddrs};
+use super::{each_addr, stream_io, timeout_methods, Listener, ToSocketAddrs};
 
 /// Listen backlog; the kernel caps it at `net.core.somaxconn` (Go asks for that too).
 const BACKLOG: i32 = 4096;
-
-struct ListenerShared {
-    io: Io<mio::net::TcpListener>,
-    backoff_ms: AtomicU64,
-}
 
 /// A TCP server socket whose `accept` parks the calling goroutine.
 ///
@@ -25,7 +19,7 @@ struct ListenerShared {
 /// closes the listener for all of them, like Go's `Listener.Close`: goroutines waiting
 /// in `accept` wake with an error. The descriptor is released with the last handle.
 pub struct TcpListener {
-    shared: Arc<ListenerShared>,
+    core: Listener<mio::net::TcpListener>,
 }
 
 impl TcpListener {
@@ -39,12 +33,8 @@ impl TcpListener {
             sock.listen(BACKLOG)?;
             sock.set_nonblocking(true)?;
             let std: std::net::TcpListener = sock.into();
-            let io = Io::new(mio::net::TcpListener::from_std(std))?;
             Ok(TcpListener {
-                shared: Arc::new(ListenerShared {
-                    io,
-                    backoff_ms: AtomicU64::new(0),
-                }),
+                core: Listener::new(mio::net::TcpListener::from_std(std))?,
             })
         })
     }
@@ -55,9 +45,7 @@ impl TcpListener {
     #[track_caller]
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let site = Location::caller();
-        let (s, a) = accept_with_backoff(&self.shared.io, &self.shared.backoff_ms, site, |l| {
-            l.accept()
-        })?;
+        let (s, a) = self.core.accept(site, |l| l.accept())?;
         Ok((TcpStream::from_mio(s)?, a))
     }
 
@@ -67,35 +55,26 @@ impl TcpListener {
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.shared.io.sock().local_addr()
+        self.core.sock().local_addr()
     }
 
     /// Another handle to the same listening socket (see the type's docs about dropping).
     pub fn try_clone(&self) -> io::Result<TcpListener> {
-        if self.shared.io.is_closed() {
-            return Err(super::poller::closed_error());
-        }
         Ok(TcpListener {
-            shared: self.shared.clone(),
+            core: self.core.try_clone()?,
         })
     }
 
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.shared.io.sock().set_ttl(ttl)
+        self.core.sock().set_ttl(ttl)
     }
 
     pub fn ttl(&self) -> io::Result<u32> {
-        self.shared.io.sock().ttl()
+        self.core.sock().ttl()
     }
 
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.shared.io.sock().take_error()
-    }
-}
-
-impl Drop for TcpListener {
-    fn drop(&mut self) {
-        self.shared.io.close();
+        self.core.sock().take_error()
     }
 }
 

@@ -6,32 +6,23 @@ use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
 use std::panic::Location;
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::poller::{Dir, Io};
-use super::{accept_with_backoff, stream_io, timeout_methods};
-
-struct ListenerShared {
-    io: Io<mio::net::UnixListener>,
-    backoff_ms: AtomicU64,
-}
+use super::{stream_io, timeout_methods, Listener};
 
 /// A Unix-domain server socket whose `accept` parks the calling goroutine. Dropping any
 /// handle closes it for all (see [`crate::net::TcpListener`]). The socket file is not
 /// removed (as in std).
 pub struct UnixListener {
-    shared: Arc<ListenerShared>,
+    core: Listener<mio::net::UnixListener>,
 }
 
 impl UnixListener {
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
         Ok(UnixListener {
-            shared: Arc::new(ListenerShared {
-                io: Io::new(mio::net::UnixListener::bind(path)?)?,
-                backoff_ms: AtomicU64::new(0),
-            }),
+            core: Listener::new(mio::net::UnixListener::bind(path)?)?,
         })
     }
 
@@ -40,9 +31,7 @@ impl UnixListener {
     #[track_caller]
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let site = Location::caller();
-        let (s, a) = accept_with_backoff(&self.shared.io, &self.shared.backoff_ms, site, |l| {
-            l.accept()
-        })?;
+        let (s, a) = self.core.accept(site, |l| l.accept())?;
         Ok((UnixStream::from_mio(s)?, a))
     }
 
@@ -51,26 +40,17 @@ impl UnixListener {
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.shared.io.sock().local_addr()
+        self.core.sock().local_addr()
     }
 
     pub fn try_clone(&self) -> io::Result<UnixListener> {
-        if self.shared.io.is_closed() {
-            return Err(super::poller::closed_error());
-        }
         Ok(UnixListener {
-            shared: self.shared.clone(),
+            core: self.core.try_clone()?,
         })
     }
 
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.shared.io.sock().take_error()
-    }
-}
-
-impl Drop for UnixListener {
-    fn drop(&mut self) {
-        self.shared.io.close();
+        self.core.sock().take_error()
     }
 }
 

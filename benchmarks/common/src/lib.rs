@@ -131,7 +131,10 @@ fn install_panic_hook(runtime: &str, workload: &str, n: u64) {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        let note = PANIC_NOTE.get().map(|f| format!(" {}", f())).unwrap_or_default();
+        let note = PANIC_NOTE
+            .get()
+            .map(|f| format!(" {}", f()))
+            .unwrap_or_default();
         println!(
             "{prefix} ns_per_op=n/a reason=panicked: {}{loc}{note}",
             msg.replace('\n', " ")
@@ -154,7 +157,12 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn new(elapsed: Duration, ops: u64, check: u64) -> Self {
-        Outcome { elapsed, ops, check, extra: Vec::new() }
+        Outcome {
+            elapsed,
+            ops,
+            check,
+            extra: Vec::new(),
+        }
     }
 }
 
@@ -176,7 +184,10 @@ pub fn report(runtime: &str, args: &Args, res: Res) {
             }
             println!("{line}");
         }
-        Err(reason) => println!("{prefix} ns_per_op=n/a reason={}", reason.replace('\n', " ")),
+        Err(reason) => println!(
+            "{prefix} ns_per_op=n/a reason={}",
+            reason.replace('\n', " ")
+        ),
     }
 }
 
@@ -202,7 +213,9 @@ pub struct ParkMemory {
 
 impl ParkMemory {
     pub fn start() -> Self {
-        ParkMemory { before_kb: status_kb("VmRSS").unwrap_or(0) }
+        ParkMemory {
+            before_kb: status_kb("VmRSS").unwrap_or(0),
+        }
     }
 
     /// Call once every goroutine is parked.
@@ -232,3 +245,38 @@ pub fn triangle(n: u64) -> u64 {
 /// How long park_memory lets the last goroutines settle into their park
 /// after all have announced themselves.
 pub const SETTLE: Duration = Duration::from_millis(50);
+
+/// tcp_echo's client side over any blocking stream: `rounds` round trips of a `TCP_MSG`
+/// message; returns the bytes echoed back. (Tokio's async version is its own.)
+pub fn echo_client<S: std::io::Read + std::io::Write>(
+    mut conn: S,
+    rounds: u64,
+) -> std::io::Result<u64> {
+    let mut msg = [0u8; TCP_MSG];
+    for (i, b) in msg.iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    let mut buf = [0u8; TCP_MSG];
+    let mut total = 0;
+    for _ in 0..rounds {
+        conn.write_all(&msg)?;
+        conn.read_exact(&mut buf)?;
+        total += buf.len() as u64;
+    }
+    Ok(total)
+}
+
+/// tcp_echo's server side over any blocking stream: echoes until the peer closes.
+pub fn echo_serve<S: std::io::Read + std::io::Write>(mut conn: S) {
+    let mut buf = [0u8; TCP_MSG];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(k) => {
+                if conn.write_all(&buf[..k]).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -280,52 +280,34 @@ fn mutex(n: u64) -> Res {
 #[cfg(feature = "net")]
 fn tcp_echo(rounds: u64) -> Res {
     use gorun::net::{TcpListener, TcpStream};
-    use std::io::{Read, Write};
 
     let ln = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let addr = ln.local_addr().map_err(|e| e.to_string())?;
     go(move || loop {
-        let Ok((mut conn, _)) = ln.accept() else { return };
+        let Ok((conn, _)) = ln.accept() else { return };
         let _ = go(move || {
             let _ = conn.set_nodelay(true);
-            let mut buf = [0u8; TCP_MSG];
-            loop {
-                match conn.read(&mut buf) {
-                    Ok(0) | Err(_) => return,
-                    Ok(k) => {
-                        if conn.write_all(&buf[..k]).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
+            echo_serve(conn);
         });
     })?;
     let start = Instant::now();
     let mut clients = Vec::new();
     for _ in 0..TCP_CLIENTS {
         clients.push(go(move || -> std::io::Result<u64> {
-            let mut conn = TcpStream::connect(addr)?;
+            let conn = TcpStream::connect(addr)?;
             conn.set_nodelay(true)?;
-            let mut msg = [0u8; TCP_MSG];
-            for (i, b) in msg.iter_mut().enumerate() {
-                *b = i as u8;
-            }
-            let mut buf = [0u8; TCP_MSG];
-            let mut total = 0;
-            for _ in 0..rounds {
-                conn.write_all(&msg)?;
-                conn.read_exact(&mut buf)?;
-                total += buf.len() as u64;
-            }
-            Ok(total)
+            echo_client(conn, rounds)
         })?);
     }
     let mut total = 0;
     for c in clients {
         total += c.join().unwrap().map_err(|e| e.to_string())?;
     }
-    Ok(Outcome::new(start.elapsed(), rounds * TCP_CLIENTS as u64, total))
+    Ok(Outcome::new(
+        start.elapsed(),
+        rounds * TCP_CLIENTS as u64,
+        total,
+    ))
 }
 
 // ---------------------------------------------------------------- dispatch

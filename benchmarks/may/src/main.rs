@@ -15,7 +15,6 @@ use may::coroutine;
 use may::go;
 use may::net::{TcpListener, TcpStream};
 use may::sync::{mpmc, mpsc, Mutex, Semphore, WaitGroup};
-use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering::*};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -224,20 +223,10 @@ fn tcp_echo(rounds: u64) -> Res {
     let addr = ln.local_addr().map_err(|e| e.to_string())?;
     spawn_co(move || {
         for conn in ln.incoming() {
-            let Ok(mut conn) = conn else { return };
+            let Ok(conn) = conn else { return };
             go!(move || {
                 let _ = conn.set_nodelay(true);
-                let mut buf = [0u8; TCP_MSG];
-                loop {
-                    match conn.read(&mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(k) => {
-                            if conn.write_all(&buf[..k]).is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }
+                echo_serve(conn);
             });
         }
     })?;
@@ -245,27 +234,20 @@ fn tcp_echo(rounds: u64) -> Res {
     let mut clients = Vec::new();
     for _ in 0..TCP_CLIENTS {
         clients.push(spawn_co(move || -> std::io::Result<u64> {
-            let mut conn = TcpStream::connect(addr)?;
+            let conn = TcpStream::connect(addr)?;
             conn.set_nodelay(true)?;
-            let mut msg = [0u8; TCP_MSG];
-            for (i, b) in msg.iter_mut().enumerate() {
-                *b = i as u8;
-            }
-            let mut buf = [0u8; TCP_MSG];
-            let mut total = 0;
-            for _ in 0..rounds {
-                conn.write_all(&msg)?;
-                conn.read_exact(&mut buf)?;
-                total += buf.len() as u64;
-            }
-            Ok(total)
+            echo_client(conn, rounds)
         })?);
     }
     let mut total = 0;
     for c in clients {
         total += c.join().unwrap().map_err(|e| e.to_string())?;
     }
-    Ok(Outcome::new(start.elapsed(), rounds * TCP_CLIENTS as u64, total))
+    Ok(Outcome::new(
+        start.elapsed(),
+        rounds * TCP_CLIENTS as u64,
+        total,
+    ))
 }
 
 fn timers(n: u64) -> Res {
@@ -304,6 +286,8 @@ fn main() {
         _ => unreachable!(),
     })
     .expect("spawn main coroutine");
-    let res = main.join().unwrap_or_else(|_| Err("main coroutine panicked".into()));
+    let res = main
+        .join()
+        .unwrap_or_else(|_| Err("main coroutine panicked".into()));
     report(RT, &args, res);
 }

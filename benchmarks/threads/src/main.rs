@@ -4,7 +4,6 @@
 
 use bench_common::*;
 use crossbeam_channel::{bounded, select};
-use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering::*};
 use std::sync::{Arc, Condvar, Mutex};
@@ -41,7 +40,9 @@ impl WaitGroup {
 }
 
 fn too_many(threads: u64) -> Res {
-    Err(format!("needs {threads} OS threads (limit here {MAX_THREADS})"))
+    Err(format!(
+        "needs {threads} OS threads (limit here {MAX_THREADS})"
+    ))
 }
 
 fn spawn(n: u64) -> Res {
@@ -220,20 +221,10 @@ fn tcp_echo(rounds: u64) -> Res {
     let addr = ln.local_addr().map_err(|e| e.to_string())?;
     thread::spawn(move || {
         for conn in ln.incoming() {
-            let Ok(mut conn) = conn else { return };
+            let Ok(conn) = conn else { return };
             thread::spawn(move || {
                 let _ = conn.set_nodelay(true);
-                let mut buf = [0u8; TCP_MSG];
-                loop {
-                    match conn.read(&mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(k) => {
-                            if conn.write_all(&buf[..k]).is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }
+                echo_serve(conn);
             });
         }
     });
@@ -241,20 +232,9 @@ fn tcp_echo(rounds: u64) -> Res {
     let clients: Vec<_> = (0..TCP_CLIENTS)
         .map(|_| {
             thread::spawn(move || -> std::io::Result<u64> {
-                let mut conn = TcpStream::connect(addr)?;
+                let conn = TcpStream::connect(addr)?;
                 conn.set_nodelay(true)?;
-                let mut msg = [0u8; TCP_MSG];
-                for (i, b) in msg.iter_mut().enumerate() {
-                    *b = i as u8;
-                }
-                let mut buf = [0u8; TCP_MSG];
-                let mut total = 0;
-                for _ in 0..rounds {
-                    conn.write_all(&msg)?;
-                    conn.read_exact(&mut buf)?;
-                    total += buf.len() as u64;
-                }
-                Ok(total)
+                echo_client(conn, rounds)
             })
         })
         .collect();
@@ -262,7 +242,11 @@ fn tcp_echo(rounds: u64) -> Res {
     for c in clients {
         total += c.join().unwrap().map_err(|e| e.to_string())?;
     }
-    Ok(Outcome::new(start.elapsed(), rounds * TCP_CLIENTS as u64, total))
+    Ok(Outcome::new(
+        start.elapsed(),
+        rounds * TCP_CLIENTS as u64,
+        total,
+    ))
 }
 
 fn timers(n: u64) -> Res {

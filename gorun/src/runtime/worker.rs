@@ -627,11 +627,8 @@ impl Worker {
         let t = self.tick.get().wrapping_add(1);
         self.tick.set(t);
         !t.is_multiple_of(FAIR_TICKS)
-            && self.runnext_is_empty()
-            && self.ready.borrow().is_empty()
+            && self.idle()
             && !self.me().has_remote.load(Ordering::Relaxed)
-            && self.deque.is_empty()
-            && self.spawners.borrow().is_empty()
             && self.shared.injector.is_empty()
             && !self.shared.is_shutdown()
     }

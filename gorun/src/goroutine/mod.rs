@@ -190,34 +190,52 @@ impl G {
         name: Option<Box<str>>,
         entry: Entry,
     ) {
-        let old = std::mem::replace(
-            self.extra.get_mut(),
-            if name.is_some() || crate::diag::traceback_all() {
-                Extra::boxed(name)
-            } else {
-                std::ptr::null_mut()
-            },
-        );
+        // Every field is named here, so a field added to `G` cannot be forgotten: the
+        // runtime handle is the one kept as it is.
+        let G {
+            id: g_id,
+            parent: g_parent,
+            spawn_site: g_site,
+            shared: _,
+            extra,
+            state,
+            wait_reason,
+            park_site,
+            parked_at,
+            body,
+            stack_top,
+            saved_sp,
+            evicted,
+            cold_queued,
+            pins,
+            yielder,
+            home,
+            registry_index,
+        } = self;
+        let fresh = if name.is_some() || crate::diag::traceback_all() {
+            Extra::boxed(name)
+        } else {
+            std::ptr::null_mut()
+        };
+        let old = std::mem::replace(extra.get_mut(), fresh);
         if !old.is_null() {
             // SAFETY: from `Extra::boxed`, owned by this block, no longer reachable from it.
             drop(unsafe { Box::from_raw(old) });
         }
-        self.id = id;
-        self.parent = parent;
-        self.spawn_site = spawn_site;
-        *self.state.get_mut() = RUNNING;
-        *self.wait_reason.get_mut() = WaitReason::None as u8;
-        *self.park_site.get_mut() = std::ptr::null_mut();
-        *self.parked_at.get_mut() = 0;
-        *self.body.get_mut() = Body::Unstarted(entry);
-        self.stack_top.set(0);
-        self.saved_sp.set(0);
-        *self.evicted.get_mut() = None;
-        self.cold_queued.set(false);
-        *self.pins.get_mut() = 0;
-        self.yielder.set(std::ptr::null());
-        *self.home.get_mut() = u16::MAX;
-        self.registry_index.set(u32::MAX);
+        (*g_id, *g_parent, *g_site) = (id, parent, spawn_site);
+        *state.get_mut() = RUNNING;
+        *wait_reason.get_mut() = WaitReason::None as u8;
+        *park_site.get_mut() = std::ptr::null_mut();
+        *parked_at.get_mut() = 0;
+        *body.get_mut() = Body::Unstarted(entry);
+        stack_top.set(0);
+        saved_sp.set(0);
+        *evicted.get_mut() = None;
+        cold_queued.set(false);
+        *pins.get_mut() = 0;
+        yielder.set(std::ptr::null());
+        *home.get_mut() = u16::MAX;
+        registry_index.set(u32::MAX);
     }
 
     /// The worker this goroutine is pinned to, or `UNSTARTED`.

@@ -117,6 +117,7 @@ impl HeldLocks {
 
 /// A goroutine's wait for a lock. The lock's address is kept for identity only, never
 /// dereferenced: the lock may live on a goroutine's stack, which copy-on-park can move out.
+#[derive(Clone)]
 struct Edge {
     lock: *const LockInfo,
     kind: &'static str,
@@ -170,24 +171,62 @@ impl Drop for Waiting<'_> {
 }
 
 impl LockGraph {
-    /// Whether any goroutine waits for a lock now.
-    pub(crate) fn has_waiters(&self) -> bool {
-        !self.edges.lock().unwrap().is_empty()
+    /// The current wait edges as (goroutine, lock address), sorted: cheap to compare
+    /// between ticks.
+    pub(crate) fn edge_keys(&self) -> Vec<(u64, usize)> {
+        let mut keys: Vec<_> = self
+            .edges
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(&id, e)| (id, e.lock as usize))
+            .collect();
+        keys.sort_unstable();
+        keys
     }
 
-    /// Finds a cycle among the goroutines `gs`: their ids (sorted) and a report.
+    /// Finds a cycle among the goroutines `gs`: their ids (sorted) and a report. The edges
+    /// are copied first: goroutines that start or stop waiting for a lock never wait for
+    /// this search.
     pub(crate) fn find_cycle(&self, gs: &[Arc<G>]) -> Option<(Vec<u64>, String)> {
-        let edges = self.edges.lock().unwrap();
+        let edges: HashMap<u64, Edge> = self
+            .edges
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(&id, e)| (id, e.clone()))
+            .collect();
         if edges.is_empty() {
             return None;
         }
-        // The goroutine holding the lock `g` waits for, and where it locked it.
+        // Who holds each lock that someone waits for, and where they locked it: one pass
+        // over the goroutines.
+        let mut held: HashMap<usize, (u64, &'static Location<'static>)> = HashMap::new();
+        for e in edges.values() {
+            held.entry(e.lock as usize).or_insert((0, e.site));
+        }
+        let mut found = 0;
+        for h in gs {
+            let Some(extra) = h.extra() else { continue };
+            for (lock, slot) in held.iter_mut() {
+                if slot.0 == 0 {
+                    if let Some(site) = extra.held_locks.holds(*lock as *const LockInfo) {
+                        *slot = (h.id, site);
+                        found += 1;
+                    }
+                }
+            }
+            if found == held.len() {
+                break;
+            }
+        }
         let holder = |g: u64| -> Option<(u64, &'static Location<'static>)> {
-            let lock = edges.get(&g)?.lock;
-            gs.iter()
-                .find_map(|h| h.extra()?.held_locks.holds(lock).map(|site| (h.id, site)))
+            let (id, site) = *held.get(&(edges.get(&g)?.lock as usize))?;
+            (id != 0).then_some((id, site))
         };
-        for &start in edges.keys() {
+        let mut starts: Vec<u64> = edges.keys().copied().collect();
+        starts.sort_unstable();
+        for start in starts {
             let mut path = vec![start];
             let mut held_at = Vec::new();
             let mut at = start;

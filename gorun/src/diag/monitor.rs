@@ -1,16 +1,36 @@
-//! The monitor: a tick every 10 ms on the runtime's timer thread (Go's `sysmon`).
+//! The monitor: a tick every 10 ms on its own thread (Go's `sysmon`).
 //!
 //! Each tick it advances the runtime's coarse clock (used to say how long a goroutine has
 //! waited), warns once about a worker stuck in one goroutine, prints a dump after SIGQUIT
-//! when enabled, and runs the deadlock check.
+//! when enabled, and runs the deadlock and lock-cycle checks. It has a thread of its own so
+//! that a long scan (a million goroutines) never delays a timer; a scan of every goroutine
+//! happens only when a cheap check has seen the same state on two ticks in a row.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Once};
-use std::time::Instant;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use super::deadlock::{self, Deadlock};
 use crate::park::WaitReason;
 use crate::runtime::Shared;
+
+/// Period of the monitor's tick.
+const TICK: Duration = Duration::from_millis(10);
+
+/// The running monitor thread; `stop` ends and joins it.
+pub(crate) struct MonitorThread {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl MonitorThread {
+    pub(crate) fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.thread().unpark();
+        self.thread.join().ok();
+    }
+}
 
 pub(crate) struct Monitor {
     shared: Arc<Shared>,
@@ -20,7 +40,9 @@ pub(crate) struct Monitor {
     /// Total switches when a scan last found a goroutine that will wake by itself.
     awake_at: Option<u64>,
     sigquits_seen: u64,
-    /// The lock cycle seen at the previous tick, and the cycles already warned about.
+    /// The lock wait edges seen at the previous tick (the cycle search runs only on edges
+    /// unchanged since), the cycle seen then, and the cycles already warned about.
+    edges_seen: Vec<(u64, usize)>,
     cycle_seen: Option<Vec<u64>>,
     cycles_reported: Vec<Vec<u64>>,
 }
@@ -50,9 +72,35 @@ impl Monitor {
             quiet_at: None,
             awake_at: None,
             sigquits_seen: SIGQUITS.load(Ordering::Relaxed),
+            edges_seen: Vec::new(),
             cycle_seen: None,
             cycles_reported: Vec::new(),
         }
+    }
+
+    /// Runs the monitor on its own thread, calling `also` after each tick (the netpoller's
+    /// stall check).
+    pub(crate) fn start(mut self, mut also: Box<dyn FnMut() + Send>) -> MonitorThread {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("gorun-monitor".into())
+            .spawn(move || {
+                let _owned = super::deadlock::OwnedThread::register();
+                let mut next = Instant::now() + TICK;
+                while !stopped.load(Ordering::SeqCst) {
+                    let now = Instant::now();
+                    if now < next {
+                        std::thread::park_timeout(next - now);
+                        continue;
+                    }
+                    next = now + TICK;
+                    self.tick();
+                    also();
+                }
+            })
+            .expect("gorun: cannot spawn the monitor thread");
+        MonitorThread { stop, thread }
     }
 
     pub(crate) fn tick(&mut self) {
@@ -83,7 +131,12 @@ impl Monitor {
     }
 
     fn check_lock_cycles(&mut self) {
-        if !self.shared.lock_graph.has_waiters() {
+        // A cycle never resolves, so its edges stay: search only among edges that were
+        // already there at the previous tick, and only when the edge set has not changed
+        // (goroutines contending normally come and go, and cost no scan).
+        let edges = self.shared.lock_graph.edge_keys();
+        if edges.is_empty() || edges != self.edges_seen {
+            self.edges_seen = edges;
             self.cycle_seen = None;
             return;
         }
@@ -164,10 +217,13 @@ impl Monitor {
 
     fn check_deadlock(&mut self) {
         let s = &self.shared;
+        // Timer channels count only while someone waits on one (Go 1.23): an unread ticker
+        // or `after(1h)` does not hide a deadlock.
+        let timers_matter = s.timers.pending_calls() > 0;
         let all_asleep = s.workers.iter().all(|w| w.is_sleeping() && !w.has_remote())
             && !s.workers.iter().any(|w| w.has_stealable())
             && s.injector.is_empty()
-            && s.timers.pending() == 0;
+            && s.timers.pending_wakes() == 0;
         if !all_asleep {
             self.quiet_at = None;
             return;
@@ -186,7 +242,8 @@ impl Monitor {
         if self.quiet_at != Some(switches) {
             let gs = s.registry.snapshot();
             let wakes_by_itself = gs.iter().any(|g| {
-                !g.is_parked()
+                !g.is_blocked()
+                    || (timers_matter && g.timer_wait())
                     || matches!(
                         g.wait_reason(),
                         WaitReason::Sleep | WaitReason::IoWait | WaitReason::Blocking

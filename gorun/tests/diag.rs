@@ -585,3 +585,54 @@ fn cancelled_timers_leave_the_heap() {
         assert_eq!(gorun::metrics().timers, 0);
     });
 }
+
+#[test]
+fn lock_cycle_is_found_while_others_contend() {
+    if in_child() {
+        gorun::Builder::new().workers(2).run(|| {
+            // Goroutines contending on another mutex all the time: lock waits come and go
+            // on every tick, and the cycle must still be found.
+            let busy = Arc::new(Mutex::new(0u64));
+            for _ in 0..8 {
+                let busy = busy.clone();
+                gorun::go(move || loop {
+                    let mut g = busy.lock();
+                    *g += 1;
+                    gorun::yield_now();
+                    drop(g);
+                });
+            }
+            let m1 = Arc::new(Mutex::new(1));
+            let m2 = Arc::new(Mutex::new(2));
+            let ready = WaitGroup::new();
+            ready.add(2);
+            let (a1, a2, r) = (m1.clone(), m2.clone(), ready.clone());
+            gorun::go(move || {
+                let _g1 = a1.lock();
+                r.done();
+                r.wait();
+                let _g2 = a2.lock();
+            });
+            let (b1, b2, r) = (m1.clone(), m2.clone(), ready.clone());
+            gorun::go(move || {
+                let _g2 = b2.lock();
+                r.done();
+                r.wait();
+                let _g1 = b1.lock();
+            });
+            for _ in 0..500 {
+                gorun::sleep(Duration::from_millis(10));
+            }
+            println!("main finished");
+        });
+        return;
+    }
+    let out = run_child("lock_cycle_is_found_while_others_contend");
+    assert_eq!(out.status.code(), Some(2), "stderr: {}", out.stderr);
+    assert!(
+        out.stderr.starts_with("fatal error: lock cycle"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stdout.contains("main finished"));
+}

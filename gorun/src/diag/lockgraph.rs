@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::fmt::Write;
 use std::marker::PhantomData;
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::goroutine::G;
@@ -129,6 +129,10 @@ struct Edge {
 #[derive(Default)]
 pub(crate) struct LockGraph {
     edges: Mutex<HashMap<u64, Edge>>,
+    /// Bumped (under `edges`' lock) by every change of `edges`, and the number of edges:
+    /// the monitor reads both without taking the lock.
+    version: AtomicU64,
+    len: AtomicUsize,
 }
 
 // SAFETY: the raw pointers in `edges` are compared, never dereferenced.
@@ -153,7 +157,9 @@ impl<'a> Waiting<'a> {
                 created: lock.created,
                 site,
             };
-            s.lock_graph.edges.lock().unwrap().insert(*id, edge);
+            s.lock_graph.change(|edges| {
+                edges.insert(*id, edge);
+            });
         }
         Waiting {
             shared,
@@ -165,24 +171,26 @@ impl<'a> Waiting<'a> {
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         if let Some((s, id)) = &self.shared {
-            s.lock_graph.edges.lock().unwrap().remove(id);
+            s.lock_graph.change(|edges| {
+                edges.remove(id);
+            });
         }
     }
 }
 
 impl LockGraph {
-    /// The current wait edges as (goroutine, lock address), sorted: cheap to compare
-    /// between ticks.
-    pub(crate) fn edge_keys(&self) -> Vec<(u64, usize)> {
-        let mut keys: Vec<_> = self
-            .edges
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(&id, e)| (id, e.lock as usize))
-            .collect();
-        keys.sort_unstable();
-        keys
+    fn change(&self, f: impl FnOnce(&mut HashMap<u64, Edge>)) {
+        let mut edges = self.edges.lock().unwrap();
+        f(&mut edges);
+        self.len.store(edges.len(), Ordering::Relaxed);
+        self.version.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A number that changes whenever a goroutine starts or stops waiting for a lock, or
+    /// `None` when none waits: the monitor compares it between ticks without taking the
+    /// lock that contended `lock()` calls take.
+    pub(crate) fn version(&self) -> Option<u64> {
+        (self.len.load(Ordering::Relaxed) > 0).then(|| self.version.load(Ordering::Relaxed))
     }
 
     /// Finds a cycle among the goroutines `gs`: their ids (sorted) and a report. The edges

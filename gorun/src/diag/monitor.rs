@@ -18,6 +18,9 @@ use crate::runtime::Shared;
 /// Period of the monitor's tick.
 const TICK: Duration = Duration::from_millis(10);
 
+/// While lock waits keep changing, the lock-cycle search still runs every this many ticks.
+const CYCLE_SEARCH_TICKS: u32 = 10;
+
 /// The running monitor thread; `stop` ends and joins it.
 pub(crate) struct MonitorThread {
     stop: Arc<AtomicBool>,
@@ -40,9 +43,10 @@ pub(crate) struct Monitor {
     /// Total switches when a scan last found a goroutine that will wake by itself.
     awake_at: Option<u64>,
     sigquits_seen: u64,
-    /// The lock wait edges seen at the previous tick (the cycle search runs only on edges
+    /// The lock graph's version at the previous tick (the cycle search runs only on edges
     /// unchanged since), the cycle seen then, and the cycles already warned about.
-    edges_seen: Vec<(u64, usize)>,
+    edges_seen: Option<u64>,
+    since_search: u32,
     cycle_seen: Option<Vec<u64>>,
     cycles_reported: Vec<Vec<u64>>,
 }
@@ -72,7 +76,8 @@ impl Monitor {
             quiet_at: None,
             awake_at: None,
             sigquits_seen: SIGQUITS.load(Ordering::Relaxed),
-            edges_seen: Vec::new(),
+            edges_seen: None,
+            since_search: 0,
             cycle_seen: None,
             cycles_reported: Vec::new(),
         }
@@ -131,15 +136,23 @@ impl Monitor {
     }
 
     fn check_lock_cycles(&mut self) {
-        // A cycle never resolves, so its edges stay: search only among edges that were
-        // already there at the previous tick, and only when the edge set has not changed
-        // (goroutines contending normally come and go, and cost no scan).
-        let edges = self.shared.lock_graph.edge_keys();
-        if edges.is_empty() || edges != self.edges_seen {
-            self.edges_seen = edges;
+        // A cycle never resolves, so its edges stay: search when no edge came or went since
+        // the previous tick, or every `CYCLE_SEARCH_TICKS` while goroutines contend
+        // elsewhere. The search copies the edges under the graph's lock and scans the
+        // goroutines without it, so contended `lock()` calls never wait for a scan.
+        let version = self.shared.lock_graph.version();
+        if version.is_none() {
+            self.edges_seen = None;
             self.cycle_seen = None;
             return;
         }
+        self.since_search += 1;
+        let settled = version == self.edges_seen;
+        self.edges_seen = version;
+        if !settled && self.since_search < CYCLE_SEARCH_TICKS {
+            return;
+        }
+        self.since_search = 0;
         let all = self.shared.registry.snapshot();
         let found = self.shared.lock_graph.find_cycle(&all);
         let Some((ids, report)) = found else {

@@ -737,8 +737,10 @@ pub fn num_goroutine() -> usize {
     worker::with_worker(|w| w.map_or(0, |w| w.shared.num_goroutine()))
 }
 
-/// Lets other goroutines of this worker run, then continues (at once while the goroutine is
-/// unwinding from a panic). On a plain thread it calls `std::thread::yield_now`.
+/// Lets every other runnable goroutine of this worker run first, then continues (Go's
+/// `runtime.Gosched`; see Fairness in the crate docs). Continues at once when nothing else
+/// is runnable here, and while the goroutine unwinds from a panic (a switch would expose
+/// the thread's panicking state). On a plain thread it calls `std::thread::yield_now`.
 pub fn yield_now() {
     worker::with_current_g(|g| match g {
         Some(g) => g.give_way(goroutine::Suspend::Yield),

@@ -319,3 +319,30 @@ fn unwinding_goroutine_waiting_on_its_own_worker_does_not_hang() {
     }
     assert_returns("unwinding_goroutine_waiting_on_its_own_worker_does_not_hang");
 }
+
+#[test]
+fn deadlock_while_a_goroutine_holds_its_thread_unwinding() {
+    if in_child() {
+        let err = Builder::new()
+            .workers(1)
+            .try_run(|| {
+                // The goroutine blocks forever in a destructor while it unwinds: it holds
+                // the only worker's thread, and everything is asleep.
+                let wg = WaitGroup::new();
+                wg.add(1);
+                let failing = gorun::go(move || {
+                    let _b = BlockOnDrop(Box::new(move || wg.wait()));
+                    panic!("boom");
+                });
+                let _ = failing.join();
+            })
+            .unwrap_err();
+        let report = err.to_string();
+        assert!(report.contains("all goroutines are asleep"), "{report}");
+        assert!(report.contains("[sync.WaitGroup.Wait]"), "{report}");
+        println!("returned");
+        run_again();
+        return;
+    }
+    assert_returns("deadlock_while_a_goroutine_holds_its_thread_unwinding");
+}

@@ -608,8 +608,11 @@ impl G {
             if self.state.load(Ordering::Acquire) != PARKED_THREAD {
                 return; // woken (the waker set RUNNING)
             }
-            if start.elapsed() >= UNWIND_HOLD
-                && worker::has_local_work()
+            // Switch after all when others of this worker may be what it waits for, or
+            // when the runtime shuts down (its worker must get the thread back).
+            let give_way = (start.elapsed() >= UNWIND_HOLD && worker::has_local_work())
+                || self.shared.is_shutdown();
+            if give_way
                 && self
                     .state
                     .compare_exchange(PARKED_THREAD, PARKED, Ordering::AcqRel, Ordering::Acquire)

@@ -193,13 +193,34 @@ fn try_run_deadlock_with_blocking_destructors_returns() {
     assert_returns("try_run_deadlock_with_blocking_destructors_returns");
 }
 
+/// Records the thread it is dropped on.
+struct DropThread(Arc<std::sync::Mutex<Option<std::thread::ThreadId>>>);
+
+impl Drop for DropThread {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap() = Some(std::thread::current().id());
+    }
+}
+
 #[test]
 fn detached_goroutine_panicking_during_shutdown_is_harmless() {
     if in_child() {
-        Builder::new().workers(2).run(|| {
+        let dropped_on = Arc::new(std::sync::Mutex::new(None));
+        let home = Arc::new(std::sync::Mutex::new(None));
+        let (d, h) = (dropped_on.clone(), home.clone());
+        Builder::new().workers(2).run(move || {
             let stop = Arc::new(AtomicBool::new(false));
             let s = stop.clone();
             on_other_worker(move || {
+                // A goroutine homed on this worker, parked forever: it must be unwound
+                // here, not dropped on another thread when this worker's goroutine panics.
+                *h.lock().unwrap() = Some(std::thread::current().id());
+                let d = d.clone();
+                gorun::go(move || {
+                    let _t = DropThread(d);
+                    gorun::never::<()>().recv().ok();
+                });
+                gorun::yield_now(); // it starts here and parks
                 while !s.load(Ordering::SeqCst) {
                     std::hint::spin_loop();
                 }
@@ -209,9 +230,13 @@ fn detached_goroutine_panicking_during_shutdown_is_harmless() {
             });
             stop.store(true, Ordering::SeqCst);
         });
-        // Give the worker time to panic while the process still runs.
-        std::thread::sleep(Duration::from_millis(200));
         println!("returned");
+        let home = home.lock().unwrap().expect("the goroutine ran");
+        assert_eq!(
+            *dropped_on.lock().unwrap(),
+            Some(home),
+            "unwound off its thread"
+        );
         run_again();
         return;
     }

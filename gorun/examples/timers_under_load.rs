@@ -1,6 +1,7 @@
 //! Timer accuracy and timer-heap memory under load (a measurement, not a test).
 //!
-//! `cargo run --release --example timers_under_load [goroutines]` (default 100,000):
+//! `cargo run --release --example timers_under_load [goroutines] [timeouts]` (default
+//! 100,000; with `timeouts`, only part 2):
 //!
 //! 1. `goroutines` goroutines contend on 16 gorun mutexes (lock, yield, unlock) while 200
 //!    sleepers measure how late `sleep(1..10 ms)` wakes them: p50, p99 and max lateness.
@@ -33,7 +34,37 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(100_000);
+    let only_timeouts = std::env::args().nth(2).as_deref() == Some("timeouts");
     gorun::run(move || {
+        if !only_timeouts {
+            lateness(n);
+        }
+        // A partner answers each request: every receive parks with its timer armed and is
+        // woken long before the hour is up.
+        let (req_tx, req_rx) = gorun::chan::<u32>(0);
+        let (resp_tx, resp_rx) = gorun::chan::<u32>(0);
+        gorun::go(move || {
+            for v in req_rx.iter() {
+                gorun::yield_now(); // the requester parks first
+                resp_tx.send(v).unwrap();
+            }
+        });
+        let before = rss_kb();
+        for i in 0..1_000_000 {
+            req_tx.send(i).unwrap();
+            resp_rx.recv_timeout(Duration::from_secs(3600)).unwrap();
+        }
+        println!(
+            "1,000,000 recv_timeout(1 h) woken early: RSS +{} KiB, {} timers armed",
+            rss_kb().saturating_sub(before),
+            gorun::metrics().timers
+        );
+    });
+}
+
+/// Part 1: sleep lateness while `n` goroutines contend on locks.
+fn lateness(n: usize) {
+    {
         let stop = Arc::new(AtomicBool::new(false));
         let locks: Arc<Vec<Mutex<u64>>> = Arc::new((0..16).map(|_| Mutex::new(0)).collect());
         let contenders = WaitGroup::new();
@@ -76,17 +107,5 @@ fn main() {
             percentile(&late, 0.99),
             late[late.len() - 1]
         );
-
-        let (tx, rx) = gorun::chan::<u32>(1);
-        let before = rss_kb();
-        for i in 0..1_000_000 {
-            tx.send(i).unwrap();
-            rx.recv_timeout(Duration::from_secs(3600)).unwrap();
-        }
-        println!(
-            "1,000,000 recv_timeout(1 h) that succeed at once: RSS +{} KiB, {} timers armed",
-            rss_kb().saturating_sub(before),
-            gorun::metrics().timers
-        );
-    });
+    }
 }

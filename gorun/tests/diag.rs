@@ -563,19 +563,29 @@ fn deadlock_beside_an_unread_after() {
 
 #[test]
 fn cancelled_timers_leave_the_heap() {
-    gorun::run(|| {
-        let (tx, rx) = gorun::chan::<u32>(1);
-        // Timeouts that succeed at once, and select timeouts that a ready case beats.
-        for i in 0..100_000 {
-            tx.send(i).unwrap();
-            assert_eq!(rx.recv_timeout(Duration::from_secs(3600)), Ok(i));
+    gorun::Builder::new().workers(1).run(|| {
+        // A partner answers each request after the requester has parked with its timeout
+        // armed: every timeout is cancelled long before it would fire.
+        let (req_tx, req_rx) = gorun::chan::<u32>(0);
+        let (resp_tx, resp_rx) = gorun::chan::<u32>(0);
+        gorun::go(move || {
+            for v in req_rx.iter() {
+                gorun::yield_now();
+                resp_tx.send(v).unwrap();
+            }
+        });
+        for i in 0..20_000 {
+            req_tx.send(i).unwrap();
+            assert_eq!(resp_rx.recv_timeout(Duration::from_secs(3600)), Ok(i));
+            assert!(gorun::metrics().timers <= 1);
         }
-        for i in 0..10_000 {
-            tx.send(i).unwrap();
+        for i in 0..20_000 {
+            req_tx.send(i).unwrap();
             gorun::select! {
-                recv(rx) -> v => assert_eq!(v, Ok(i)),
+                recv(resp_rx) -> v => assert_eq!(v, Ok(i)),
                 default(Duration::from_secs(3600)) => unreachable!(),
             }
+            assert!(gorun::metrics().timers <= 1);
         }
         // Timer channels dropped before they fire.
         for _ in 0..10_000 {

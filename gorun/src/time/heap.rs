@@ -94,6 +94,10 @@ struct State {
     heap: Vec<Entry>,
     seq: u64,
     stopped: bool,
+    /// When the timer thread wakes by itself next (it is waiting until then, or busy if
+    /// this is in the past): only a timer due earlier needs to wake it. (A futex wake per
+    /// timeout would triple the cost of a timeout that is cancelled, and most are.)
+    wake_at: Instant,
 }
 
 impl State {
@@ -172,6 +176,7 @@ impl Timers {
                 heap: Vec::new(),
                 seq: 0,
                 stopped: false,
+                wake_at: Instant::now(),
             }),
             cv: Condvar::new(),
             wakes: AtomicUsize::new(0),
@@ -222,9 +227,12 @@ impl Timers {
             node: node.clone(),
             action,
         });
-        let earliest = node.index.load(Ordering::Relaxed) == 0;
+        let earlier = deadline < st.wake_at;
+        if earlier {
+            st.wake_at = deadline;
+        }
         drop(st);
-        if earliest {
+        if earlier {
             self.cv.notify_one();
         }
         TimerHandle { node }
@@ -270,6 +278,7 @@ impl Timers {
                 return;
             }
             let now = Instant::now();
+            st.wake_at = now; // busy: new timers are seen before the next wait
             while st.heap.first().is_some_and(|e| e.deadline <= now) {
                 let e = st.remove(0);
                 self.uncount(&e.action);
@@ -310,6 +319,7 @@ impl Timers {
                 .heap
                 .first()
                 .map_or(Duration::from_secs(3600), |e| e.deadline - now);
+            st.wake_at = now + wait;
             st = self.cv.wait_timeout(st, wait).unwrap().0;
         }
     }

@@ -71,8 +71,10 @@
 //! own is running, sleeping or in any system call, it might still send on a channel, and no
 //! deadlock is reported; only when every such thread is itself blocked on a lock, condition
 //! variable or std channel (a futex) is the program stuck. This reads `/proc/self/task`
-//! (Linux); a thread blocked with a timeout (`recv_timeout`) counts as blocked, and two
-//! runtimes talking through one channel are not seen as waking each other.
+//! (Linux); macOS does not tell what a thread is blocked in, so there no deadlock is
+//! reported while any thread that gorun does not own exists. A thread blocked with a
+//! timeout (`recv_timeout`) counts as blocked, and two runtimes talking through one channel
+//! are not seen as waking each other.
 //!
 //! Beyond Go: goroutines waiting for each other's locks (A holds `m1` and waits for `m2`,
 //! B holds `m2` and waits for `m1`) are reported as a lock cycle even while the rest of the
@@ -89,7 +91,8 @@
 //! resident than [`Builder::resident_stack_budget`] allows, or one has been parked longer
 //! than [`Builder::evict_after`], its live bytes are packed into a heap buffer and its
 //! pages released (and guarded, so a stray access faults loudly); they are copied back to
-//! the same addresses before it runs again. Hot goroutines never pay for this. Pointers
+//! the same addresses before it runs again (Linux only: on macOS parked stacks stay
+//! resident, see the README's platform table). Hot goroutines never pay for this. Pointers
 //! into a goroutine's stack cannot reach other goroutines in safe Rust (closures given to
 //! [`go`] are `'static`); code that lends a stack buffer to the kernel or foreign code
 //! across a park holds [`pin_stack`].
@@ -156,6 +159,7 @@ mod runtime;
 mod shim;
 mod stack;
 pub mod sync;
+mod sys;
 mod time;
 
 pub use blocking::blocking;

@@ -13,7 +13,10 @@
 //!   thread that is running, sleeping (`thread::sleep`) or in any other system call (I/O)
 //!   may still send on a channel, so while one exists no deadlock is reported.
 //!
-//! Limits: the thread check reads `/proc/self/task` (Linux); a thread in a futex wait
+//! Limits: the thread check reads `/proc/self/task` (Linux; under user-mode emulation the
+//! futex number it shows is the host's, measured by `sys::futex_syscall_nr`); on macOS,
+//! which does not tell what a thread is blocked in, any thread gorun does not own counts as
+//! one that may wake a goroutine (see `sys`); a thread in a futex wait
 //! *with a timeout* counts as blocked, so a plain thread that wakes goroutines only after a
 //! std `recv_timeout` expires can be misjudged; goroutines of two runtimes talking through
 //! one channel are not seen as waking each other.
@@ -21,6 +24,8 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Mutex, OnceLock};
+
+use crate::sys::{self, Tid};
 
 /// Returned by `Builder::try_run` when every goroutine is asleep (or some wait for each
 /// other's locks); its `Display` is exactly what `run` prints before exiting with code 2.
@@ -57,21 +62,20 @@ impl fmt::Debug for Deadlock {
 
 impl std::error::Error for Deadlock {}
 
-fn owned_tids() -> &'static Mutex<HashSet<i32>> {
-    static OWNED: OnceLock<Mutex<HashSet<i32>>> = OnceLock::new();
+fn owned_tids() -> &'static Mutex<HashSet<Tid>> {
+    static OWNED: OnceLock<Mutex<HashSet<Tid>>> = OnceLock::new();
     OWNED.get_or_init(|| Mutex::new(HashSet::new()))
 }
 
 /// Marks the current thread as gorun's own (a worker, timer or blocking-pool thread) while
 /// the guard lives.
 pub(crate) struct OwnedThread {
-    tid: i32,
+    tid: Tid,
 }
 
 impl OwnedThread {
     pub(crate) fn register() -> OwnedThread {
-        // SAFETY: gettid has no preconditions.
-        let tid = unsafe { libc::gettid() };
+        let tid = sys::thread_id();
         owned_tids().lock().unwrap().insert(tid);
         OwnedThread { tid }
     }
@@ -85,31 +89,21 @@ impl Drop for OwnedThread {
 
 /// Whether some thread outside gorun might still wake a goroutine (see module docs).
 pub(crate) fn outside_thread_may_wake() -> bool {
-    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
-        return true; // cannot tell: never report falsely
-    };
     let owned = owned_tids().lock().unwrap().clone();
-    for entry in dir.flatten() {
-        let Some(tid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        if owned.contains(&tid) {
-            continue;
-        }
-        if !blocked_on_futex(tid) {
-            return true;
-        }
+    match sys::foreign_threads(&owned) {
+        None => true, // cannot tell: never report falsely
+        #[cfg(target_os = "linux")]
+        Some(tids) => tids.into_iter().any(|tid| !blocked_on_futex(tid)),
+        // No per-thread states here: any foreign thread may wake a goroutine.
+        #[cfg(not(target_os = "linux"))]
+        Some(tids) => !tids.is_empty(),
     }
-    false
 }
 
 /// Whether thread `tid` is asleep in a futex wait (or gone).
-fn blocked_on_futex(tid: i32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
+#[cfg(target_os = "linux")]
+fn blocked_on_futex(tid: Tid) -> bool {
+    let Some(stat) = sys::task_file(tid, "stat") else {
         return true; // exited meanwhile
     };
     // The state follows the command name, which is in parentheses and may contain spaces.
@@ -121,16 +115,17 @@ fn blocked_on_futex(tid: i32) -> bool {
         Some('S') | Some('D') => {}
         _ => return false, // running, stopped, or unknown
     }
-    let Ok(sys) = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")) else {
+    let Some(sys) = sys::task_file(tid, "syscall") else {
         return false;
     };
     let nr = sys
         .split_whitespace()
         .next()
         .and_then(|n| n.parse::<i64>().ok());
-    matches!(nr, Some(n) if n == libc::SYS_futex || n == FUTEX_WAITV)
+    matches!(nr, Some(n) if n == sys::futex_syscall_nr() || n == FUTEX_WAITV)
 }
 
 /// `futex_waitv` (Linux 5.16+; the same number on every architecture), not in every libc
 /// release.
+#[cfg(target_os = "linux")]
 const FUTEX_WAITV: i64 = 449;

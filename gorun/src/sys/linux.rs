@@ -5,8 +5,9 @@
 //! guest's threads are host threads, so `/proc/self/task/*/syscall` shows the *host's*
 //! system call numbers, and qemu accepts `madvise` advice it does not implement (it returns
 //! success for `MADV_GUARD_INSTALL` and installs nothing). Both are measured here rather
-//! than assumed: [`futex_syscall_nr`] reads the number off a thread known to be in a futex
-//! wait, and [`guard_markers`] checks that a guarded page really faults.
+//! than assumed: [`futex_syscall_nr`] notices foreign numbering and then reads the number
+//! off a thread known to be in a futex wait, and [`guard_markers`] checks that a guarded
+//! page really faults.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -100,42 +101,63 @@ pub(crate) fn task_file(tid: Tid, name: &str) -> Option<String> {
     std::fs::read_to_string(format!("/proc/self/task/{tid}/{name}")).ok()
 }
 
-/// The helper thread parked for good by [`futex_syscall_nr`] (0: none yet).
+/// The helper thread parked for good by [`futex_syscall_nr`] under emulation (0: none).
 static PROBE_TID: AtomicI32 = AtomicI32::new(0);
 
 /// The number that `/proc/self/task/<tid>/syscall` shows for a thread asleep in a futex
-/// wait: `SYS_futex` on a native kernel, the host's number under user-mode emulation.
-/// Measured once, on a helper thread (`gorun-futex-probe`) that parks and never wakes;
-/// if that fails, `SYS_futex`.
+/// wait: `SYS_futex` on a native kernel; under user-mode emulation the host's, measured on
+/// a helper thread (`gorun-futex-probe`) that parks and never wakes. Until that measurement
+/// succeeds the answer is `SYS_futex`, which under emulation matches no waiting thread, so
+/// the detector stays silent rather than wrong.
 pub(crate) fn futex_syscall_nr() -> i64 {
     static NR: OnceLock<i64> = OnceLock::new();
-    *NR.get_or_init(|| measure_futex_nr().unwrap_or(libc::SYS_futex))
+    if let Some(&nr) = NR.get() {
+        return nr;
+    }
+    let nr = if native_syscall_numbers() {
+        Some(libc::SYS_futex)
+    } else {
+        measure_futex_nr()
+    };
+    nr.map_or(libc::SYS_futex, |nr| *NR.get_or_init(|| nr))
 }
 
-fn measure_futex_nr() -> Option<i64> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("gorun-futex-probe".into())
-        .spawn(move || {
-            let _ = tx.send(thread_id());
-            drop(tx);
-            // `thread::park` is one futex wait on Linux; nothing unparks this thread.
-            loop {
-                std::thread::park();
-            }
-        })
-        .ok()?;
-    let tid = rx.recv().ok()?;
-    PROBE_TID.store(tid, Ordering::Relaxed);
-    // The file reads `running` until the thread is inside its wait; two equal readings in a
-    // row rule out catching it in a passing system call.
-    let nr = || {
-        let s = task_file(tid, "syscall")?;
-        s.split_whitespace().next()?.parse::<i64>().ok()
+/// Whether the kernel reports this program's own system call numbers: reading one's own
+/// `syscall` file shows the `read` in progress, under the number the kernel knows it by.
+fn native_syscall_numbers() -> bool {
+    let Some(s) = task_file(thread_id(), "syscall") else {
+        return true; // no such file: nothing will be compared with the numbers anyway
     };
+    s.split_whitespace()
+        .next()
+        .and_then(|n| n.parse::<i64>().ok())
+        == Some(libc::SYS_read)
+}
+
+/// Starts the probe thread (once) and reads its system call number: two equal readings in
+/// a row within about 50 ms (the file reads `running` until the thread is inside its
+/// wait, and two readings rule out catching it in a passing call), else `None`.
+fn measure_futex_nr() -> Option<i64> {
+    static SPAWN: std::sync::Once = std::sync::Once::new();
+    SPAWN.call_once(|| {
+        let spawned = std::thread::Builder::new()
+            .name("gorun-futex-probe".into())
+            .spawn(|| {
+                PROBE_TID.store(thread_id(), Ordering::Relaxed);
+                // `thread::park` is one futex wait on Linux; nothing unparks this thread.
+                loop {
+                    std::thread::park();
+                }
+            });
+        drop(spawned);
+    });
     let mut last = None;
-    for _ in 0..200 {
-        let now = nr();
+    for _ in 0..50 {
+        let tid = PROBE_TID.load(Ordering::Relaxed);
+        let now = (tid != 0)
+            .then(|| task_file(tid, "syscall"))
+            .flatten()
+            .and_then(|s| s.split_whitespace().next()?.parse::<i64>().ok());
         if now.is_some() && now == last {
             return now;
         }

@@ -276,6 +276,8 @@ impl Builder {
     ///
     /// Hot goroutines (ping-pong, mutex hand-offs) are never evicted while under budget,
     /// and parking costs nothing extra beyond noting the goroutine.
+    ///
+    /// Linux only: on macOS copy-on-park is always off (see the README's platform table).
     pub fn resident_stack_budget(mut self, bytes: Option<usize>) -> Builder {
         self.config.resident_budget = bytes;
         self

@@ -166,3 +166,42 @@ fn measure_futex_nr() -> Option<i64> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_thread_is_listed_until_owned() {
+        let me = thread_id();
+        assert!(foreign_threads(&HashSet::new()).unwrap().contains(&me));
+        assert!(!foreign_threads(&HashSet::from([me])).unwrap().contains(&me));
+    }
+
+    /// Natively and under emulation alike, the measured number is what a thread parked in
+    /// a futex wait shows.
+    #[test]
+    fn futex_number_matches_a_parked_thread() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let t = std::thread::spawn(move || {
+            tx.send(thread_id()).unwrap();
+            std::thread::park();
+        });
+        let tid = rx.recv().unwrap();
+        let shown = || {
+            let s = task_file(tid, "syscall")?;
+            s.split_whitespace().next()?.parse::<i64>().ok()
+        };
+        let mut seen = None;
+        for _ in 0..2000 {
+            seen = shown();
+            if seen == Some(futex_syscall_nr()) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(seen, Some(futex_syscall_nr()));
+        t.thread().unpark();
+        t.join().unwrap();
+    }
+}

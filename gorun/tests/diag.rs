@@ -343,9 +343,14 @@ fn stuck_worker_is_reported_once() {
 fn sigquit_prints_a_dump_and_continues() {
     if in_child() {
         gorun::Builder::new().dump_on_sigquit(true).run(|| {
-            // SAFETY: raising a signal whose handler gorun installed.
-            unsafe { libc::raise(libc::SIGQUIT) };
-            gorun::sleep(Duration::from_millis(100));
+            // The signal comes from a plain thread while goroutine 1 sleeps (with a margin
+            // for emulated runs, where reaching the sleep can take tens of milliseconds).
+            std::thread::spawn(|| {
+                std::thread::sleep(Duration::from_millis(200));
+                // SAFETY: sending the process a signal whose handler gorun installed.
+                unsafe { libc::kill(libc::getpid(), libc::SIGQUIT) };
+            });
+            gorun::sleep(Duration::from_millis(600));
             println!("still alive");
         });
         return;

@@ -125,8 +125,10 @@
 //! (`recv_timeout`, `Condvar::wait_timeout`, `park_timeout`) or in any other system call,
 //! it might still send on a channel, and no deadlock is reported; only when every such
 //! thread is blocked without a timeout on a lock, condition variable or std channel (a
-//! futex) is the program stuck. This reads `/proc/self/task` (Linux). Two runtimes talking
-//! through one channel are not seen as waking each other. Note that libtest's main thread
+//! futex) is the program stuck. This reads `/proc/self/task` (Linux); macOS does not tell
+//! what a thread is blocked in, so there no deadlock is reported while any thread that gorun
+//! does not own exists. Two runtimes talking through one channel are not seen as waking
+//! each other. Note that libtest's main thread
 //! waits with a timeout (its 60 s warning) while tests run in parallel, so inside such a test
 //! binary a deadlock is reported only once that wait ends: check deadlocks in a child
 //! process or with `--test-threads=1`.
@@ -146,7 +148,8 @@
 //! resident than [`Builder::resident_stack_budget`] allows, or one has been parked longer
 //! than [`Builder::evict_after`], its live bytes are packed into a heap buffer and its
 //! pages released (and guarded, so a stray access faults loudly); they are copied back to
-//! the same addresses before it runs again. Hot goroutines never pay for this. Code that
+//! the same addresses before it runs again (Linux only: on macOS parked stacks stay
+//! resident, see the README's platform table). Hot goroutines never pay for this. Code that
 //! lends a stack buffer to the kernel or foreign code across a park holds [`pin_stack`].
 //!
 //! ## Locks from `std`
@@ -211,6 +214,7 @@ mod runtime;
 mod shim;
 mod stack;
 pub mod sync;
+mod sys;
 mod time;
 
 pub use blocking::blocking;

@@ -15,12 +15,17 @@
 //!   argument) or in any other system call (I/O) may still send on a channel, so while one
 //!   exists no deadlock is reported.
 //!
-//! Limits: the thread check reads `/proc/self/task` (Linux); goroutines of two runtimes
-//! talking through one channel are not seen as waking each other.
+//! Limits: the thread check reads `/proc/self/task` (Linux; under user-mode emulation the
+//! futex number it shows is the host's, measured by `sys::futex_syscall_nr`); on macOS,
+//! which does not tell what a thread is blocked in, any thread gorun does not own counts as
+//! one that may wake a goroutine (see `sys`); goroutines of two runtimes talking through
+//! one channel are not seen as waking each other.
 
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Mutex, OnceLock};
+
+use crate::sys::{self, Tid};
 
 /// Returned by `Builder::try_run` when every goroutine is asleep (or some wait for each
 /// other's locks); its `Display` is exactly what `run` prints before exiting with code 2.
@@ -57,21 +62,20 @@ impl fmt::Debug for Deadlock {
 
 impl std::error::Error for Deadlock {}
 
-fn owned_tids() -> &'static Mutex<HashSet<i32>> {
-    static OWNED: OnceLock<Mutex<HashSet<i32>>> = OnceLock::new();
+fn owned_tids() -> &'static Mutex<HashSet<Tid>> {
+    static OWNED: OnceLock<Mutex<HashSet<Tid>>> = OnceLock::new();
     OWNED.get_or_init(|| Mutex::new(HashSet::new()))
 }
 
 /// Marks the current thread as gorun's own (a worker, timer or blocking-pool thread) while
 /// the guard lives.
 pub(crate) struct OwnedThread {
-    tid: i32,
+    tid: Tid,
 }
 
 impl OwnedThread {
     pub(crate) fn register() -> OwnedThread {
-        // SAFETY: gettid has no preconditions.
-        let tid = unsafe { libc::gettid() };
+        let tid = sys::thread_id();
         owned_tids().lock().unwrap().insert(tid);
         OwnedThread { tid }
     }
@@ -85,31 +89,21 @@ impl Drop for OwnedThread {
 
 /// Whether some thread outside gorun might still wake a goroutine (see module docs).
 pub(crate) fn outside_thread_may_wake() -> bool {
-    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
-        return true; // cannot tell: never report falsely
-    };
     let owned = owned_tids().lock().unwrap().clone();
-    for entry in dir.flatten() {
-        let Some(tid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        if owned.contains(&tid) {
-            continue;
-        }
-        if !blocked_on_futex(tid) {
-            return true;
-        }
+    match sys::foreign_threads(&owned) {
+        None => true, // cannot tell: never report falsely
+        #[cfg(target_os = "linux")]
+        Some(tids) => tids.into_iter().any(|tid| !blocked_on_futex(tid)),
+        // No per-thread states here: any foreign thread may wake a goroutine.
+        #[cfg(not(target_os = "linux"))]
+        Some(tids) => !tids.is_empty(),
     }
-    false
 }
 
 /// Whether thread `tid` is asleep in a futex wait (or gone).
-fn blocked_on_futex(tid: i32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
+#[cfg(target_os = "linux")]
+fn blocked_on_futex(tid: Tid) -> bool {
+    let Some(stat) = sys::task_file(tid, "stat") else {
         return true; // exited meanwhile
     };
     // The state follows the command name, which is in parentheses and may contain spaces.
@@ -121,16 +115,17 @@ fn blocked_on_futex(tid: i32) -> bool {
         Some('S') | Some('D') => {}
         _ => return false, // running, stopped, or unknown
     }
-    let Ok(sys) = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")) else {
+    let Some(sys) = sys::task_file(tid, "syscall") else {
         return false;
     };
-    untimed_futex_wait(&sys)
+    untimed_futex_wait(&sys, sys::futex_syscall_nr())
 }
 
 /// Whether a `/proc/<pid>/task/<tid>/syscall` line shows a futex wait without a timeout
 /// (the number, then the arguments in hex): `futex(uaddr, op, val, timeout, ..)` or
 /// `futex_waitv(waiters, n, flags, timeout, clock)`. A timed wait ends by itself.
-fn untimed_futex_wait(sys: &str) -> bool {
+#[cfg(target_os = "linux")]
+fn untimed_futex_wait(sys: &str, futex_nr: i64) -> bool {
     let mut fields = sys.split_whitespace();
     let Some(nr) = fields.next().and_then(|n| n.parse::<i64>().ok()) else {
         return false;
@@ -145,7 +140,7 @@ fn untimed_futex_wait(sys: &str) -> bool {
     if nr == FUTEX_WAITV {
         return args[3] == 0;
     }
-    if nr != libc::SYS_futex {
+    if nr != futex_nr {
         return false;
     }
     // The waits whose fourth argument is a timeout; any other operation (a wake, a
@@ -160,20 +155,31 @@ fn untimed_futex_wait(sys: &str) -> bool {
 
 // futex(2) operations (the command bits of `op`, without FUTEX_PRIVATE_FLAG and
 // FUTEX_CLOCK_REALTIME).
+#[cfg(target_os = "linux")]
 const FUTEX_CMD_MASK: u64 = 0x7f;
+#[cfg(target_os = "linux")]
 const FUTEX_WAIT: u64 = 0;
+#[cfg(target_os = "linux")]
 const FUTEX_LOCK_PI: u64 = 6;
+#[cfg(target_os = "linux")]
 const FUTEX_WAIT_BITSET: u64 = 9;
+#[cfg(target_os = "linux")]
 const FUTEX_WAIT_REQUEUE_PI: u64 = 11;
+#[cfg(target_os = "linux")]
 const FUTEX_LOCK_PI2: u64 = 13;
 
 /// `futex_waitv` (Linux 5.16+; the same number on every architecture), not in every libc
 /// release.
+#[cfg(target_os = "linux")]
 const FUTEX_WAITV: i64 = 449;
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
-    use super::untimed_futex_wait;
+    use super::untimed_futex_wait as wait;
+
+    fn untimed_futex_wait(line: &str) -> bool {
+        wait(line, libc::SYS_futex)
+    }
 
     #[test]
     fn futex_lines() {

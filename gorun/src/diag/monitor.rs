@@ -126,11 +126,15 @@ impl Monitor {
                 );
             }
         }
-        // A whole-program deadlock gets Go's report, even when it is also a lock cycle.
+        // A whole-program deadlock gets Go's report, even when it is also a lock cycle: a
+        // deadlock first seen this tick is confirmed on the next, and the cycle report waits
+        // for that (workers still falling asleep can make the cycle visible a tick earlier).
+        let quiet_before = self.quiet_at;
         if self.shared.config.deadlock_detection {
             self.check_deadlock();
         }
-        if !self.shared.is_shutdown() {
+        let deadlock_pending = self.quiet_at.is_some() && self.quiet_at != quiet_before;
+        if !self.shared.is_shutdown() && !deadlock_pending {
             self.check_lock_cycles();
         }
     }

@@ -1,4 +1,5 @@
-//! The netpoller: one process-wide epoll instance (through `mio`), polled by idle workers.
+//! The netpoller: one process-wide epoll instance (kqueue on macOS; both through `mio`),
+//! polled by idle workers.
 //!
 //! Every socket gorun owns is registered once, edge-triggered, for both directions. Its
 //! readiness lives in a heap [`IoState`]: a sequence counter per direction, bumped by

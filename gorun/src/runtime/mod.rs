@@ -296,6 +296,8 @@ impl Builder {
     ///
     /// Hot goroutines (ping-pong, mutex hand-offs) are never evicted while under budget,
     /// and parking costs nothing extra beyond noting the goroutine.
+    ///
+    /// Linux only: on macOS copy-on-park is always off (see the README's platform table).
     pub fn resident_stack_budget(mut self, bytes: Option<usize>) -> Builder {
         self.config.resident_budget = bytes;
         self
@@ -434,6 +436,7 @@ impl Builder {
             evict_budget: self
                 .config
                 .resident_budget
+                .filter(|_| crate::sys::COPY_ON_PARK)
                 .map(|b| b / RESIDENT_STACK_ESTIMATE / n),
             config: self.config.clone(),
             next_id: AtomicU64::new(MAIN_ID),

@@ -62,26 +62,7 @@ pub(crate) fn page_size() -> usize {
 /// Whether this kernel supports guard markers. Probed once per process.
 pub(crate) fn guards_in_page_tables() -> bool {
     static PROBE: OnceLock<bool> = OnceLock::new();
-    *PROBE.get_or_init(|| {
-        let page = page_size();
-        // SAFETY: a fresh private anonymous mapping; we only madvise and unmap it.
-        unsafe {
-            let p = libc::mmap(
-                std::ptr::null_mut(),
-                2 * page,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            );
-            if p == libc::MAP_FAILED {
-                return false;
-            }
-            let ok = libc::madvise(p, page, MADV_GUARD_INSTALL) == 0;
-            libc::munmap(p, 2 * page);
-            ok
-        }
-    })
+    *PROBE.get_or_init(|| crate::sys::guard_markers(page_size()))
 }
 
 /// Rounds a requested usable stack size to whole pages within the accepted range.
@@ -222,8 +203,7 @@ impl StackPool {
         if base == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: the range is the mapping just created.
-        unsafe { libc::madvise(base, len, libc::MADV_NOHUGEPAGE) };
+        crate::sys::no_huge_pages(base, len);
         let base = base as usize;
         for i in (0..slots).rev() {
             let bottom = base + i * self.slot_size();
@@ -272,14 +252,11 @@ impl StackPool {
 }
 
 /// How many slots `mprotect` guards may create before `vm.max_map_count` is reached.
+/// Unlimited where the system has no per-process mapping limit (macOS).
 fn mprotect_slot_budget() -> usize {
-    let max = std::fs::read_to_string("/proc/sys/vm/max_map_count")
-        .ok()
-        .and_then(|s| s.trim().parse::<usize>().ok())
-        .unwrap_or(65530);
-    let used = std::fs::read_to_string("/proc/self/maps")
-        .map(|s| s.lines().count())
-        .unwrap_or(0);
+    let Some((max, used)) = crate::sys::map_count() else {
+        return usize::MAX;
+    };
     // Keep a margin for the allocator, thread stacks and the program's own mappings.
     max.saturating_sub(used + 1024) / 2
 }

@@ -10,6 +10,21 @@ use std::sync::Arc;
 
 const CHILD_ENV: &str = "GORUN_TEST_CHILD";
 
+/// True under user-mode emulation: `GORUN_EMULATED` is set, as `.ci/aarch64` does.
+pub fn emulated() -> bool {
+    std::env::var_os("GORUN_EMULATED").is_some()
+}
+
+/// True under user-mode emulation, after printing why the calling test skips itself there:
+/// a test that cannot work under emulation calls this first and returns if it answers true.
+pub fn skip_under_emulation(why: &str) -> bool {
+    let emulated = emulated();
+    if emulated {
+        eprintln!("skipped under emulation: {why}");
+    }
+    emulated
+}
+
 /// True inside the child process started by [`run_child`].
 pub fn in_child() -> bool {
     std::env::var_os(CHILD_ENV).is_some()

@@ -89,7 +89,7 @@ where
         else {
             unreachable!("a goroutine body runs once")
         };
-        // An abandoned goroutine's unwind (`goroutine::Abandoned`, at shutdown) ends here too:
+        // An abandoned goroutine's unwind (`goroutine::ABANDONED`, at shutdown) ends here too:
         // a joiner (a plain thread may hold the handle) gets it as `Err`.
         let r = panic::catch_unwind(AssertUnwindSafe(f));
         // SAFETY: until DONE is set, the goroutine owns `stage`.

@@ -75,8 +75,9 @@ const BUDGET: u8 = 128;
 /// switches anyway because other goroutines of the worker are runnable (see `park`).
 const UNWIND_HOLD: Duration = Duration::from_millis(50);
 
-/// The panic payload that unwinds an abandoned goroutine at shutdown.
-pub(crate) struct Abandoned;
+/// The panic payload that unwinds an abandoned goroutine at shutdown (what a plain thread
+/// joining it gets as `Err`).
+const ABANDONED: &str = "gorun: goroutine abandoned: its runtime shut down";
 
 /// Home value of a goroutine that has not started yet.
 pub(crate) const UNSTARTED: usize = usize::MAX;
@@ -528,7 +529,7 @@ impl G {
             // Resumed by its worker at shutdown: unwind (the worker catches this at the
             // goroutine's root; user code that catches it is unwound again at its next
             // park).
-            std::panic::resume_unwind(Box::new(Abandoned));
+            std::panic::resume_unwind(Box::new(ABANDONED));
         }
     }
 
@@ -631,13 +632,13 @@ impl G {
     /// A park of an abandoned goroutine: unwinds it, or, inside a destructor of that
     /// unwind, gives it up (its worker leaks it: the rest of its destructors do not run).
     #[cold]
-    fn park_abandoned(&self) {
+    fn park_abandoned(&self) -> ! {
         if std::thread::panicking() {
             loop {
                 self.suspend(Suspend::Park); // never resumed
             }
         }
-        std::panic::resume_unwind(Box::new(Abandoned));
+        std::panic::resume_unwind(Box::new(ABANDONED));
     }
 
     /// Wakes this goroutine if parked, else leaves a token for its next park.

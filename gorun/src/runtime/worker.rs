@@ -883,7 +883,7 @@ impl Worker {
     /// destructors run where they lived).
     ///
     /// Each is resumed once, marked abandoned, and unwinds from its park (or yield) with the
-    /// `Abandoned` payload, caught at its root. One that blocks in a destructor during that
+    /// `ABANDONED` payload, caught at its root. One that blocks in a destructor during that
     /// unwind is leaked where it stands, as is one suspended in the middle of unwinding from
     /// its own panic (resuming it to unwind again would panic inside a destructor): such a
     /// goroutine never runs again, its remaining destructors do not run, and its stack

@@ -14,7 +14,7 @@
 //!     the `Arc<G>` off a run queue and is taken exactly once, when the goroutine starts;
 //!     then the coroutine, set when the goroutine starts on a worker and from then on
 //!     touched only by that worker's thread (its *home*). A started goroutine never moves
-//!     to another thread (DESIGN.md §2): that is what makes `!Send` values on its stack and
+//!     to another thread (ARCHITECTURE.md): that is what makes `!Send` values on its stack and
 //!     cached thread-local addresses sound.
 //!
 //! From start until its coroutine has been taken out (finished, or unwound at shutdown),

@@ -18,7 +18,7 @@
 //! worker's own thread, through `remote` otherwise. A goroutine just spawned or just woken
 //! locally goes to `runnext`, so a hand-off between two goroutines of one worker is two
 //! context switches and no cross-thread traffic; `runnext` is not stealable, which keeps a
-//! freshly spawned peer on its spawner's worker (DESIGN.md §4).
+//! freshly spawned peer on its spawner's worker (see `STEAL_DELAY`).
 //!
 //! The owner takes the newest unstarted goroutine first, so a tree of goroutines (each
 //! spawning children and waiting for them) runs depth first, with few alive at once (skynet:
@@ -95,7 +95,7 @@ const SEARCH_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
 /// A searching worker leaves another worker's queue alone for this long, unless the queue
 /// is long: work its owner is about to run (a goroutine just spawned by a spawner that is
 /// about to block, a peer it will talk to) runs faster where it was spawned, with warm
-/// caches and same-thread hand-offs (DESIGN.md §4; Go delays stealing `runnext` ~3 µs).
+/// caches and same-thread hand-offs (ARCHITECTURE.md; Go delays stealing `runnext` ~3 µs).
 const STEAL_DELAY: std::time::Duration = std::time::Duration::from_micros(5);
 /// A queue at least this long is stolen from at once.
 const STEAL_EAGER: usize = 128;

@@ -27,7 +27,7 @@
 //!
 //! # Fairness
 //!
-//! The order is `runnext`, `ready`, the deque (newest first), `yielded`, the injector. A
+//! The order is `runnext`, `ready`, the deque (newest first), the injector, `yielded`. A
 //! goroutine that yields (`yield_now`, Go's `Gosched`, or a spawner letting its batch run)
 //! goes to the back of `yielded`, behind everything else runnable here. Every `FAIR_TICKS`
 //! switches one source is served first, in turn: the front of `ready`, of `yielded`, the
@@ -521,10 +521,10 @@ impl Worker {
         if let Some(g) = self.deque.pop() {
             return Some(g);
         }
-        if let Some(g) = self.yielded.borrow_mut().pop_front() {
+        if let Some(g) = self.steal_injector() {
             return Some(g);
         }
-        self.steal_injector()
+        self.yielded.borrow_mut().pop_front()
     }
 
     /// The fairness step's sources, by number.

@@ -177,39 +177,35 @@ const FUTEX_WAITV: i64 = 449;
 mod tests {
     use super::untimed_futex_wait as wait;
 
-    fn untimed_futex_wait(line: &str) -> bool {
-        wait(line, libc::SYS_futex)
+    /// A `syscall` line for this target's futex number: `args` are the six arguments.
+    fn untimed_futex_wait(args: &str) -> bool {
+        wait(
+            &format!("{} {args} 0x7ffd 0x7f01", libc::SYS_futex),
+            libc::SYS_futex,
+        )
     }
 
     #[test]
     fn futex_lines() {
         // futex(addr, FUTEX_WAIT_BITSET|PRIVATE, val, NULL, ..): an untimed wait.
-        assert!(untimed_futex_wait(
-            "202 0x7f00 0x89 0x2 0x0 0x0 0xffffffff 0x7ffd 0x7f01"
-        ));
+        assert!(untimed_futex_wait("0x7f00 0x89 0x2 0x0 0x0 0xffffffff"));
         // The same with a timeout pointer: it ends by itself.
         assert!(!untimed_futex_wait(
-            "202 0x7f00 0x89 0x2 0x7ffd1000 0x0 0xffffffff 0x7ffd 0x7f01"
+            "0x7f00 0x89 0x2 0x7ffd1000 0x0 0xffffffff"
         ));
         // FUTEX_WAIT|PRIVATE without a timeout (std's `thread::park`).
-        assert!(untimed_futex_wait(
-            "202 0x7f00 0x80 0x0 0x0 0x0 0x0 0x7ffd 0x7f01"
-        ));
+        assert!(untimed_futex_wait("0x7f00 0x80 0x0 0x0 0x0 0x0"));
         // FUTEX_WAKE is not a wait.
-        assert!(!untimed_futex_wait(
-            "202 0x7f00 0x81 0x1 0x0 0x0 0x0 0x7ffd 0x7f01"
-        ));
+        assert!(!untimed_futex_wait("0x7f00 0x81 0x1 0x0 0x0 0x0"));
         // futex_waitv with and without a timeout.
-        assert!(untimed_futex_wait(
-            "449 0x7f00 0x2 0x0 0x0 0x1 0x0 0x7ffd 0x7f01"
-        ));
-        assert!(!untimed_futex_wait(
-            "449 0x7f00 0x2 0x0 0x7ffd 0x1 0x0 0x7ffd 0x7f01"
+        let futex = libc::SYS_futex;
+        assert!(wait("449 0x7f00 0x2 0x0 0x0 0x1 0x0 0x7ffd 0x7f01", futex));
+        assert!(!wait(
+            "449 0x7f00 0x2 0x0 0x7ffd 0x1 0x0 0x7ffd 0x7f01",
+            futex
         ));
         // Another system call, or a running thread.
-        assert!(!untimed_futex_wait(
-            "7 0x7f00 0x2 0x0 0x0 0x0 0x0 0x7ffd 0x7f01"
-        ));
-        assert!(!untimed_futex_wait("running"));
+        assert!(!wait("7 0x7f00 0x2 0x0 0x0 0x0 0x0 0x7ffd 0x7f01", futex));
+        assert!(!wait("running", futex));
     }
 }

@@ -147,6 +147,7 @@
 //! ```
 
 mod blocking;
+mod bridge;
 mod chan;
 mod diag;
 mod goroutine;
@@ -159,10 +160,13 @@ pub mod sync;
 mod time;
 
 pub use blocking::blocking;
+pub use bridge::block_on;
+#[cfg(feature = "tokio")]
+pub use bridge::tokio_rt::handle as tokio_handle;
 pub use chan::{
-    chan, never, IntoIter, Iter, Receiver, RecvError, RecvTimeoutError, Select, SelectTimeoutError,
-    SelectedOperation, SendError, SendTimeoutError, Sender, TryIter, TryRecvError, TrySelectError,
-    TrySendError,
+    chan, never, IntoIter, Iter, Receiver, RecvError, RecvFuture, RecvTimeoutError, Select,
+    SelectTimeoutError, SelectedOperation, SendError, SendFuture, SendTimeoutError, Sender,
+    TryIter, TryRecvError, TrySelectError, TrySendError,
 };
 pub use diag::{dump, metrics, Deadlock, Metrics};
 pub use goroutine::JoinHandle;

@@ -189,7 +189,10 @@ impl Monitor {
                 !g.is_parked()
                     || matches!(
                         g.wait_reason(),
-                        WaitReason::Sleep | WaitReason::IoWait | WaitReason::Blocking
+                        WaitReason::Sleep
+                            | WaitReason::IoWait
+                            | WaitReason::Blocking
+                            | WaitReason::Future
                     )
             });
             let unstarted = s.num_goroutine() != gs.len();

@@ -428,12 +428,15 @@ impl G {
     /// Switches from the running goroutine (which must be `self`) back to its worker.
     #[inline(never)]
     pub(crate) fn suspend(&self, why: Suspend) {
+        // A Tokio context entered by `block_on` belongs to this goroutine, not the thread.
+        let ctx = crate::bridge::suspend();
         self.saved_sp.set(stack_pointer());
         let y = self.yielder.get();
         debug_assert!(!y.is_null());
         // SAFETY: `yielder` points into this goroutine's own stack, set by its body before
         // any user code ran; we are running on that stack, so it is live.
         unsafe { (*y).suspend(why) };
+        crate::bridge::resume(ctx);
     }
 
     /// Parks the running goroutine `self` (see `park.rs` for the protocol).

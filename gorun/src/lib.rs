@@ -94,6 +94,30 @@
 //! [`go`] are `'static`); code that lends a stack buffer to the kernel or foreign code
 //! across a park holds [`pin_stack`].
 //!
+//! ## Async code
+//!
+//! [`block_on`] runs a future inside a goroutine, parking the goroutine (not its thread)
+//! while the future is pending; the other way, a [`JoinHandle`] is a `Future`, and
+//! [`Sender::send_async`] and [`Receiver::recv_async`] are futures any executor can run,
+//! mixing freely with blocking ends of the same channel. Optional features (off by
+//! default): `tokio` runs `block_on`'s polls inside a Tokio runtime kept for its drivers
+//! (so Tokio timers and sockets, and libraries on them, work in goroutines) and gives
+//! gorun's sockets Tokio's `AsyncRead`/`AsyncWrite`, driven by gorun's netpoller (hyper
+//! serves on them); `futures-io` gives them the `futures` traits and makes [`Receiver`] a
+//! `Stream`.
+//!
+//! ```
+//! gorun::run(|| {
+//!     let (tx, rx) = gorun::chan::<u32>(0);
+//!     let h = gorun::go(move || rx.recv().unwrap() * 2);
+//!     let doubled = gorun::block_on(async move {
+//!         tx.send_async(21).await.unwrap();
+//!         h.await.unwrap()
+//!     });
+//!     assert_eq!(doubled, 42);
+//! });
+//! ```
+//!
 //! ## Locks from `std`
 //!
 //! A blocking gorun call may switch to another goroutine on the same thread, and so may

@@ -50,7 +50,7 @@ use crate::park::{self, Unparker, WaitReason};
 /// [`JoinHandle`](crate::JoinHandle)) need none. With the `tokio` feature, the future is
 /// polled inside the context of a Tokio runtime that gorun keeps for its drivers, so
 /// Tokio timers and sockets (and libraries built on them: hyper-util's client, reqwest,
-/// sqlx, tonic) work too; see [`tokio_handle`](crate::tokio_handle) for what that costs.
+/// sqlx, tonic) work too; see `gorun::tokio_handle` for what that costs.
 ///
 /// The goroutine's stack stays pinned (see [`pin_stack`](crate::pin_stack)) while
 /// `block_on` runs, because other threads may write into the future while it waits.

@@ -46,8 +46,9 @@ thread_local! {
 /// reserves 2 MiB of address space), plus Tokio's blocking pool, whose threads start only on demand
 /// (`spawn_blocking`, Tokio's file system calls and DNS lookups) and exit after 10 s
 /// idle. gorun's own sockets never use it: their async I/O goes through gorun's
-/// netpoller, so serving hyper on gorun sockets starts no Tokio thread unless something
-/// asks for Tokio's context.
+/// netpoller, so hyper serving on gorun sockets never touches Tokio's reactor; but with
+/// this feature on, the first `block_on` starts the runtime all the same (it cannot know
+/// whether the future will want Tokio's context).
 ///
 /// Use it to spawn a Tokio task from a goroutine:
 ///

@@ -66,7 +66,8 @@
 //! ```
 //!
 //! What counts as asleep: parked on a channel, select, a `sync` type or a join. Not asleep:
-//! sleeping or waiting on a timer, waiting for I/O, inside [`blocking`]. Plain OS threads
+//! sleeping or waiting on a timer, waiting for I/O or a future ([`block_on`]), inside
+//! [`blocking`]. Plain OS threads
 //! are outside the runtime, so gorun looks at them too: while some thread that gorun does not
 //! own is running, sleeping or in any system call, it might still send on a channel, and no
 //! deadlock is reported; only when every such thread is itself blocked on a lock, condition

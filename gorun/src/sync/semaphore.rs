@@ -68,6 +68,7 @@ impl Semaphore {
 
     /// Takes a permit if one is free and nobody is waiting.
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
+        crate::park::coop();
         let mut q = self.queue.lock();
         if q.is_empty() && *q > 0 {
             *q -= 1;

@@ -95,6 +95,7 @@ impl<T> Chan<T> {
         if self.nil {
             return Poll::Pending; // never ready, and nothing will wake it
         }
+        crate::park::coop(); // a goroutine receiving in a loop gives way now and then
         let mut g = self.lock();
         match self.try_recv_locked(&mut g) {
             Ok((v, w)) => {
@@ -139,6 +140,7 @@ impl<T> Chan<T> {
         let v = value
             .take()
             .expect("gorun: SendFuture polled after completion");
+        crate::park::coop();
         let mut g = self.lock();
         match self.try_send_locked(&mut g, v) {
             Ok(w) => {

@@ -609,6 +609,7 @@ impl<S: Source> Io<S> {
         mut f: impl FnMut(&S) -> io::Result<T>,
     ) -> std::task::Poll<io::Result<T>> {
         use std::task::Poll;
+        park::coop(); // as for `op_timeout`: a goroutine's poll loop must give way now and then
         let st = &*self.state;
         loop {
             if st.closed.load(Ordering::Acquire) {

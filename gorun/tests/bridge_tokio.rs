@@ -286,3 +286,14 @@ fn tokio_handle_runs_tasks_that_goroutines_await() {
         assert_eq!(gorun::block_on(task).unwrap(), 55);
     });
 }
+
+#[test]
+fn sockets_and_futures_stay_unpin() {
+    fn unpin<T: Unpin>() {}
+    unpin::<gorun::net::TcpStream>();
+    unpin::<gorun::net::unix::UnixStream>();
+    unpin::<gorun::JoinHandle<std::marker::PhantomPinned>>();
+    unpin::<gorun::RecvFuture<'_, std::marker::PhantomPinned>>();
+    unpin::<gorun::SendFuture<'_, std::marker::PhantomPinned>>();
+    unpin::<gorun::Receiver<std::marker::PhantomPinned>>();
+}

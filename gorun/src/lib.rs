@@ -118,9 +118,9 @@
 //!
 //! What counts as asleep: parked on a channel, select, a `sync` type or a join. Not asleep:
 //! sleeping or waiting with a timeout, waiting on a timer channel ([`after`], [`tick`])
-//! whose timer is armed, waiting for I/O, inside [`blocking`]. As in Go since 1.23, a timer
-//! channel that nobody waits on does not count: `rx.recv()` beside an unread `tick(1s)` is a
-//! deadlock. Plain OS threads are outside the runtime, so gorun looks at them too: while
+//! whose timer is armed, waiting for I/O or a future ([`block_on`]), inside [`blocking`].
+//! As in Go since 1.23, a timer channel that nobody waits on does not count: `rx.recv()`
+//! beside an unread `tick(1s)` is a deadlock. Plain OS threads are outside the runtime, so gorun looks at them too: while
 //! some thread that gorun does not own is running, sleeping, in a timed wait
 //! (`recv_timeout`, `Condvar::wait_timeout`, `park_timeout`) or in any other system call,
 //! it might still send on a channel, and no deadlock is reported; only when every such
@@ -151,6 +151,30 @@
 //! the same addresses before it runs again (Linux only: on macOS parked stacks stay
 //! resident, see the README's platform table). Hot goroutines never pay for this. Code that
 //! lends a stack buffer to the kernel or foreign code across a park holds [`pin_stack`].
+//!
+//! ## Async code
+//!
+//! [`block_on`] runs a future inside a goroutine, parking the goroutine (not its thread)
+//! while the future is pending; the other way, a [`JoinHandle`] is a `Future`, and
+//! [`Sender::send_async`] and [`Receiver::recv_async`] are futures any executor can run,
+//! mixing freely with blocking ends of the same channel. Optional features (off by
+//! default): `tokio` runs `block_on`'s polls inside a Tokio runtime kept for its drivers
+//! (so Tokio timers and sockets, and libraries on them, work in goroutines) and gives
+//! gorun's sockets Tokio's `AsyncRead`/`AsyncWrite`, driven by gorun's netpoller (hyper
+//! serves on them); `futures-io` gives them the `futures` traits and makes [`Receiver`] a
+//! `Stream`.
+//!
+//! ```
+//! gorun::run(|| {
+//!     let (tx, rx) = gorun::chan::<u32>(0);
+//!     let h = gorun::go(move || rx.recv().unwrap() * 2);
+//!     let doubled = gorun::block_on(async move {
+//!         tx.send_async(21).await.unwrap();
+//!         h.await.unwrap()
+//!     });
+//!     assert_eq!(doubled, 42);
+//! });
+//! ```
 //!
 //! ## Locks from `std`
 //!
@@ -205,6 +229,7 @@
 //! ```
 
 mod blocking;
+mod bridge;
 mod chan;
 mod diag;
 mod goroutine;
@@ -218,10 +243,13 @@ mod sys;
 mod time;
 
 pub use blocking::blocking;
+pub use bridge::block_on;
+#[cfg(feature = "tokio")]
+pub use bridge::tokio_rt::handle as tokio_handle;
 pub use chan::{
-    chan, never, IntoIter, Iter, Receiver, RecvError, RecvTimeoutError, Select, SelectTimeoutError,
-    SelectedOperation, SendError, SendTimeoutError, Sender, TryIter, TryRecvError, TrySelectError,
-    TrySendError,
+    chan, never, IntoIter, Iter, Receiver, RecvError, RecvFuture, RecvTimeoutError, Select,
+    SelectTimeoutError, SelectedOperation, SendError, SendFuture, SendTimeoutError, Sender,
+    TryIter, TryRecvError, TrySelectError, TrySendError,
 };
 pub use diag::{dump, metrics, Deadlock, Metrics};
 pub use goroutine::JoinHandle;

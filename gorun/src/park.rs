@@ -62,6 +62,8 @@ pub(crate) enum WaitReason {
     BarrierWait,
     Join,
     Blocking,
+    /// `block_on`: a future is pending; its waker may fire from any thread.
+    Future,
 }
 
 impl WaitReason {
@@ -86,11 +88,12 @@ impl WaitReason {
             WaitReason::BarrierWait => "sync.Barrier.Wait",
             WaitReason::Join => "join",
             WaitReason::Blocking => "blocking",
+            WaitReason::Future => "future",
         }
     }
 
     pub(crate) fn from_u8(v: u8) -> WaitReason {
-        const ALL: [WaitReason; 19] = [
+        const ALL: [WaitReason; 20] = [
             WaitReason::None,
             WaitReason::ChanReceive,
             WaitReason::ChanSend,
@@ -110,16 +113,20 @@ impl WaitReason {
             WaitReason::BarrierWait,
             WaitReason::Join,
             WaitReason::Blocking,
+            WaitReason::Future,
         ];
         ALL.get(v as usize).copied().unwrap_or(WaitReason::None)
     }
 }
 
-/// A handle that wakes one parked goroutine or thread.
+/// A handle that wakes one parked goroutine or thread, or an async task.
 #[derive(Clone)]
 pub(crate) enum Unparker {
     Goroutine(Arc<G>),
     Thread(Thread),
+    /// A future's waker (any executor's; `crate::bridge::unparker_for` turns gorun's own
+    /// goroutine wakers into `Goroutine`).
+    Waker(std::task::Waker),
 }
 
 impl Unparker {
@@ -128,6 +135,7 @@ impl Unparker {
         match self {
             Unparker::Goroutine(g) => g.unpark(),
             Unparker::Thread(t) => t.unpark(),
+            Unparker::Waker(w) => w.wake_by_ref(),
         }
     }
 }
@@ -140,6 +148,7 @@ pub(crate) fn retarget(u: &mut Unparker) {
         Unparker::Thread(t) => {
             (worker::with_running(|_| ()).is_none()).then(|| t.id() == thread::current().id())
         }
+        Unparker::Waker(_) => None,
     };
     if same != Some(true) {
         *u = current();

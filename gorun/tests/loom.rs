@@ -1,10 +1,14 @@
 //! Model checks (loom) of the lock-free parts of `sync`: the `WaitGroup` counter and the
 //! `Mutex` and `RwLock` state words, with the wait queue and the plain-thread park primitive
-//! under them.
+//! under them; and of the channel hand-off, including a receive future dropped while a
+//! sender hands it a value.
 //! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p gorun --test loom --release`.
 #![cfg(loom)]
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 use gorun::sync::{Mutex, RwLock, WaitGroup};
 use loom::thread;
@@ -173,5 +177,44 @@ fn select_takes_exactly_one_value() {
         } else {
             assert_eq!(all, [2]);
         }
+    });
+}
+
+/// Polls a receive future once and drops it: whatever a sender handed it meanwhile must
+/// not be lost.
+fn poll_once_and_drop(rx: &gorun::Receiver<u32>) -> Option<u32> {
+    let mut f = rx.recv_async();
+    match Pin::new(&mut f).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(r) => r.ok(), // `Err` if the value went elsewhere and the sender left
+        Poll::Pending => None,    // dropped while registered: withdrawn, or handed a value
+    }
+}
+
+#[test]
+fn a_dropped_receive_future_gives_its_value_back() {
+    loom::model(|| {
+        let (tx, rx) = gorun::chan::<u32>(0);
+        let t = thread::spawn(move || tx.send(7).is_ok());
+        let v = poll_once_and_drop(&rx).unwrap_or_else(|| rx.recv().unwrap());
+        assert_eq!(v, 7);
+        assert!(t.join().unwrap());
+        assert!(rx.try_recv().is_err(), "delivered once");
+    });
+}
+
+#[test]
+fn a_dropped_receive_future_hands_its_value_to_the_next_receiver() {
+    loom::model(|| {
+        let (tx, rx) = gorun::chan::<u32>(0);
+        let rx2 = rx.clone();
+        let other = thread::spawn(move || rx2.recv().ok());
+        let sender = thread::spawn(move || tx.send(7).is_ok()); // closes on return
+        let mine = poll_once_and_drop(&rx);
+        assert!(sender.join().unwrap());
+        let theirs = other.join().unwrap();
+        let left = rx.try_recv().ok();
+        let mut got: Vec<u32> = [mine, theirs, left].into_iter().flatten().collect();
+        got.sort_unstable();
+        assert_eq!(got, [7], "exactly once: {mine:?} {theirs:?} {left:?}");
     });
 }

@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod future;
 mod macros;
 mod select;
 mod state;
@@ -26,6 +27,7 @@ pub(crate) use waiter::Waiter;
 #[doc(hidden)]
 pub use select::{select_cases, select_forever, Case, RecvCase, SendCase};
 
+pub use future::{RecvFuture, SendFuture};
 pub use select::{Select, SelectTimeoutError, SelectedOperation, TrySelectError};
 
 /// Creates a channel of capacity `cap` (Go's `make(chan T, cap)`): `0` is unbuffered, where a
@@ -40,21 +42,19 @@ pub use select::{Select, SelectTimeoutError, SelectedOperation, TrySelectError};
 /// ```
 pub fn chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     let c = new_chan(cap, 1, false, false);
-    (Sender { chan: c.clone() }, Receiver { chan: c })
+    (Sender { chan: c.clone() }, Receiver::new(c))
 }
 
 /// A channel whose sender side never closes it by being dropped (timer channels).
 pub(crate) fn timer_chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     let c = new_chan(cap, 2, false, true);
-    (Sender { chan: c.clone() }, Receiver { chan: c })
+    (Sender { chan: c.clone() }, Receiver::new(c))
 }
 
 /// A receiver that is never ready (Go's nil channel): `recv` blocks forever and a `select!`
 /// case on it is never chosen.
 pub fn never<T>() -> Receiver<T> {
-    Receiver {
-        chan: new_chan(0, 1, true, false),
-    }
+    Receiver::new(new_chan(0, 1, true, false))
 }
 
 /// The sending half of a channel. Clone it for more senders; dropping the last one closes
@@ -66,6 +66,8 @@ pub struct Sender<T> {
 /// The receiving half of a channel. Clone it for more receivers (each value goes to one).
 pub struct Receiver<T> {
     chan: Arc<Chan<T>>,
+    /// The parked waiter of [`Receiver::poll_recv`] (and `Stream`), if pending.
+    pending: future::Pending<T>,
 }
 
 impl<T> Sender<T> {
@@ -132,6 +134,13 @@ impl<T> Sender<T> {
 }
 
 impl<T> Receiver<T> {
+    fn new(chan: Arc<Chan<T>>) -> Receiver<T> {
+        Receiver {
+            chan,
+            pending: None,
+        }
+    }
+
     /// Receives the next value, parking until one arrives. Buffered values are drained
     /// first; `Err` once the channel is closed (or every sender is gone) and empty.
     #[track_caller]
@@ -220,9 +229,7 @@ impl<T> Clone for Sender<T> {
 impl<T> Clone for Receiver<T> {
     fn clone(&self) -> Self {
         self.chan.receivers.fetch_add(1, Ordering::Relaxed);
-        Receiver {
-            chan: self.chan.clone(),
-        }
+        Receiver::new(self.chan.clone())
     }
 }
 
@@ -236,6 +243,9 @@ impl<T> Drop for Sender<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
+        if let Some(w) = self.pending.take() {
+            self.chan.cancel_recv(w);
+        }
         if self.chan.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.chan.disconnect_receivers();
             if let Some(hook) = self.chan.take_hook() {

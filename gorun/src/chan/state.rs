@@ -160,6 +160,20 @@ impl<T> Chan<T> {
         if g.no_receivers {
             return Err(TrySend::Disconnected(v));
         }
+        v = match Self::hand_to_receiver(g, v) {
+            Ok(w) => return Ok(Some(w)),
+            Err(v) => v,
+        };
+        if g.buf.len() < self.cap {
+            g.buf.push_back(v);
+            return Ok(None);
+        }
+        Err(TrySend::Full(v))
+    }
+
+    /// Gives `v` to the oldest parked receiver, claiming it (to be woken once the lock is
+    /// released), or returns `v` if no receiver waits.
+    pub(super) fn hand_to_receiver(g: &mut Inner<T>, mut v: T) -> Result<Arc<Waiter<T>>, T> {
         while let Some(w) = g.recvq.pop_front() {
             if !w.ctx().is_waiting() {
                 continue; // claimed or aborted elsewhere; its owner forgets it
@@ -168,22 +182,23 @@ impl<T> Chan<T> {
             // turn (ownership rule). A parked receiver's slot is empty.
             unsafe { w.slot.put(v) };
             if w.ctx().try_claim(w.case) {
-                return Ok(Some(w));
+                return Ok(w);
             }
             // SAFETY: the claim failed, so the slot is still ours to restore.
             v = unsafe { w.slot.take() }.expect("gorun: channel slot emptied while owned");
         }
-        if g.buf.len() < self.cap {
-            g.buf.push_back(v);
-            return Ok(None);
-        }
-        Err(TrySend::Full(v))
+        Err(v)
     }
 
     /// Takes the next value: from the buffer (refilling it from the oldest parked sender) or
-    /// straight from a parked sender.
+    /// straight from a parked sender. The buffer may hold more than `cap` values (a value
+    /// given back by a dropped receive future, see `future.rs`); it is refilled only below
+    /// `cap`.
     pub(super) fn try_recv_locked(&self, g: &mut Inner<T>) -> Result<Received<T>, TryRecv> {
-        let from_buf = g.buf.pop_front();
+        let from_buf = match g.buf.pop_front() {
+            Some(v) if g.buf.len() >= self.cap => return Ok((v, None)),
+            b => b,
+        };
         while let Some(w) = g.sendq.pop_front() {
             if !w.ctx().is_waiting() {
                 continue;

@@ -263,7 +263,10 @@ impl Monitor {
                     || (timers_matter && g.timer_wait())
                     || matches!(
                         g.wait_reason(),
-                        WaitReason::Sleep | WaitReason::IoWait | WaitReason::Blocking
+                        WaitReason::Sleep
+                            | WaitReason::IoWait
+                            | WaitReason::Blocking
+                            | WaitReason::Future
                     )
             });
             let unstarted = s.num_goroutine() != gs.len();

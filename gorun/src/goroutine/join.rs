@@ -11,7 +11,8 @@
 //! A joiner that must wait boxes its `Unparker` and stores the box's address in the same
 //! word, with `WAITING`, in one atomic step (the flags use the address's three low bits, so
 //! a task costs no extra word for a waiter that most goroutines never have); the goroutine
-//! uses the box only after seeing `WAITING`, and only the task's destructor frees it. The
+//! uses the box only after seeing `WAITING`, and only the task's destructor frees it (or
+//! the handle, a box it replaced before `DONE`: see `join/future.rs`). The
 //! handle is not `Clone` and `join` takes it by value, so there is at most one joiner.
 
 use std::cell::UnsafeCell;
@@ -22,6 +23,8 @@ use std::sync::Arc;
 use std::thread;
 
 use crate::park::{self, Unparker, WaitReason};
+
+mod future;
 
 const DONE: usize = 1;
 const WAITING: usize = 2;
@@ -203,9 +206,9 @@ impl<T> JoinHandle<T> {
         if let Some(r) = self.task.take() {
             return r;
         }
-        // The only joiner (`join` consumes the handle): the waiter bits are still zero.
-        let w = Box::into_raw(Box::new(park::current())) as usize;
-        if self.task.state().fetch_or(w | WAITING, Ordering::AcqRel) & DONE == 0 {
+        // The only joiner (`join` consumes the handle), though a poll as a future may
+        // have published a waker before.
+        if future::set_waiter(self.task.state(), park::current()) {
             loop {
                 park::park(WaitReason::Join, site);
                 if self.task.state().load(Ordering::Acquire) & DONE != 0 {

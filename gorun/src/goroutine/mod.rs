@@ -518,6 +518,8 @@ impl G {
     /// Switches from the running goroutine (which must be `self`) back to its worker.
     #[inline(never)]
     pub(crate) fn suspend(&self, why: Suspend) {
+        // A Tokio context entered by `block_on` belongs to this goroutine, not the thread.
+        let ctx = crate::bridge::suspend();
         self.saved_sp.set(stack_pointer());
         self.budget.set(BUDGET);
         let y = self.yielder.get();
@@ -525,6 +527,7 @@ impl G {
         // SAFETY: `yielder` points into this goroutine's own stack, set by its body before
         // any user code ran; we are running on that stack, so it is live.
         unsafe { (*y).suspend(why) };
+        crate::bridge::resume(ctx);
         if self.abandoned.get() && !self.unwinding.replace(true) {
             // Resumed by its worker at shutdown: unwind (the worker catches this at the
             // goroutine's root; user code that catches it is unwound again at its next

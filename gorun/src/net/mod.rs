@@ -35,6 +35,8 @@
 //! - Host names are resolved on the blocking pool ([`crate::blocking`]), through this
 //!   module's own [`ToSocketAddrs`], which accepts the same argument types as std's.
 
+#[cfg(any(feature = "tokio", feature = "futures-io"))]
+mod async_io;
 pub(crate) mod poller;
 mod tcp;
 mod udp;

@@ -55,6 +55,16 @@
 //! the fallback thread is the blocker (a plain thread waits on I/O), idle workers park
 //! their threads and a goroutine's I/O wake-up costs a second thread wake-up.
 //!
+//! # Async operations
+//!
+//! [`Io::poll_op`] follows the same protocol from a future's `poll`, publishing the task's
+//! waker instead of parking: one slot per direction (`Waiters::tasks`), so a stream polled
+//! again and again holds one waker, the latest (as with Tokio's own sockets, only the last
+//! task to poll a direction is woken). A waker published from outside a gorun goroutine
+//! (a plain thread's `block_on`, another executor's thread) counts as a plain thread
+//! waiting, so the fallback thread polls for it while no worker does; the count is
+//! dropped when the edge takes the waker.
+//!
 //! Tokens are slab indices with a generation, so an event for a socket that was closed
 //! (and whose slot was reused) while the event was in flight is ignored.
 
@@ -82,6 +92,9 @@ pub(crate) enum Dir {
 struct Waiters {
     read: Vec<(u64, Unparker)>,
     write: Vec<(u64, Unparker)>,
+    /// The task waiting per direction (`[read, write]`) in [`Io::poll_op`], and whether it
+    /// counts as a plain thread waiting.
+    tasks: [Option<(std::task::Waker, bool)>; 2],
 }
 
 impl Waiters {
@@ -125,6 +138,14 @@ impl IoState {
         self.seq(dir).fetch_add(1, Ordering::AcqRel);
         let mut w = self.waiters.lock().unwrap();
         woken.append(w.list(dir));
+        if let Some((task, counted)) = w.tasks[dir as usize].take() {
+            woken.push((0, crate::bridge::into_unparker(task)));
+            if counted {
+                if let Some(p) = get() {
+                    p.thread_waiting(false);
+                }
+            }
+        }
     }
 }
 
@@ -574,6 +595,54 @@ impl<S: Source> Io<S> {
             if !list.is_empty() {
                 list.retain(|(i, _)| *i != id);
             }
+        }
+    }
+}
+
+#[cfg(any(feature = "tokio", feature = "futures-io"))]
+impl<S: Source> Io<S> {
+    /// Polls the non-blocking operation `f` once for a future: `Pending` (with `cx`'s
+    /// waker published for `dir`) while it would block.
+    pub(crate) fn poll_op<T>(
+        &self,
+        dir: Dir,
+        cx: &mut std::task::Context<'_>,
+        mut f: impl FnMut(&S) -> io::Result<T>,
+    ) -> std::task::Poll<io::Result<T>> {
+        use std::task::Poll;
+        park::coop(); // as for `op_timeout`: a goroutine's poll loop must give way now and then
+        let st = &*self.state;
+        loop {
+            if st.closed.load(Ordering::Acquire) {
+                return Poll::Ready(Err(closed_error()));
+            }
+            let seq = st.seq(dir).load(Ordering::Acquire);
+            match f(&self.sock) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return Poll::Ready(r),
+            }
+            let mut w = st.waiters.lock().unwrap();
+            if st.seq(dir).load(Ordering::Acquire) != seq || st.closed.load(Ordering::Acquire) {
+                continue;
+            }
+            let slot = &mut w.tasks[dir as usize];
+            let count = !matches!(slot, Some((_, true)))
+                && crate::runtime::worker::with_running(|_| ()).is_none();
+            match slot {
+                Some((task, counted)) => {
+                    if !task.will_wake(cx.waker()) {
+                        *task = cx.waker().clone();
+                    }
+                    *counted |= count;
+                }
+                None => *slot = Some((cx.waker().clone(), count)),
+            }
+            drop(w);
+            if count {
+                self.poller.thread_waiting(true);
+            }
+            return Poll::Pending;
         }
     }
 }

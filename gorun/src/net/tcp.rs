@@ -104,7 +104,7 @@ impl Iterator for Incoming<'_> {
 /// `Read` and `Write` are implemented for `TcpStream` and `&TcpStream`; `try_clone` gives
 /// another handle to the same connection, so a reader and a writer goroutine can share it.
 pub struct TcpStream {
-    io: Arc<Io<mio::net::TcpStream>>,
+    pub(super) io: Arc<Io<mio::net::TcpStream>>,
 }
 
 impl TcpStream {

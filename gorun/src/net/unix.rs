@@ -78,7 +78,7 @@ impl Iterator for Incoming<'_> {
 /// A Unix-domain stream whose reads and writes park the calling goroutine; `Read` and
 /// `Write` are implemented for it and for `&UnixStream`.
 pub struct UnixStream {
-    io: Arc<Io<mio::net::UnixStream>>,
+    pub(super) io: Arc<Io<mio::net::UnixStream>>,
 }
 
 impl UnixStream {

@@ -168,7 +168,7 @@ pub use diag::{dump, metrics, Deadlock, Metrics};
 pub use goroutine::JoinHandle;
 pub use gorun_macros::{main, test};
 pub use runtime::{
-    current_id, go, num_goroutine, pin_stack, run, yield_now, Builder, GoBuilder, StackPin,
+    current_id, go, num_goroutine, pin_stack, run, yield_now, Builder, GoBuilder, Handle, StackPin,
 };
 pub use time::{after, sleep, tick};
 

@@ -170,7 +170,7 @@ pub use gorun_macros::{main, test};
 pub use runtime::{
     current_id, go, num_goroutine, pin_stack, run, yield_now, Builder, GoBuilder, Handle, StackPin,
 };
-pub use time::{after, sleep, tick};
+pub use time::{after, at, sleep, tick, Ticker, Timer};
 
 #[doc(hidden)]
 pub mod __private {

@@ -21,6 +21,9 @@ use crate::park::{self, Unparker, WaitReason};
 use crate::runtime::worker;
 use crate::runtime::Shared;
 
+mod timer;
+pub use timer::{at, Ticker, Timer};
+
 /// What a timer does when it fires.
 pub(crate) enum TimerAction {
     Wake(Unparker),

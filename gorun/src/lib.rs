@@ -148,7 +148,9 @@
 
 mod blocking;
 mod chan;
+mod context;
 mod diag;
+mod errgroup;
 mod goroutine;
 pub mod net;
 mod park;
@@ -164,7 +166,9 @@ pub use chan::{
     SelectedOperation, SendError, SendTimeoutError, Sender, TryIter, TryRecvError, TrySelectError,
     TrySendError,
 };
+pub use context::{Cancel, Context, ContextError};
 pub use diag::{dump, metrics, Deadlock, Metrics};
+pub use errgroup::{BoxError, ErrGroup};
 pub use goroutine::JoinHandle;
 pub use gorun_macros::{main, test};
 pub use runtime::{

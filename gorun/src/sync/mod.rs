@@ -67,5 +67,5 @@ pub use cond::Cond;
 pub use mutex::{Mutex, MutexGuard};
 pub use once::{Once, OnceLock};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-pub use semaphore::{Barrier, BarrierWaitResult, Semaphore, SemaphorePermit};
+pub use semaphore::{Barrier, BarrierWaitResult, OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 pub use waitgroup::{WaitGroup, WaitGroupGuard};

@@ -22,6 +22,7 @@ use crate::runtime::worker;
 use crate::runtime::Shared;
 
 mod timer;
+pub(crate) use timer::Clock;
 pub use timer::{at, Ticker, Timer};
 
 /// What a timer does when it fires.

@@ -155,6 +155,7 @@ mod goroutine;
 pub mod net;
 mod park;
 mod runtime;
+mod scope;
 mod shim;
 mod stack;
 pub mod sync;
@@ -174,6 +175,7 @@ pub use gorun_macros::{main, test};
 pub use runtime::{
     current_id, go, num_goroutine, pin_stack, run, yield_now, Builder, GoBuilder, Handle, StackPin,
 };
+pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use time::{after, at, sleep, tick, Ticker, Timer};
 
 #[doc(hidden)]

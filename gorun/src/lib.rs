@@ -31,7 +31,9 @@
 //!   [`go`] starts more goroutines. When the main goroutine returns, the program is done:
 //!   goroutines still running are abandoned and unwound, as in Go.
 //! - A goroutine never changes OS thread once started, so `!Send` values such as `Rc` may
-//!   live on its stack across blocking calls, and thread-locals behave.
+//!   live on its stack across blocking calls, and thread-locals stay valid. But a
+//!   `thread_local!` is shared by every goroutine that runs on the same worker thread:
+//!   per-goroutine state (a request id, a tracing span) belongs in [`goroutine_local!`].
 //! - Blocking system calls belong in [`blocking`]; a long CPU loop should call
 //!   [`yield_now`] now and then: scheduling is cooperative.
 //! - A panic in a goroutine is returned by [`JoinHandle::join`]; if the handle was dropped,
@@ -152,6 +154,7 @@ mod context;
 mod diag;
 mod errgroup;
 mod goroutine;
+mod local;
 pub mod net;
 mod park;
 mod runtime;
@@ -172,6 +175,7 @@ pub use diag::{dump, metrics, Deadlock, Metrics};
 pub use errgroup::{BoxError, ErrGroup};
 pub use goroutine::JoinHandle;
 pub use gorun_macros::{main, test};
+pub use local::LocalKey;
 pub use runtime::{
     current_id, go, num_goroutine, pin_stack, run, yield_now, Builder, GoBuilder, Handle, StackPin,
 };

@@ -89,7 +89,11 @@ where
         else {
             unreachable!("a goroutine body runs once")
         };
-        let r = panic::catch_unwind(AssertUnwindSafe(f));
+        let r = panic::catch_unwind(AssertUnwindSafe(|| {
+            // Drops the goroutine-locals before the result is published (also when unwound).
+            let _locals = crate::local::ExitGuard;
+            f()
+        }));
         if r.is_err() && crate::runtime::worker::abandoned() {
             // The runtime is unwinding this goroutine at shutdown: keep unwinding.
             panic::resume_unwind(r.err().unwrap());

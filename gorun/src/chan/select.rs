@@ -333,6 +333,36 @@ fn random(n: usize) -> usize {
 /// ```
 pub struct Select<'a> {
     cases: Vec<Box<dyn AnyCase + 'a>>,
+    /// Poll in the order the cases were added, not at random.
+    biased: bool,
+}
+
+/// What a removed case becomes: never ready, so never chosen (indices stay stable).
+struct Removed;
+
+impl Case for Removed {
+    fn is_nil(&self) -> bool {
+        true
+    }
+    fn try_complete(&mut self) -> bool {
+        unreachable!("gorun: a removed select case is never polled")
+    }
+    fn register(&mut self, _: &Arc<Ctx>, _: usize) -> bool {
+        unreachable!("gorun: a removed select case is never registered")
+    }
+    fn unregister(&mut self) {}
+    fn finish(&mut self) {
+        unreachable!("gorun: a removed select case never completes")
+    }
+}
+
+impl AnyCase for Removed {
+    fn chan_addr(&self) -> usize {
+        0
+    }
+    fn take_result(&mut self) -> Box<dyn Any> {
+        unreachable!("gorun: a removed select case never completes")
+    }
 }
 
 /// The case that completed in a [`Select`].
@@ -368,10 +398,51 @@ enum Wait {
 }
 
 impl<'a> Select<'a> {
+    /// An empty select; among ready cases, one is chosen at random (as Go does).
     pub fn new() -> Select<'a> {
         Select {
             cases: Vec::with_capacity(4),
+            biased: false,
         }
+    }
+
+    /// An empty select that chooses the first ready case in the order they were added
+    /// (see [`select_biased!`](crate::select_biased)).
+    pub fn new_biased() -> Select<'a> {
+        Select {
+            biased: true,
+            ..Select::new()
+        }
+    }
+
+    /// Removes the case with index `index`; the other cases keep their indices. A removed
+    /// send case's value is dropped.
+    ///
+    /// ```
+    /// gorun::run(|| {
+    ///     let (tx1, rx1) = gorun::chan::<i32>(1);
+    ///     let (tx2, rx2) = gorun::chan::<i32>(1);
+    ///     tx1.send(1).unwrap();
+    ///     tx2.send(2).unwrap();
+    ///     let mut sel = gorun::Select::new();
+    ///     let a = sel.recv(&rx1);
+    ///     let b = sel.recv(&rx2);
+    ///     sel.remove(a);
+    ///     let op = sel.select();
+    ///     assert_eq!(op.index(), b);
+    ///     assert_eq!(op.recv(&rx2), Ok(2));
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    /// If there is no case with this index, or it was removed already.
+    pub fn remove(&mut self, index: usize) {
+        let case = self
+            .cases
+            .get_mut(index)
+            .filter(|c| c.chan_addr() != 0)
+            .expect("gorun: Select::remove: no operation with this index");
+        *case = Box::new(Removed);
     }
 
     /// Adds a receive case; returns its index.
@@ -434,7 +505,7 @@ impl<'a> Select<'a> {
         wait: Wait,
         site: &'static Location<'static>,
     ) -> Result<SelectedOperation<'a>, ()> {
-        let i = run_cases(&mut self.cases, wait, site)?;
+        let i = run_cases(&mut self.cases, wait, self.biased, site)?;
         Ok(self.done(i))
     }
 }
@@ -444,6 +515,7 @@ impl<'a> Select<'a> {
 fn run_cases<P, C>(
     cases: &mut [P],
     wait: Wait,
+    biased: bool,
     site: &'static Location<'static>,
 ) -> Result<usize, ()>
 where
@@ -489,9 +561,11 @@ where
         }
     }
     loop {
-        // Poll in a random order (Fisher-Yates).
-        for i in (1..order.len()).rev() {
-            order.swap(i, random(i + 1));
+        // Poll in a random order (Fisher-Yates), or in source order when biased.
+        if !biased {
+            for i in (1..order.len()).rev() {
+                order.swap(i, random(i + 1));
+            }
         }
         for &i in order.iter() {
             if cases[i].try_complete() {
@@ -617,13 +691,17 @@ impl fmt::Debug for SelectedOperation<'_> {
 /// parking); `Some(Some(d))` parks at most `d`. Returns whether a case completed.
 #[doc(hidden)]
 #[track_caller]
-pub fn select_cases(cases: &mut [&mut dyn Case], timeout: Option<Option<Duration>>) -> bool {
+pub fn select_cases(
+    cases: &mut [&mut dyn Case],
+    timeout: Option<Option<Duration>>,
+    biased: bool,
+) -> bool {
     let wait = match timeout {
         None => Wait::Until(None),
         Some(None) => Wait::No,
         Some(Some(d)) => Wait::Until(Instant::now().checked_add(d)),
     };
-    run_cases(cases, wait, Location::caller()).is_ok()
+    run_cases(cases, wait, biased, Location::caller()).is_ok()
 }
 
 /// `select! {}`: parks forever.

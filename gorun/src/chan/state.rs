@@ -296,9 +296,8 @@ impl<T> Chan<T> {
                 }
                 return Ok(());
             }
-            Err(TrySend::Closed(v) | TrySend::Disconnected(v)) => {
-                return Err(SendTimeoutError::Disconnected(v))
-            }
+            Err(TrySend::Closed(v)) => return Err(SendTimeoutError::Closed(v)),
+            Err(TrySend::Disconnected(v)) => return Err(SendTimeoutError::Disconnected(v)),
             Err(TrySend::Full(v)) => v,
         };
         if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -313,6 +312,8 @@ impl<T> Chan<T> {
         self.recycle(w);
         match v {
             None => Ok(()),
+            // Woken with the value back: by `close`, or by the last receiver leaving.
+            Some(v) if claimed && self.lock().closed => Err(SendTimeoutError::Closed(v)),
             Some(v) if claimed => Err(SendTimeoutError::Disconnected(v)),
             Some(v) => Err(SendTimeoutError::Timeout(v)),
         }

@@ -154,6 +154,7 @@ mod context;
 mod diag;
 mod errgroup;
 mod goroutine;
+pub mod io;
 mod local;
 pub mod net;
 mod park;

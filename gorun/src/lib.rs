@@ -148,6 +148,8 @@
 //! });
 //! ```
 
+#![warn(missing_debug_implementations)]
+
 mod blocking;
 mod chan;
 mod context;

@@ -120,7 +120,7 @@ mod chan_workloads {
         let start = Instant::now();
         for _ in 0..n {
             let (rx, ready, woken) = (rx.clone(), ready.clone(), woken.clone());
-            wg.go(move || {
+            let _ = wg.go(move || {
                 ready.fetch_add(1, Relaxed);
                 // Err once every sender is gone: that is the release.
                 let _ = rx.recv();

@@ -158,6 +158,18 @@ impl<T: 'static> AnyCase for SendCase<'_, T> {
     }
 }
 
+impl<T> fmt::Debug for RecvCase<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("RecvCase { .. }")
+    }
+}
+
+impl<T> fmt::Debug for SendCase<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("SendCase { .. }")
+    }
+}
+
 impl<T> Drop for RecvCase<'_, T> {
     fn drop(&mut self) {
         // Still registered only if the select is unwound while parked: withdraw.
@@ -365,7 +377,10 @@ impl AnyCase for Removed {
     }
 }
 
-/// The case that completed in a [`Select`].
+/// The case that completed in a [`Select`]. Collect its result with
+/// [`recv`](SelectedOperation::recv) or [`send`](SelectedOperation::send): dropping it drops
+/// a received value (or the value a failed send gives back).
+#[must_use = "the completed operation's result is lost unless collected with recv() or send()"]
 pub struct SelectedOperation<'a> {
     index: usize,
     case: Box<dyn AnyCase + 'a>,

@@ -88,6 +88,7 @@ impl fmt::Debug for TcpListener {
 }
 
 /// Iterator returned by [`TcpListener::incoming`]; never returns `None`.
+#[derive(Debug)]
 pub struct Incoming<'a> {
     listener: &'a TcpListener,
 }

@@ -67,6 +67,7 @@ impl fmt::Debug for UnixListener {
 }
 
 /// Iterator returned by [`UnixListener::incoming`]; never returns `None`.
+#[derive(Debug)]
 pub struct Incoming<'a> {
     listener: &'a UnixListener,
 }

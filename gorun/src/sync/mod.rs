@@ -16,7 +16,7 @@
 //! gorun::run(|| {
 //!     let wg = WaitGroup::new();
 //!     for _ in 0..1000 {
-//!         wg.go(|| *COUNTER.lock() += 1);
+//!         let _ = wg.go(|| *COUNTER.lock() += 1);
 //!     }
 //!     wg.wait();
 //!     assert_eq!(*COUNTER.lock(), 1000);
@@ -31,7 +31,7 @@
 //!     let mut counter: i32 = 0;
 //!     let wg = gorun::sync::WaitGroup::new();
 //!     for _ in 0..1000 {
-//!         wg.go(|| counter += 1); // error: closure may outlive `counter`
+//!         let _ = wg.go(|| counter += 1); // error: closure may outlive `counter`
 //!     }
 //!     wg.wait();
 //!     println!("{counter}");

@@ -120,3 +120,64 @@ fn removing_twice_panics() {
     sel.remove(i);
     sel.remove(i);
 }
+
+#[test]
+fn ready_reports_without_completing() {
+    let (tx, rx) = gorun::chan::<u32>(1);
+    let (_tx2, rx2) = gorun::chan::<u32>(1);
+    tx.send(9).unwrap();
+    let mut sel = gorun::Select::new();
+    let a = sel.recv(&rx);
+    sel.recv(&rx2);
+    assert_eq!(sel.ready(), a);
+    assert_eq!(sel.try_ready(), Ok(a));
+    assert_eq!(rx.try_recv(), Ok(9), "ready took nothing");
+    assert!(sel.try_ready().is_err());
+    assert!(sel.ready_timeout(Duration::from_millis(2)).is_err());
+}
+
+#[test]
+fn ready_parks_until_a_case_can_complete() {
+    gorun::run(|| {
+        let (tx, rx) = gorun::chan::<u32>(0);
+        let (_tx2, rx2) = gorun::chan::<u32>(0);
+        let mut sel = gorun::Select::new();
+        sel.recv(&rx2);
+        let a = sel.recv(&rx);
+        let h = gorun::go(move || tx.send(3).unwrap()); // parks as an unbuffered sender
+        assert_eq!(sel.ready(), a);
+        assert_eq!(rx.try_recv(), Ok(3));
+        h.join().unwrap();
+
+        // A send case becomes ready when a receiver waits; a closed channel is ready.
+        let (tx, rx) = gorun::chan::<u32>(0);
+        let mut sel = gorun::Select::new();
+        let s = sel.send(&tx, 1);
+        let r = gorun::go(move || rx.recv());
+        assert_eq!(sel.ready(), s);
+        tx.send(1).unwrap();
+        assert_eq!(r.join().unwrap(), Ok(1));
+
+        let (ctx, cancel) = gorun::Context::background().with_cancel();
+        let done = ctx.done();
+        let mut sel = gorun::Select::new();
+        let d = sel.recv(&done);
+        let c = gorun::go(move || cancel.cancel());
+        assert_eq!(sel.ready_timeout(Duration::from_secs(30)), Ok(d));
+        c.join().unwrap();
+    });
+}
+
+#[test]
+fn ready_on_plain_threads() {
+    let (tx, rx) = gorun::chan::<u32>(0);
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(5));
+        tx.send(1).unwrap();
+    });
+    let mut sel = gorun::Select::new();
+    let a = sel.recv(&rx);
+    assert_eq!(sel.ready(), a);
+    assert_eq!(rx.recv(), Ok(1));
+    t.join().unwrap();
+}

@@ -13,11 +13,12 @@ use std::any::Any;
 use std::cell::Cell;
 use std::fmt;
 use std::panic::Location;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{Chan, Ctx, Receiver, RecvError, SendError, Sender, TryRecv, TrySend, Waiter};
-use crate::park::{self, WaitReason};
+use crate::park::{self, Unparker, WaitReason};
 
 /// One operation of a select (used by the `select!` expansion; not a public API).
 #[doc(hidden)]
@@ -36,6 +37,10 @@ pub trait Case {
 trait AnyCase: Case {
     fn chan_addr(&self) -> usize;
     fn take_result(&mut self) -> Box<dyn Any>;
+    /// Whether the operation could complete now, without doing it; with `watch`, also
+    /// registers it (under the same lock) to be woken on the channel's next change.
+    fn observe(&self, watch: Option<(u64, &Unparker)>) -> bool;
+    fn unobserve(&self, id: u64);
 }
 
 fn addr<T>(c: &Arc<Chan<T>>) -> usize {
@@ -108,6 +113,7 @@ impl<T> Case for RecvCase<'_, T> {
         }
         let w = self.rx.chan.new_waiter(Some(ctx), case, None);
         g.recvq.push_back(w.clone());
+        g.notify();
         self.waiter = Some(w);
         false
     }
@@ -135,6 +141,18 @@ impl<T: 'static> AnyCase for RecvCase<'_, T> {
         addr(&self.rx.chan)
     }
 
+    fn observe(&self, watch: Option<(u64, &Unparker)>) -> bool {
+        let mut g = self.rx.chan.lock();
+        if let Some((id, u)) = watch {
+            g.observers.push((id, u.clone()));
+        }
+        g.recv_ready()
+    }
+
+    fn unobserve(&self, id: u64) {
+        self.rx.chan.lock().observers.retain(|o| o.0 != id);
+    }
+
     fn take_result(&mut self) -> Box<dyn Any> {
         Box::new(
             self.result
@@ -147,6 +165,18 @@ impl<T: 'static> AnyCase for RecvCase<'_, T> {
 impl<T: 'static> AnyCase for SendCase<'_, T> {
     fn chan_addr(&self) -> usize {
         addr(&self.tx.chan)
+    }
+
+    fn observe(&self, watch: Option<(u64, &Unparker)>) -> bool {
+        let mut g = self.tx.chan.lock();
+        if let Some((id, u)) = watch {
+            g.observers.push((id, u.clone()));
+        }
+        g.send_ready(self.tx.chan.cap)
+    }
+
+    fn unobserve(&self, id: u64) {
+        self.tx.chan.lock().observers.retain(|o| o.0 != id);
     }
 
     fn take_result(&mut self) -> Box<dyn Any> {
@@ -266,6 +296,7 @@ impl<T> Case for SendCase<'_, T> {
         }
         let w = chan.new_waiter(Some(ctx), case, self.value.take());
         g.sendq.push_back(w.clone());
+        g.notify();
         self.waiter = Some(w);
         false
     }
@@ -374,6 +405,25 @@ impl AnyCase for Removed {
     }
     fn take_result(&mut self) -> Box<dyn Any> {
         unreachable!("gorun: a removed select case never completes")
+    }
+    fn observe(&self, _: Option<(u64, &Unparker)>) -> bool {
+        false
+    }
+    fn unobserve(&self, _: u64) {}
+}
+
+/// Withdraws a `ready` caller's observers from every channel of its select.
+struct Unobserve<'s, 'a> {
+    cases: &'s [Box<dyn AnyCase + 'a>],
+    order: &'s [usize],
+    id: u64,
+}
+
+impl Drop for Unobserve<'_, '_> {
+    fn drop(&mut self) {
+        for &i in self.order {
+            self.cases[i].unobserve(self.id);
+        }
     }
 }
 
@@ -506,6 +556,93 @@ impl<'a> Select<'a> {
     ) -> Result<SelectedOperation<'a>, SelectTimeoutError> {
         self.run(Wait::Until(Some(deadline)), Location::caller())
             .map_err(|_| SelectTimeoutError)
+    }
+
+    /// Parks until some case could complete, and returns its index without completing it
+    /// (crossbeam's `Select::ready`). The operation is not reserved: another goroutine may
+    /// take the value first, so perform it with a non-blocking call (`try_recv`,
+    /// `try_send`) and call `ready` again if that fails.
+    ///
+    /// ```
+    /// gorun::run(|| {
+    ///     let (tx, rx) = gorun::chan::<i32>(1);
+    ///     let (_tx2, rx2) = gorun::chan::<i32>(1);
+    ///     let mut sel = gorun::Select::new();
+    ///     let a = sel.recv(&rx);
+    ///     sel.recv(&rx2);
+    ///     gorun::go(move || tx.send(5).unwrap());
+    ///     loop {
+    ///         let i = sel.ready();
+    ///         assert_eq!(i, a);
+    ///         if let Ok(v) = rx.try_recv() {
+    ///             assert_eq!(v, 5);
+    ///             break;
+    ///         }
+    ///     }
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn ready(&mut self) -> usize {
+        let site = Location::caller();
+        self.wait_ready(Wait::Until(None), site)
+            .unwrap_or_else(|_| unreachable!())
+    }
+
+    /// The index of a case that could complete now, if any (see [`ready`](Select::ready)).
+    #[track_caller]
+    pub fn try_ready(&mut self) -> Result<usize, TrySelectError> {
+        self.wait_ready(Wait::No, Location::caller())
+            .map_err(|_| TrySelectError)
+    }
+
+    /// [`ready`](Select::ready), parking at most `timeout`.
+    #[track_caller]
+    pub fn ready_timeout(&mut self, timeout: Duration) -> Result<usize, SelectTimeoutError> {
+        let deadline = Instant::now().checked_add(timeout);
+        self.wait_ready(Wait::Until(deadline), Location::caller())
+            .map_err(|_| SelectTimeoutError)
+    }
+
+    fn wait_ready(&mut self, wait: Wait, site: &'static Location<'static>) -> Result<usize, ()> {
+        let mut order: Vec<usize> = (0..self.cases.len())
+            .filter(|&i| !self.cases[i].is_nil())
+            .collect();
+        if !self.biased {
+            for i in (1..order.len()).rev() {
+                order.swap(i, random(i + 1));
+            }
+        }
+        if let Some(&i) = order.iter().find(|&&i| self.cases[i].observe(None)) {
+            return Ok(i);
+        }
+        let deadline = match wait {
+            Wait::No => return Err(()),
+            Wait::Until(d) => d,
+        };
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let me = park::current();
+        // Watch every channel (withdrawn on the way out, also when unwound), checking each
+        // under the lock that registers us: a change after the check wakes us.
+        let watched = Unobserve {
+            cases: &self.cases,
+            order: &order,
+            id,
+        };
+        let mut found = order
+            .iter()
+            .copied()
+            .find(|&i| self.cases[i].observe(Some((id, &me))));
+        while found.is_none() {
+            match deadline {
+                None => park::park(WaitReason::Select, site),
+                Some(d) if Instant::now() >= d => break,
+                Some(d) => park::park_until(WaitReason::Select, site, d),
+            }
+            found = order.iter().copied().find(|&i| self.cases[i].observe(None));
+        }
+        drop(watched);
+        found.ok_or(())
     }
 
     fn done(mut self, index: usize) -> SelectedOperation<'a> {

@@ -41,7 +41,18 @@
 //!   `fatal error: stack overflow` with the goroutine's id and creation site.
 //!
 //! Network I/O goes through [`net`]: sockets with std's API whose blocking calls park
-//! the goroutine until the netpoller sees the socket ready.
+//! the goroutine until the netpoller sees the socket ready; [`io::Async`] does the same for
+//! any file descriptor (pipes, terminals).
+//!
+//! More of what real programs need:
+//!
+//! - [`Handle`]: start goroutines from plain threads (`Handle::current()` in the runtime,
+//!   moved to the thread); [`go`] also works inside [`blocking`].
+//! - [`scope`]: goroutines that borrow from the caller, all joined before it returns.
+//! - [`Context`] and [`ErrGroup`]: Go's cancellation (`done()` works in [`select!`]) and
+//!   errgroup.
+//! - [`Timer`], [`Ticker`] and [`at`]: timers that stop and reset with Go 1.23's rules.
+//! - [`goroutine_local!`]: per-goroutine values, where `thread_local!` is per worker.
 //!
 //! Data races do not compile: goroutines take `Send + 'static` closures, so shared state
 //! needs `Arc` plus a lock or an atomic.
@@ -109,7 +120,8 @@
 //! receiver takes the value), `chan::<T>(n)` buffers `n` values. Both ends clone; dropping
 //! the last [`Sender`] (or calling [`Sender::close`]) closes the channel, and receivers drain
 //! what is buffered and then get `Err`, so `for v in &rx` is Go's `for v := range ch`.
-//! [`select!`] waits on several operations at once, with crossbeam-channel's syntax; [`after`],
+//! [`select!`] waits on several operations at once, with crossbeam-channel's syntax
+//! ([`select_biased!`] prefers earlier cases); [`after`],
 //! [`tick`] and [`never()`] make timer channels and a never-ready one (Go's nil channel). They
 //! work between goroutines and plain OS threads alike.
 //!

@@ -119,7 +119,9 @@ pub struct ScopedJoinHandle<'scope, T> {
 /// When main returns, every goroutine is abandoned and unwound. A goroutine waiting in
 /// `scope` is unwound too, but its scoped goroutines borrow from its stack and may still
 /// run: then the process stops with `fatal error: gorun::scope: ...` and exit code 2 rather
-/// than free what they borrow. Join scoped goroutines before main returns.
+/// than free what they borrow. Join scoped goroutines before main returns. The same holds
+/// when the runtime stops for a deadlock: [`Builder::try_run`](crate::Builder::try_run)
+/// cannot return the report if a scope's goroutines are among the deadlocked.
 ///
 /// # Panics
 /// Re-raises a panic of the closure or of an unjoined scoped goroutine. [`Scope::go`]

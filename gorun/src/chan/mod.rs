@@ -327,6 +327,22 @@ impl<T> IntoIterator for Receiver<T> {
 ///
 /// Converts into [`TrySendError`] and [`SendTimeoutError`] (as `Disconnected`) and, like
 /// every channel error, into `Box<dyn Error>`, so `?` works across them.
+///
+/// ```
+/// use gorun::{Sender, TrySendError};
+///
+/// fn forward(tx: &Sender<u32>, v: u32) -> Result<(), TrySendError<u32>> {
+///     tx.send(v)?; // a SendError converts
+///     tx.try_send(v + 1)
+/// }
+///
+/// let (tx, rx) = gorun::chan::<u32>(1);
+/// let err = forward(&tx, 1).unwrap_err(); // the second value does not fit
+/// assert!(err.is_full());
+/// assert_eq!(rx.recv(), Ok(1));
+/// tx.close();
+/// assert!(forward(&tx, 1).unwrap_err().is_disconnected());
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy)]
 pub struct SendError<T>(pub T);
 

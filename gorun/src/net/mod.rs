@@ -39,6 +39,18 @@
 //! Every socket converts from its std counterpart (`From`, `from_std`, `FromRawFd`: the
 //! socket is switched to non-blocking mode and registered) and exposes its descriptor
 //! (`AsFd`, `AsRawFd`); [`crate::io::Async`] does the same for descriptors of any kind.
+//!
+//! ```
+//! use std::os::fd::AsRawFd;
+//!
+//! gorun::run(|| {
+//!     // A listener made by another library, as std's type:
+//!     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+//!     let fd = std_listener.as_raw_fd();
+//!     let listener = gorun::net::TcpListener::from(std_listener); // now `accept` parks
+//!     assert_eq!(listener.as_raw_fd(), fd);
+//! });
+//! ```
 
 mod fd;
 pub(crate) mod poller;

@@ -29,13 +29,13 @@
 //!
 //! - [`run`] (or `#[gorun::main]`) starts a runtime and runs its closure as goroutine 1;
 //!   [`go`] starts more goroutines. When the main goroutine returns, the program is done:
-//!   goroutines still running are abandoned and unwound, as in Go.
+//!   goroutines still running are abandoned, as in Go (see [Shutdown](#shutdown)).
 //! - A goroutine never changes OS thread once started, so `!Send` values such as `Rc` may
 //!   live on its stack across blocking calls, and thread-locals stay valid. But a
 //!   `thread_local!` is shared by every goroutine that runs on the same worker thread:
 //!   per-goroutine state (a request id, a tracing span) belongs in [`goroutine_local!`].
 //! - Blocking system calls belong in [`blocking`]; a long CPU loop should call
-//!   [`yield_now`] now and then: scheduling is cooperative.
+//!   [`yield_now`] now and then: scheduling is cooperative (see [Fairness](#fairness)).
 //! - A panic in a goroutine is returned by [`JoinHandle::join`]; if the handle was dropped,
 //!   the program stops with Go's `panic:` report and exit code 2. A stack overflow prints
 //!   `fatal error: stack overflow` with the goroutine's id and creation site.
@@ -65,6 +65,57 @@
 //! });
 //! ```
 //!
+//! ## Fairness
+//!
+//! Goroutines switch when they block, yield or spawn; gorun never interrupts one. Within
+//! that, every runnable goroutine gets its turn: [`yield_now`] (Go's `Gosched`) puts the
+//! caller behind everything else runnable on its worker, and the scheduler serves its
+//! queues in turn, so a goroutine that is ready runs within a bounded number of switches
+//! whatever the others do (ping-pong, wake-up storms, endless spawning).
+//!
+//! Polling loops are covered too: each goroutine has a budget of 128 operations that
+//! complete without parking (`try_send`, `try_recv`, `try_lock` and the other `try_`
+//! operations, [`select!`] with `default`, socket calls that complete at once). When it is
+//! spent, the goroutine yields. So `loop { if let Ok(v) = rx.try_recv() { break v } }`
+//! ends even when the sender runs on the same worker. A loop that does no gorun operation
+//! at all still holds its worker: call [`yield_now`] in it.
+//!
+//! ## Shutdown
+//!
+//! When the main goroutine returns, every other goroutine is abandoned: each worker unwinds
+//! the goroutines homed on it (on their own thread, so their destructors run where they
+//! lived), and [`run`] returns main's value. Beyond Go, which runs nothing at exit:
+//!
+//! - A worker busy in a goroutine that does not switch (a CPU loop, a blocking system
+//!   call) cannot be interrupted. `run` waits for a worker only while it makes progress;
+//!   after 100 ms without any, the worker is detached and leaked: `run` returns, the
+//!   thread goes on (and if its goroutine ever switches, it unwinds the goroutines homed on
+//!   it and ends), and the runtime's memory stays allocated for it.
+//! - A destructor that would block during that unwind (a contended lock, a join, a
+//!   WaitGroup, a sleep, a send nobody takes) gives up: its goroutine is leaked at that
+//!   point, its remaining destructors do not run, and its stack stays mapped for good (the
+//!   runtime is leaked). Nothing aborts, and the exit code is main's.
+//! - A detached goroutine that panics once shutdown has begun is not reported (its panic is
+//!   usually a consequence of the shutdown: a peer's channel end dropped by its unwind).
+//! - A fatal report (deadlock, lock cycle) under [`run`] prints and exits with code 2 at
+//!   once, unwinding nothing, like Go; [`Builder::try_run`] unwinds as above and returns it.
+//!
+//! `run` can be called again on the same thread afterwards. One trace can remain: Rust's
+//! panicking state is per OS thread, and a goroutine leaked in the middle of its unwind
+//! leaves that thread reporting `std::thread::panicking() == true` afterwards.
+//!
+//! ### Blocking while unwinding from a panic
+//!
+//! `std::thread::panicking()` is per OS thread, and no stable API saves or restores it. A
+//! goroutine that blocks in a destructor while it unwinds from its own panic (a guard that
+//! sends on a channel when dropped) would make the other goroutines of its worker see
+//! `panicking() == true` if it switched: spurious poisoning of `std::sync` locks, skipped
+//! checks. So it holds its worker's thread while it waits, and nothing else runs there
+//! meanwhile (goroutines of other workers, plain threads, timers and I/O wake it as usual).
+//! If the wait lasts over 50 ms while other goroutines of the same worker are runnable (one
+//! of them may be what it waits for), it switches after all: a hang would be worse than
+//! the exposure, which lasts until it runs again.
+//!
 //! ## Diagnostics
 //!
 //! When every goroutine is blocked and nothing can wake one, [`run`] prints Go's report and
@@ -79,13 +130,19 @@
 //! ```
 //!
 //! What counts as asleep: parked on a channel, select, a `sync` type or a join. Not asleep:
-//! sleeping or waiting on a timer, waiting for I/O, inside [`blocking`]. Plain OS threads
-//! are outside the runtime, so gorun looks at them too: while some thread that gorun does not
-//! own is running, sleeping or in any system call, it might still send on a channel, and no
-//! deadlock is reported; only when every such thread is itself blocked on a lock, condition
-//! variable or std channel (a futex) is the program stuck. This reads `/proc/self/task`
-//! (Linux); a thread blocked with a timeout (`recv_timeout`) counts as blocked, and two
-//! runtimes talking through one channel are not seen as waking each other.
+//! sleeping or waiting with a timeout, waiting on a timer channel ([`after`], [`tick`])
+//! whose timer is armed, waiting for I/O, inside [`blocking`]. As in Go since 1.23, a timer
+//! channel that nobody waits on does not count: `rx.recv()` beside an unread `tick(1s)` is a
+//! deadlock. Plain OS threads are outside the runtime, so gorun looks at them too: while
+//! some thread that gorun does not own is running, sleeping, in a timed wait
+//! (`recv_timeout`, `Condvar::wait_timeout`, `park_timeout`) or in any other system call,
+//! it might still send on a channel, and no deadlock is reported; only when every such
+//! thread is blocked without a timeout on a lock, condition variable or std channel (a
+//! futex) is the program stuck. This reads `/proc/self/task` (Linux). Two runtimes talking
+//! through one channel are not seen as waking each other. Note that libtest's main thread
+//! waits with a timeout (its 60 s warning) while tests run in parallel, so inside such a test
+//! binary a deadlock is reported only once that wait ends: check deadlocks in a child
+//! process or with `--test-threads=1`.
 //!
 //! Beyond Go: goroutines waiting for each other's locks (A holds `m1` and waits for `m2`,
 //! B holds `m2` and waits for `m1`) are reported as a lock cycle even while the rest of the
@@ -102,10 +159,8 @@
 //! resident than [`Builder::resident_stack_budget`] allows, or one has been parked longer
 //! than [`Builder::evict_after`], its live bytes are packed into a heap buffer and its
 //! pages released (and guarded, so a stray access faults loudly); they are copied back to
-//! the same addresses before it runs again. Hot goroutines never pay for this. Pointers
-//! into a goroutine's stack cannot reach other goroutines in safe Rust (closures given to
-//! [`go`] are `'static`); code that lends a stack buffer to the kernel or foreign code
-//! across a park holds [`pin_stack`].
+//! the same addresses before it runs again. Hot goroutines never pay for this. Code that
+//! lends a stack buffer to the kernel or foreign code across a park holds [`pin_stack`].
 //!
 //! ## Locks from `std`
 //!

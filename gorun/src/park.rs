@@ -163,6 +163,35 @@ pub(crate) fn park(reason: WaitReason, site: &'static Location<'static>) {
     })
 }
 
+/// Spends one unit of the running goroutine's coop budget; yields once it is spent (see
+/// `G::coop_spend`). Every operation that may complete without parking calls this: the
+/// `try_` operations of channels and sync types, `select!` with `default`, socket calls.
+/// No-op on a plain thread.
+#[inline]
+pub(crate) fn coop() {
+    worker::with_running(|g| g.coop_spend());
+}
+
+/// Marks the running goroutine as waiting on a timer channel while it lives (the deadlock
+/// detector's rule: an armed timer channel counts only while someone waits on one, as in
+/// Go since 1.23). No-op when `on` is false or on a plain thread.
+pub(crate) struct TimerWait(bool);
+
+impl TimerWait {
+    pub(crate) fn begin(on: bool) -> TimerWait {
+        let on = on && worker::with_running(|g| g.set_timer_wait(true)).is_some();
+        TimerWait(on)
+    }
+}
+
+impl Drop for TimerWait {
+    fn drop(&mut self) {
+        if self.0 {
+            worker::with_running(|g| g.set_timer_wait(false));
+        }
+    }
+}
+
 /// Parks the caller until woken, `deadline` passes, or spuriously.
 pub(crate) fn park_until(reason: WaitReason, site: &'static Location<'static>, deadline: Instant) {
     match worker::current_g() {
@@ -172,6 +201,8 @@ pub(crate) fn park_until(reason: WaitReason, site: &'static Location<'static>, d
                 .timers
                 .add(deadline, TimerAction::Wake(Unparker::Goroutine(g.clone())));
             g.park(reason, site);
+            // Woken early: the timer leaves the heap now (a million timeouts that succeed
+            // at once leave nothing behind).
             timer.cancel(&g.shared.timers);
         }
         None => {

@@ -9,13 +9,13 @@
 //!   `'scope` closure to the runtime as `'static` sound.
 //! - A panic in a scoped goroutine is caught in its body and kept in its packet; a packet
 //!   dropped with an unjoined panic hands the payload to the scope, which re-raises it.
-//! - `scope` catches a panic of its closure, waits for every goroutine, then resumes it:
-//!   a goroutine must not park while unwinding.
+//! - `scope` catches a panic of its closure, waits for every goroutine, then resumes it (a
+//!   goroutine that parks while unwinding from its own panic holds its worker's thread).
 //! - When the runtime shuts down (main returns) the owner of a scope is unwound like every
-//!   goroutine. If scoped goroutines are still alive then, the owner cannot wait for them
-//!   (a goroutine being unwound at shutdown cannot park, and they may be homed on its own
-//!   worker, to be unwound after it), nor unwind the data they borrow: the process stops
-//!   with a `fatal error`, as a Go program ends when main returns.
+//!   goroutine, out of its wait. A guard then waits again while it unwinds: a goroutine that
+//!   blocks while being unwound at shutdown is given up by its runtime there (its stack
+//!   stays mapped, its remaining destructors never run), so the data the scoped goroutines
+//!   borrow is never freed under them.
 
 use std::any::Any;
 use std::fmt;
@@ -26,7 +26,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 
 use crate::goroutine::JoinHandle;
-use crate::runtime::worker;
 use crate::sync::WaitGroup;
 
 /// The scope given to the closure of [`scope`]; start goroutines with [`Scope::go`].
@@ -117,11 +116,10 @@ pub struct ScopedJoinHandle<'scope, T> {
 ///
 /// # Runtime shutdown
 /// When main returns, every goroutine is abandoned and unwound. A goroutine waiting in
-/// `scope` is unwound too, but its scoped goroutines borrow from its stack and may still
-/// run: then the process stops with `fatal error: gorun::scope: ...` and exit code 2 rather
-/// than free what they borrow. Join scoped goroutines before main returns. The same holds
-/// when the runtime stops for a deadlock: [`Builder::try_run`](crate::Builder::try_run)
-/// cannot return the report if a scope's goroutines are among the deadlocked.
+/// `scope` whose scoped goroutines are still alive is not unwound past the data they
+/// borrow: it is given up where it waits (its stack stays mapped, the destructors of what
+/// it owns do not run), as the runtime does with any goroutine that blocks while being
+/// unwound. `run` returns as usual.
 ///
 /// # Panics
 /// Re-raises a panic of the closure or of an unjoined scoped goroutine. [`Scope::go`]
@@ -140,46 +138,24 @@ where
         scope: PhantomData,
         env: PhantomData,
     };
-    let result = match panic::catch_unwind(AssertUnwindSafe(|| f(&scope))) {
-        Ok(v) => v,
-        Err(p) => {
-            let p = scope.data.leave_if_abandoned(p);
-            scope.data.wait_all();
-            panic::resume_unwind(p)
-        }
-    };
-    scope.data.wait_all();
+    let result = panic::catch_unwind(AssertUnwindSafe(|| f(&scope)));
+    // Waits again if the wait below is unwound (runtime shutdown; see the module docs).
+    let join = JoinOnDrop(&scope.data);
+    scope.data.wg.wait();
+    drop(join);
     let unjoined = lock(&scope.data.unjoined_panic).take();
-    if let Some(p) = unjoined {
-        panic::resume_unwind(p);
+    match (result, unjoined) {
+        (Err(p), _) | (Ok(_), Some(p)) => panic::resume_unwind(p),
+        (Ok(v), None) => v,
     }
-    result
 }
 
-impl ScopeData {
-    /// Parks until every scoped goroutine has finished.
-    fn wait_all(&self) {
-        // Only the runtime's shutdown unwinds a goroutine out of `wait`.
-        if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| self.wg.wait())) {
-            panic::resume_unwind(self.leave_if_abandoned(p));
-        }
-    }
+/// Waits for every scoped goroutine when dropped.
+struct JoinOnDrop<'a>(&'a ScopeData);
 
-    /// At runtime shutdown: goes on unwinding if no scoped goroutine is alive, or stops
-    /// the process (see the module docs). Returns the payload otherwise.
-    fn leave_if_abandoned(&self, p: Box<dyn Any + Send>) -> Box<dyn Any + Send> {
-        if !worker::abandoned() {
-            return p;
-        }
-        if self.running.load(Ordering::SeqCst) > 0 {
-            eprintln!(
-                "fatal error: gorun::scope: the runtime shut down (main returned) while \
-                 scoped goroutines were running; they borrow from the scope's stack, which \
-                 cannot be unwound before them"
-            );
-            std::process::exit(2);
-        }
-        panic::resume_unwind(p)
+impl Drop for JoinOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.wg.wait();
     }
 }
 
@@ -200,12 +176,8 @@ impl<'scope> Scope<'scope, '_> {
         self.data.wg.add(1);
         let theirs = packet.clone();
         let body: Box<dyn FnOnce() + Send + 'scope> = Box::new(move || {
-            let r = panic::catch_unwind(AssertUnwindSafe(f));
-            if r.is_err() && worker::abandoned() {
-                // Unwound at shutdown: keep unwinding (the packet drops on the way).
-                panic::resume_unwind(r.err().unwrap());
-            }
-            *lock(&theirs.result) = Some(r);
+            // A panic, or the unwind of an abandoned goroutine at shutdown, ends here.
+            *lock(&theirs.result) = Some(panic::catch_unwind(AssertUnwindSafe(f)));
         });
         // SAFETY: the body borrows only what outlives `'scope`, and `scope` neither returns
         // nor unwinds past `'scope` while the body's packet is alive (module invariants):

@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use gorun::{
     chan, go, Receiver, RecvError, RecvTimeoutError, SendError, SendTimeoutError, Sender,
     TryRecvError, TrySendError,
@@ -512,6 +514,12 @@ fn len_and_capacity() {
 
 #[test]
 fn deadlock_on_channels_is_reported() {
+    // In a child process: see diag.rs, `try_run_returns_the_report_and_the_thread_can_run_again`.
+    if !common::in_child() {
+        let out = common::run_child("deadlock_on_channels_is_reported");
+        assert!(out.status.success(), "stderr: {}", out.stderr);
+        return;
+    }
     let err = gorun::Builder::new()
         .try_run(|| {
             let (_tx, rx) = chan::<i32>(0);

@@ -185,8 +185,16 @@ fn deadlock_dump_lists_every_goroutine() {
     );
 }
 
+/// In a child process: in a test binary running tests in parallel, libtest's main thread
+/// waits with a timeout (its 60 s warning), and a thread in a timed wait may still wake a
+/// goroutine, so no deadlock is declared until it stops waiting with a timeout.
 #[test]
 fn try_run_returns_the_report_and_the_thread_can_run_again() {
+    if !in_child() {
+        let out = run_child("try_run_returns_the_report_and_the_thread_can_run_again");
+        assert!(out.status.success(), "stderr: {}", out.stderr);
+        return;
+    }
     let err = gorun::Builder::new()
         .try_run(|| {
             let wg = WaitGroup::new();
@@ -440,4 +448,201 @@ fn lock_cycle_can_be_a_warning() {
         1
     );
     assert!(out.stdout.contains("main finished"));
+}
+
+/// Runs `test` in a child process (where no other thread of the test harness waits with a
+/// timeout) and checks that it ended normally: no false deadlock report.
+fn assert_no_report(test: &str) {
+    let out = run_child(test);
+    assert!(out.status.success(), "stderr: {}", out.stderr);
+    assert!(out.stdout.contains("finished"), "stdout: {}", out.stdout);
+}
+
+#[test]
+fn no_report_while_a_thread_waits_in_recv_timeout() {
+    if in_child() {
+        let v = gorun::run(|| {
+            let (tx, rx) = gorun::chan::<u32>(0);
+            let (_keep, r) = std::sync::mpsc::channel::<()>();
+            std::thread::spawn(move || {
+                let _ = r.recv_timeout(Duration::from_millis(700));
+                tx.send(7).unwrap();
+            });
+            rx.recv().unwrap()
+        });
+        assert_eq!(v, 7);
+        println!("finished");
+        return;
+    }
+    assert_no_report("no_report_while_a_thread_waits_in_recv_timeout");
+}
+
+#[test]
+fn no_report_while_a_thread_waits_on_a_condvar_with_timeout() {
+    if in_child() {
+        let v = gorun::run(|| {
+            let (tx, rx) = gorun::chan::<u32>(0);
+            std::thread::spawn(move || {
+                let m = std::sync::Mutex::new(false);
+                let cv = std::sync::Condvar::new();
+                let mut done = m.lock().unwrap();
+                for _ in 0..3 {
+                    done = cv.wait_timeout(done, Duration::from_millis(250)).unwrap().0;
+                }
+                drop(done);
+                tx.send(8).unwrap();
+            });
+            rx.recv().unwrap()
+        });
+        assert_eq!(v, 8);
+        println!("finished");
+        return;
+    }
+    assert_no_report("no_report_while_a_thread_waits_on_a_condvar_with_timeout");
+}
+
+#[test]
+fn no_report_while_a_thread_parks_with_timeout() {
+    if in_child() {
+        let v = gorun::run(|| {
+            let (tx, rx) = gorun::chan::<u32>(0);
+            std::thread::spawn(move || {
+                let end = std::time::Instant::now() + Duration::from_millis(600);
+                while std::time::Instant::now() < end {
+                    std::thread::park_timeout(Duration::from_millis(300));
+                }
+                tx.send(9).unwrap();
+            });
+            rx.recv().unwrap()
+        });
+        assert_eq!(v, 9);
+        println!("finished");
+        return;
+    }
+    assert_no_report("no_report_while_a_thread_parks_with_timeout");
+}
+
+#[test]
+fn no_report_while_waiting_on_a_timer_channel_beside_a_ticker() {
+    if in_child() {
+        gorun::run(|| {
+            let _unread = gorun::tick(Duration::from_secs(1));
+            gorun::after(Duration::from_millis(300)).recv().unwrap();
+        });
+        println!("finished");
+        return;
+    }
+    assert_no_report("no_report_while_waiting_on_a_timer_channel_beside_a_ticker");
+}
+
+#[test]
+fn deadlock_beside_an_unread_ticker() {
+    if in_child() {
+        gorun::run(|| {
+            let _t = gorun::tick(Duration::from_secs(1));
+            let (_tx, rx) = gorun::chan::<()>(0);
+            rx.recv().ok();
+        });
+        return;
+    }
+    assert_deadlock("deadlock_beside_an_unread_ticker", "[chan receive]");
+}
+
+#[test]
+fn deadlock_beside_an_unread_after() {
+    if in_child() {
+        gorun::run(|| {
+            let _t = gorun::after(Duration::from_secs(3600));
+            let (_tx, rx) = gorun::chan::<()>(0);
+            rx.recv().ok();
+        });
+        return;
+    }
+    assert_deadlock("deadlock_beside_an_unread_after", "[chan receive]");
+}
+
+#[test]
+fn cancelled_timers_leave_the_heap() {
+    gorun::Builder::new().workers(1).run(|| {
+        // A partner answers each request after the requester has parked with its timeout
+        // armed: every timeout is cancelled long before it would fire.
+        let (req_tx, req_rx) = gorun::chan::<u32>(0);
+        let (resp_tx, resp_rx) = gorun::chan::<u32>(0);
+        gorun::go(move || {
+            for v in req_rx.iter() {
+                gorun::yield_now();
+                resp_tx.send(v).unwrap();
+            }
+        });
+        for i in 0..20_000 {
+            req_tx.send(i).unwrap();
+            assert_eq!(resp_rx.recv_timeout(Duration::from_secs(3600)), Ok(i));
+            assert!(gorun::metrics().timers <= 1);
+        }
+        for i in 0..20_000 {
+            req_tx.send(i).unwrap();
+            gorun::select! {
+                recv(resp_rx) -> v => assert_eq!(v, Ok(i)),
+                default(Duration::from_secs(3600)) => unreachable!(),
+            }
+            assert!(gorun::metrics().timers <= 1);
+        }
+        // Timer channels dropped before they fire.
+        for _ in 0..10_000 {
+            drop(gorun::after(Duration::from_secs(3600)));
+            drop(gorun::tick(Duration::from_secs(3600)));
+        }
+        assert_eq!(gorun::metrics().timers, 0);
+    });
+}
+
+#[test]
+fn lock_cycle_is_found_while_others_contend() {
+    if in_child() {
+        gorun::Builder::new().workers(2).run(|| {
+            // Goroutines contending on another mutex all the time: lock waits come and go
+            // on every tick, and the cycle must still be found.
+            let busy = Arc::new(Mutex::new(0u64));
+            for _ in 0..8 {
+                let busy = busy.clone();
+                gorun::go(move || loop {
+                    let mut g = busy.lock();
+                    *g += 1;
+                    gorun::yield_now();
+                    drop(g);
+                });
+            }
+            let m1 = Arc::new(Mutex::new(1));
+            let m2 = Arc::new(Mutex::new(2));
+            let ready = WaitGroup::new();
+            ready.add(2);
+            let (a1, a2, r) = (m1.clone(), m2.clone(), ready.clone());
+            gorun::go(move || {
+                let _g1 = a1.lock();
+                r.done();
+                r.wait();
+                let _g2 = a2.lock();
+            });
+            let (b1, b2, r) = (m1.clone(), m2.clone(), ready.clone());
+            gorun::go(move || {
+                let _g2 = b2.lock();
+                r.done();
+                r.wait();
+                let _g1 = b1.lock();
+            });
+            for _ in 0..500 {
+                gorun::sleep(Duration::from_millis(10));
+            }
+            println!("main finished");
+        });
+        return;
+    }
+    let out = run_child("lock_cycle_is_found_while_others_contend");
+    assert_eq!(out.status.code(), Some(2), "stderr: {}", out.stderr);
+    assert!(
+        out.stderr.starts_with("fatal error: lock cycle"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stdout.contains("main finished"));
 }

@@ -147,6 +147,17 @@ fn at_fires_after_its_deadline() {
 }
 
 #[test]
+fn dropping_an_at_receiver_disarms_it() {
+    gorun::run(|| {
+        let before = gorun::metrics().timers;
+        let rx = gorun::at(Instant::now() + LONG);
+        assert_eq!(gorun::metrics().timers, before + 1);
+        drop(rx);
+        assert_eq!(gorun::metrics().timers, before);
+    });
+}
+
+#[test]
 fn timer_channel_waiter_is_not_a_deadlock() {
     gorun::run(|| {
         let t = gorun::Timer::new(Duration::from_millis(20));

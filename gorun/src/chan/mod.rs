@@ -39,13 +39,13 @@ pub use select::{Select, SelectTimeoutError, SelectedOperation, TrySelectError};
 /// std::thread::spawn(move || drop(tx));
 /// ```
 pub fn chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
-    let c = new_chan(cap, 1, false);
+    let c = new_chan(cap, 1, false, false);
     (Sender { chan: c.clone() }, Receiver { chan: c })
 }
 
 /// A channel whose sender side never closes it by being dropped (timer channels).
 pub(crate) fn timer_chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
-    let c = new_chan(cap, 2, false);
+    let c = new_chan(cap, 2, false, true);
     (Sender { chan: c.clone() }, Receiver { chan: c })
 }
 
@@ -53,7 +53,7 @@ pub(crate) fn timer_chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
 /// case on it is never chosen.
 pub fn never<T>() -> Receiver<T> {
     Receiver {
-        chan: new_chan(0, 1, true),
+        chan: new_chan(0, 1, true, false),
     }
 }
 
@@ -203,6 +203,16 @@ impl<T> Receiver<T> {
     pub fn same_channel(&self, other: &Receiver<T>) -> bool {
         Arc::ptr_eq(&self.chan, &other.chan)
     }
+
+    /// Runs `hook` once the channel's last receiver is dropped (set once, by the timer
+    /// functions, right after creating the channel).
+    pub(crate) fn on_disconnect(&self, hook: Box<dyn FnOnce() + Send>) {
+        let old = self
+            .chan
+            .on_disconnect
+            .swap(Box::into_raw(Box::new(hook)), Ordering::AcqRel);
+        debug_assert!(old.is_null(), "a channel has one disconnect hook");
+    }
 }
 
 impl<T> Clone for Sender<T> {
@@ -235,6 +245,9 @@ impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         if self.chan.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.chan.disconnect_receivers();
+            if let Some(hook) = self.chan.take_hook() {
+                hook();
+            }
         }
     }
 }

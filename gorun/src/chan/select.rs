@@ -24,6 +24,10 @@ use crate::park::{self, Unparker, WaitReason};
 #[doc(hidden)]
 pub trait Case {
     fn is_nil(&self) -> bool;
+    /// Whether this case receives from a timer channel (see `park::TimerWait`).
+    fn is_timer(&self) -> bool {
+        false
+    }
     /// Completes the operation if it can without parking.
     fn try_complete(&mut self) -> bool;
     /// Enqueues a waiter; returns true instead if the channel is ready now.
@@ -78,6 +82,10 @@ impl<'a, T> RecvCase<'a, T> {
 impl<T> Case for RecvCase<'_, T> {
     fn is_nil(&self) -> bool {
         self.rx.chan.nil
+    }
+
+    fn is_timer(&self) -> bool {
+        self.rx.chan.timer
     }
 
     fn try_complete(&mut self) -> bool {
@@ -674,6 +682,9 @@ where
     P: std::ops::DerefMut<Target = C>,
     C: Case + ?Sized,
 {
+    if matches!(wait, Wait::No) {
+        park::coop(); // a select with `default` may be polled in a loop
+    }
     let n = cases.len();
     // The poll order, on the stack for up to 16 cases.
     let mut inline = [0usize; 16];
@@ -743,6 +754,8 @@ where
             }
             continue;
         }
+        let _timer =
+            park::TimerWait::begin(order[..registered].iter().any(|&i| cases[i].is_timer()));
         let won = loop {
             if let Some(c) = ctx.selected() {
                 break Some(c);

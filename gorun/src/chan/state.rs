@@ -54,12 +54,21 @@ pub(crate) struct Chan<T> {
     pub(super) receivers: AtomicUsize,
     /// Go's nil channel: never ready.
     pub(super) nil: bool,
+    /// A timer channel (`after`, `tick`): a goroutine waiting on it may be woken by its
+    /// timer, which the deadlock detector counts (`park::TimerWait`).
+    pub(super) timer: bool,
+    /// Called once when the last receiver is dropped (a timer channel disarms its timer):
+    /// null, or from `Box::into_raw`, taken by whoever swaps it out.
+    pub(super) on_disconnect: AtomicPtr<Hook>,
     /// A finished waiter kept for the next operation that parks here, so a goroutine that
     /// blocks on this channel again and again allocates no new one (Go caches its sudogs
     /// for the same reason). Null, or from `Arc::into_raw` of a waiter that nothing else
     /// references and whose slot is empty.
     pub(super) spare: AtomicPtr<Waiter<T>>,
 }
+
+/// What a channel runs when its last receiver goes (see `Chan::on_disconnect`).
+pub(super) type Hook = Box<dyn FnOnce() + Send>;
 
 impl<T> Drop for Chan<T> {
     fn drop(&mut self) {
@@ -68,6 +77,19 @@ impl<T> Drop for Chan<T> {
             // SAFETY: per `spare`'s invariant, `p` is an `Arc` we now own.
             drop(unsafe { Arc::from_raw(p) });
         }
+        drop(self.take_hook());
+    }
+}
+
+impl<T> Chan<T> {
+    /// Takes the disconnect hook, if any (exactly one taker gets it).
+    pub(super) fn take_hook(&self) -> Option<Box<Hook>> {
+        let p = self
+            .on_disconnect
+            .swap(std::ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: non-null values come from `Box::into_raw` (see `on_disconnect`), and the
+        // swap gives each to one taker.
+        (!p.is_null()).then(|| unsafe { Box::from_raw(p) })
     }
 }
 
@@ -282,6 +304,7 @@ impl<T> Chan<T> {
             w,
             send,
         };
+        let _timer = park::TimerWait::begin(self.timer);
         let claimed = loop {
             if w.ctx().selected().is_some() {
                 break true;
@@ -398,6 +421,7 @@ impl<T> Chan<T> {
     }
 
     pub(super) fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
+        park::coop();
         if self.nil {
             return Err(TrySendError::Full(v));
         }
@@ -418,6 +442,7 @@ impl<T> Chan<T> {
     }
 
     pub(super) fn try_recv(&self) -> Result<T, TryRecvError> {
+        park::coop();
         if self.nil {
             return Err(TryRecvError::Empty);
         }
@@ -465,7 +490,7 @@ impl<T> Drop for Withdraw<'_, T> {
     }
 }
 
-pub(super) fn new_chan<T>(cap: usize, senders: usize, nil: bool) -> Arc<Chan<T>> {
+pub(super) fn new_chan<T>(cap: usize, senders: usize, nil: bool, timer: bool) -> Arc<Chan<T>> {
     Arc::new(Chan {
         inner: FastMutex::new(Inner {
             buf: VecDeque::with_capacity(cap.min(1024)),
@@ -479,6 +504,8 @@ pub(super) fn new_chan<T>(cap: usize, senders: usize, nil: bool) -> Arc<Chan<T>>
         senders: AtomicUsize::new(senders),
         receivers: AtomicUsize::new(1),
         nil,
+        timer,
+        on_disconnect: AtomicPtr::new(std::ptr::null_mut()),
         spare: AtomicPtr::new(std::ptr::null_mut()),
     })
 }

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::fmt::Write;
 use std::marker::PhantomData;
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::goroutine::G;
@@ -117,6 +117,7 @@ impl HeldLocks {
 
 /// A goroutine's wait for a lock. The lock's address is kept for identity only, never
 /// dereferenced: the lock may live on a goroutine's stack, which copy-on-park can move out.
+#[derive(Clone)]
 struct Edge {
     lock: *const LockInfo,
     kind: &'static str,
@@ -128,6 +129,10 @@ struct Edge {
 #[derive(Default)]
 pub(crate) struct LockGraph {
     edges: Mutex<HashMap<u64, Edge>>,
+    /// Bumped (under `edges`' lock) by every change of `edges`, and the number of edges:
+    /// the monitor reads both without taking the lock.
+    version: AtomicU64,
+    len: AtomicUsize,
 }
 
 // SAFETY: the raw pointers in `edges` are compared, never dereferenced.
@@ -152,7 +157,9 @@ impl<'a> Waiting<'a> {
                 created: lock.created,
                 site,
             };
-            s.lock_graph.edges.lock().unwrap().insert(*id, edge);
+            s.lock_graph.change(|edges| {
+                edges.insert(*id, edge);
+            });
         }
         Waiting {
             shared,
@@ -164,30 +171,70 @@ impl<'a> Waiting<'a> {
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         if let Some((s, id)) = &self.shared {
-            s.lock_graph.edges.lock().unwrap().remove(id);
+            s.lock_graph.change(|edges| {
+                edges.remove(id);
+            });
         }
     }
 }
 
 impl LockGraph {
-    /// Whether any goroutine waits for a lock now.
-    pub(crate) fn has_waiters(&self) -> bool {
-        !self.edges.lock().unwrap().is_empty()
+    fn change(&self, f: impl FnOnce(&mut HashMap<u64, Edge>)) {
+        let mut edges = self.edges.lock().unwrap();
+        f(&mut edges);
+        self.len.store(edges.len(), Ordering::Relaxed);
+        self.version.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Finds a cycle among the goroutines `gs`: their ids (sorted) and a report.
+    /// A number that changes whenever a goroutine starts or stops waiting for a lock, or
+    /// `None` when none waits: the monitor compares it between ticks without taking the
+    /// lock that contended `lock()` calls take.
+    pub(crate) fn version(&self) -> Option<u64> {
+        (self.len.load(Ordering::Relaxed) > 0).then(|| self.version.load(Ordering::Relaxed))
+    }
+
+    /// Finds a cycle among the goroutines `gs`: their ids (sorted) and a report. The edges
+    /// are copied first: goroutines that start or stop waiting for a lock never wait for
+    /// this search.
     pub(crate) fn find_cycle(&self, gs: &[Arc<G>]) -> Option<(Vec<u64>, String)> {
-        let edges = self.edges.lock().unwrap();
+        let edges: HashMap<u64, Edge> = self
+            .edges
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(&id, e)| (id, e.clone()))
+            .collect();
         if edges.is_empty() {
             return None;
         }
-        // The goroutine holding the lock `g` waits for, and where it locked it.
+        // Who holds each lock that someone waits for, and where they locked it: one pass
+        // over the goroutines.
+        let mut held: HashMap<usize, (u64, &'static Location<'static>)> = HashMap::new();
+        for e in edges.values() {
+            held.entry(e.lock as usize).or_insert((0, e.site));
+        }
+        let mut found = 0;
+        for h in gs {
+            let Some(extra) = h.extra() else { continue };
+            for (lock, slot) in held.iter_mut() {
+                if slot.0 == 0 {
+                    if let Some(site) = extra.held_locks.holds(*lock as *const LockInfo) {
+                        *slot = (h.id, site);
+                        found += 1;
+                    }
+                }
+            }
+            if found == held.len() {
+                break;
+            }
+        }
         let holder = |g: u64| -> Option<(u64, &'static Location<'static>)> {
-            let lock = edges.get(&g)?.lock;
-            gs.iter()
-                .find_map(|h| h.extra()?.held_locks.holds(lock).map(|site| (h.id, site)))
+            let (id, site) = *held.get(&(edges.get(&g)?.lock as usize))?;
+            (id != 0).then_some((id, site))
         };
-        for &start in edges.keys() {
+        let mut starts: Vec<u64> = edges.keys().copied().collect();
+        starts.sort_unstable();
+        for start in starts {
             let mut path = vec![start];
             let mut held_at = Vec::new();
             let mut at = start;

@@ -83,9 +83,12 @@ pub(crate) fn dump_goroutines(shared: &Shared, gs: &[Arc<G>]) -> String {
 
 fn describe(out: &mut String, g: &G, running_on: Option<usize>, now: u64) {
     let reason = g.wait_reason();
-    let state = if running_on.is_some() {
+    // A goroutine holding its worker's thread while it waits (see `G::park`) shows its
+    // wait, not "running".
+    let waiting = reason != WaitReason::None && g.is_blocked();
+    let state = if !waiting && running_on.is_some() {
         "running".to_string()
-    } else if reason == WaitReason::None || !g.is_parked() {
+    } else if !waiting {
         "runnable".to_string()
     } else {
         let minutes = now.saturating_sub(g.parked_at()) / 60_000_000_000;
@@ -99,7 +102,7 @@ fn describe(out: &mut String, g: &G, running_on: Option<usize>, now: u64) {
     if let Some(name) = g.name() {
         let _ = writeln!(out, "\tname: {name}");
     }
-    if running_on.is_none() && g.is_parked() {
+    if waiting {
         if let Some(site) = g.park_site() {
             let _ = writeln!(out, "\twaiting at {site}");
         }

@@ -1,16 +1,39 @@
-//! The monitor: a tick every 10 ms on the runtime's timer thread (Go's `sysmon`).
+//! The monitor: a tick every 10 ms on its own thread (Go's `sysmon`).
 //!
 //! Each tick it advances the runtime's coarse clock (used to say how long a goroutine has
 //! waited), warns once about a worker stuck in one goroutine, prints a dump after SIGQUIT
-//! when enabled, and runs the deadlock check.
+//! when enabled, and runs the deadlock and lock-cycle checks. It has a thread of its own so
+//! that a long scan (a million goroutines) never delays a timer; a scan of every goroutine
+//! happens only when a cheap check has seen the same state on two ticks in a row.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Once};
-use std::time::Instant;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use super::deadlock::{self, Deadlock};
 use crate::park::WaitReason;
 use crate::runtime::Shared;
+
+/// Period of the monitor's tick.
+const TICK: Duration = Duration::from_millis(10);
+
+/// While lock waits keep changing, the lock-cycle search still runs every this many ticks.
+const CYCLE_SEARCH_TICKS: u32 = 10;
+
+/// The running monitor thread; `stop` ends and joins it.
+pub(crate) struct MonitorThread {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl MonitorThread {
+    pub(crate) fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.thread().unpark();
+        self.thread.join().ok();
+    }
+}
 
 pub(crate) struct Monitor {
     shared: Arc<Shared>,
@@ -20,7 +43,10 @@ pub(crate) struct Monitor {
     /// Total switches when a scan last found a goroutine that will wake by itself.
     awake_at: Option<u64>,
     sigquits_seen: u64,
-    /// The lock cycle seen at the previous tick, and the cycles already warned about.
+    /// The lock graph's version at the previous tick (the cycle search runs only on edges
+    /// unchanged since), the cycle seen then, and the cycles already warned about.
+    edges_seen: Option<u64>,
+    since_search: u32,
     cycle_seen: Option<Vec<u64>>,
     cycles_reported: Vec<Vec<u64>>,
 }
@@ -50,9 +76,36 @@ impl Monitor {
             quiet_at: None,
             awake_at: None,
             sigquits_seen: SIGQUITS.load(Ordering::Relaxed),
+            edges_seen: None,
+            since_search: 0,
             cycle_seen: None,
             cycles_reported: Vec::new(),
         }
+    }
+
+    /// Runs the monitor on its own thread, calling `also` after each tick (the netpoller's
+    /// stall check).
+    pub(crate) fn start(mut self, mut also: Box<dyn FnMut() + Send>) -> MonitorThread {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("gorun-monitor".into())
+            .spawn(move || {
+                let _owned = super::deadlock::OwnedThread::register();
+                let mut next = Instant::now() + TICK;
+                while !stopped.load(Ordering::SeqCst) {
+                    let now = Instant::now();
+                    if now < next {
+                        std::thread::park_timeout(next - now);
+                        continue;
+                    }
+                    next = now + TICK;
+                    self.tick();
+                    also();
+                }
+            })
+            .expect("gorun: cannot spawn the monitor thread");
+        MonitorThread { stop, thread }
     }
 
     pub(crate) fn tick(&mut self) {
@@ -83,10 +136,23 @@ impl Monitor {
     }
 
     fn check_lock_cycles(&mut self) {
-        if !self.shared.lock_graph.has_waiters() {
+        // A cycle never resolves, so its edges stay: search when no edge came or went since
+        // the previous tick, or every `CYCLE_SEARCH_TICKS` while goroutines contend
+        // elsewhere. The search copies the edges under the graph's lock and scans the
+        // goroutines without it, so contended `lock()` calls never wait for a scan.
+        let version = self.shared.lock_graph.version();
+        if version.is_none() {
+            self.edges_seen = None;
             self.cycle_seen = None;
             return;
         }
+        self.since_search += 1;
+        let settled = version == self.edges_seen;
+        self.edges_seen = version;
+        if !settled && self.since_search < CYCLE_SEARCH_TICKS {
+            return;
+        }
+        self.since_search = 0;
         let all = self.shared.registry.snapshot();
         let found = self.shared.lock_graph.find_cycle(&all);
         let Some((ids, report)) = found else {
@@ -164,10 +230,13 @@ impl Monitor {
 
     fn check_deadlock(&mut self) {
         let s = &self.shared;
+        // Timer channels count only while someone waits on one (Go 1.23): an unread ticker
+        // or `after(1h)` does not hide a deadlock.
+        let timers_matter = s.timers.pending_calls() > 0;
         let all_asleep = s.workers.iter().all(|w| w.is_sleeping() && !w.has_remote())
             && !s.workers.iter().any(|w| w.has_stealable())
             && s.injector.is_empty()
-            && s.timers.pending() == 0;
+            && s.timers.pending_wakes() == 0;
         if !all_asleep {
             self.quiet_at = None;
             return;
@@ -186,7 +255,8 @@ impl Monitor {
         if self.quiet_at != Some(switches) {
             let gs = s.registry.snapshot();
             let wakes_by_itself = gs.iter().any(|g| {
-                !g.is_parked()
+                !g.is_blocked()
+                    || (timers_matter && g.timer_wait())
                     || matches!(
                         g.wait_reason(),
                         WaitReason::Sleep | WaitReason::IoWait | WaitReason::Blocking

@@ -89,15 +89,13 @@ where
         else {
             unreachable!("a goroutine body runs once")
         };
+        // An abandoned goroutine's unwind (`goroutine::Abandoned`, at shutdown) ends here too:
+        // a joiner (a plain thread may hold the handle) gets it as `Err`.
         let r = panic::catch_unwind(AssertUnwindSafe(|| {
             // Drops the goroutine-locals before the result is published (also when unwound).
             let _locals = crate::local::ExitGuard;
             f()
         }));
-        if r.is_err() && crate::runtime::worker::abandoned() {
-            // The runtime is unwinding this goroutine at shutdown: keep unwinding.
-            panic::resume_unwind(r.err().unwrap());
-        }
         // SAFETY: until DONE is set, the goroutine owns `stage`.
         unsafe { *self.stage.get() = Stage::Result(r) };
         let prev = self.state.fetch_or(DONE, Ordering::AcqRel);
@@ -135,7 +133,12 @@ where
 {
     fn run(&self) {
         if let Err(p) = self.run_and_publish() {
-            crate::goroutine::fatal_panic(&*p);
+            // Once the runtime shuts down, a detached goroutine's panic is dropped: it is
+            // the unwind that abandons it, or a consequence of the shutdown (a peer's channel
+            // end dropped by its unwind); the program is exiting as main decided.
+            if !crate::runtime::worker::shutting_down() {
+                crate::goroutine::fatal_panic(&*p);
+            }
         }
     }
 }

@@ -28,8 +28,11 @@ pub(crate) use join::{Runnable, Task};
 
 use std::cell::{Cell, UnsafeCell};
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering,
+};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use corosensei::{Coroutine, Yielder};
 
@@ -61,6 +64,19 @@ pub(crate) type Entry = Arc<dyn Runnable>;
 const RUNNING: u8 = 0;
 const PARKED: u8 = 1;
 const NOTIFIED: u8 = 2;
+/// Parked on its worker's OS thread without switching (it is unwinding: see `park`).
+const PARKED_THREAD: u8 = 3;
+
+/// Operations a goroutine may complete without parking before it yields (the coop budget,
+/// see `coop_spend`).
+const BUDGET: u8 = 128;
+
+/// How long a goroutine that blocks while unwinding keeps its worker's thread before it
+/// switches anyway because other goroutines of the worker are runnable (see `park`).
+const UNWIND_HOLD: Duration = Duration::from_millis(50);
+
+/// The panic payload that unwinds an abandoned goroutine at shutdown.
+pub(crate) struct Abandoned;
 
 /// Home value of a goroutine that has not started yet.
 pub(crate) const UNSTARTED: usize = usize::MAX;
@@ -76,6 +92,8 @@ pub(crate) struct G {
     extra: AtomicPtr<Extra>,
 
     state: AtomicU8,
+    /// Waiting on a timer channel (for the deadlock detector; written by its own thread).
+    timer_wait: AtomicBool,
     wait_reason: AtomicU8,
     park_site: AtomicPtr<Location<'static>>,
     /// Runtime clock (ns since the runtime started) when the goroutine last parked.
@@ -89,6 +107,14 @@ pub(crate) struct G {
     evicted: UnsafeCell<Option<Evicted>>,
     /// Whether the home worker's cold list holds this goroutine.
     pub(crate) cold_queued: Cell<bool>,
+    /// Non-blocking operations left before a forced yield (home thread).
+    budget: Cell<u8>,
+    /// Abandoned at shutdown, and whether its unwind has begun (home thread; see
+    /// `suspend`).
+    abandoned: Cell<bool>,
+    unwinding: Cell<bool>,
+    /// Suspended in the middle of unwinding from its own panic (home thread; see `park`).
+    mid_unwind: Cell<bool>,
     /// Reasons the stack must stay resident (something may point into it).
     pins: AtomicU32,
     yielder: Cell<*const Yielder<(), Suspend>>,
@@ -126,6 +152,14 @@ impl Extra {
 
 impl Drop for G {
     fn drop(&mut self) {
+        if let Body::Started(coro) = std::mem::replace(self.body.get_mut(), Body::Gone) {
+            // Only reachable if a started goroutine's last reference went away without its
+            // worker finishing or unwinding it (a bug, or a worker that never came back).
+            // This may be another thread: unwinding here would run its destructors off
+            // its home thread, so it is leaked instead.
+            debug_assert!(false, "gorun: a started goroutine was dropped");
+            std::mem::forget(coro);
+        }
         let p = *self.extra.get_mut();
         if !p.is_null() {
             // SAFETY: set once from `Extra::boxed` (`Box::into_raw`) and freed only here.
@@ -136,9 +170,10 @@ impl Drop for G {
 
 // SAFETY: the `Cell`/`UnsafeCell` fields follow the ownership rules in the module docs:
 // `body` is accessed only by the thread that dequeued the unstarted goroutine, then (once
-// started) by its home worker; `stack_top`, `saved_sp`, `evicted`, `cold_queued` and
-// `yielder` only by its home worker after start; `registry_index` only under its registry shard's mutex. Everything else is
-// atomic or immutable.
+// started) by its home worker; `stack_top`, `saved_sp`, `evicted`, `cold_queued`,
+// `budget`, `abandoned`, `unwinding`, `mid_unwind` and `yielder` only by its home worker's
+// thread (the worker, or the goroutine itself) after start; `registry_index` only under its
+// registry shard's mutex. Everything else is atomic or immutable.
 unsafe impl Sync for G {}
 // SAFETY: as above; moving an `Arc<G>` between threads never moves the coroutine, which
 // stays on its home thread.
@@ -164,6 +199,7 @@ impl G {
                 std::ptr::null_mut()
             }),
             state: AtomicU8::new(RUNNING),
+            timer_wait: AtomicBool::new(false),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             park_site: AtomicPtr::new(std::ptr::null_mut()),
             parked_at: AtomicU64::new(0),
@@ -172,6 +208,10 @@ impl G {
             saved_sp: Cell::new(0),
             evicted: UnsafeCell::new(None),
             cold_queued: Cell::new(false),
+            budget: Cell::new(BUDGET),
+            abandoned: Cell::new(false),
+            unwinding: Cell::new(false),
+            mid_unwind: Cell::new(false),
             pins: AtomicU32::new(0),
             yielder: Cell::new(std::ptr::null()),
             home: AtomicU16::new(u16::MAX),
@@ -199,6 +239,7 @@ impl G {
             shared: _,
             extra,
             state,
+            timer_wait,
             wait_reason,
             park_site,
             parked_at,
@@ -207,6 +248,10 @@ impl G {
             saved_sp,
             evicted,
             cold_queued,
+            budget,
+            abandoned,
+            unwinding,
+            mid_unwind,
             pins,
             yielder,
             home,
@@ -224,6 +269,7 @@ impl G {
         }
         (*g_id, *g_parent, *g_site) = (id, parent, spawn_site);
         *state.get_mut() = RUNNING;
+        *timer_wait.get_mut() = false;
         *wait_reason.get_mut() = WaitReason::None as u8;
         *park_site.get_mut() = std::ptr::null_mut();
         *parked_at.get_mut() = 0;
@@ -232,6 +278,10 @@ impl G {
         saved_sp.set(0);
         *evicted.get_mut() = None;
         cold_queued.set(false);
+        budget.set(BUDGET);
+        abandoned.set(false);
+        unwinding.set(false);
+        mid_unwind.set(false);
         *pins.get_mut() = 0;
         yielder.set(std::ptr::null());
         *home.get_mut() = u16::MAX;
@@ -415,12 +465,51 @@ impl G {
         self.yielder.set(y as *const _);
     }
 
+    /// Whether the goroutine is waiting to be woken: parked, or holding its worker's thread
+    /// while it unwinds (for diagnostics; `is_parked` is the suspended state only).
+    pub(crate) fn is_blocked(&self) -> bool {
+        matches!(self.state.load(Ordering::Acquire), PARKED | PARKED_THREAD)
+    }
+
+    pub(crate) fn set_timer_wait(&self, on: bool) {
+        self.timer_wait.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether it waits on a timer channel now.
+    pub(crate) fn timer_wait(&self) -> bool {
+        self.timer_wait.load(Ordering::Relaxed)
+    }
+
+    /// Spends one unit of the coop budget (an operation that completed, or failed, without
+    /// parking); when the budget is spent, yields, so a goroutine polling with non-blocking
+    /// operations cannot hold its worker forever. Home thread only (the running goroutine).
+    #[inline]
+    pub(crate) fn coop_spend(&self) {
+        let b = self.budget.get();
+        if b > 0 {
+            self.budget.set(b - 1);
+        } else {
+            self.budget.set(BUDGET);
+            self.give_way(Suspend::Yield);
+        }
+    }
+
+    /// Whether it is suspended in the middle of unwinding from its own panic (home thread).
+    pub(crate) fn is_mid_unwind(&self) -> bool {
+        self.mid_unwind.get()
+    }
+
+    /// Marks the goroutine abandoned (its runtime shut down): when its worker next resumes
+    /// it, it unwinds. Home worker only, while it is suspended.
+    pub(crate) fn abandon(&self) {
+        self.abandoned.set(true);
+    }
+
     /// Yields (`Yield` or `YieldToSpawned`): switches out unless the goroutine is unwinding.
-    /// A yield is only a hint, and a switch during an unwind (an abandoned goroutine being
-    /// unwound at shutdown, whose destructors close channels or spawn) would abort the
-    /// process.
+    /// A yield is only a hint, and switching while unwinding would let the other goroutines
+    /// of the worker see the thread's panicking state (see `park`).
     pub(crate) fn give_way(&self, why: Suspend) {
-        if !std::thread::panicking() {
+        if !worker::unwinding_here() {
             self.suspend(why);
         }
     }
@@ -429,14 +518,35 @@ impl G {
     #[inline(never)]
     pub(crate) fn suspend(&self, why: Suspend) {
         self.saved_sp.set(stack_pointer());
+        self.budget.set(BUDGET);
         let y = self.yielder.get();
         debug_assert!(!y.is_null());
         // SAFETY: `yielder` points into this goroutine's own stack, set by its body before
         // any user code ran; we are running on that stack, so it is live.
         unsafe { (*y).suspend(why) };
+        if self.abandoned.get() && !self.unwinding.replace(true) {
+            // Resumed by its worker at shutdown: unwind (the worker catches this at the
+            // goroutine's root; user code that catches it is unwound again at its next
+            // park).
+            std::panic::resume_unwind(Box::new(Abandoned));
+        }
     }
 
     /// Parks the running goroutine `self` (see `park.rs` for the protocol).
+    ///
+    /// # While unwinding
+    ///
+    /// `std::thread::panicking()` is per OS thread and cannot be saved or restored, so a
+    /// goroutine that blocks in a destructor while it unwinds from a panic would make every
+    /// other goroutine of its worker see `panicking() == true` (spurious `std::sync` mutex
+    /// poisoning, skipped checks) if it switched. Such a park holds the worker's thread
+    /// instead (state `PARKED_THREAD`; a wake unparks the thread), so nothing else runs on
+    /// it meanwhile. If the wait outlasts `UNWIND_HOLD` while other goroutines of the
+    /// worker are runnable (one of them may be what it waits for), it switches after all:
+    /// a hang would be worse than the exposure, which lasts until it is resumed.
+    ///
+    /// An abandoned goroutine (being unwound at shutdown) that blocks in a destructor is
+    /// leaked at that point instead (see `Worker::unwind_all`).
     pub(crate) fn park(&self, reason: WaitReason, site: &'static Location<'static>) {
         // A token left by a wake while we ran: consume it instead of parking. (Loaded first:
         // most parks find none, and a load is cheaper than a failing compare-and-swap; a
@@ -448,6 +558,9 @@ impl G {
                 .is_ok()
         {
             return;
+        }
+        if self.abandoned.get() {
+            self.park_abandoned();
         }
         self.wait_reason.store(reason as u8, Ordering::Relaxed);
         self.park_site
@@ -461,15 +574,70 @@ impl G {
                     .into(),
             );
         }
-        match self
-            .state
-            .compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => self.suspend(Suspend::Park),
-            Err(_) => self.state.store(RUNNING, Ordering::Relaxed), // NOTIFIED meanwhile
+        if worker::unwinding_here() {
+            self.park_unwinding();
+        } else {
+            match self
+                .state
+                .compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => self.suspend(Suspend::Park),
+                Err(_) => self.state.store(RUNNING, Ordering::Relaxed), // NOTIFIED meanwhile
+            }
         }
         self.wait_reason
             .store(WaitReason::None as u8, Ordering::Relaxed);
+    }
+
+    /// A park while unwinding from the goroutine's own panic (see `park`).
+    #[cold]
+    fn park_unwinding(&self) {
+        if self
+            .state
+            .compare_exchange(RUNNING, PARKED_THREAD, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            self.state.store(RUNNING, Ordering::Relaxed); // NOTIFIED meanwhile
+            return;
+        }
+        let start = Instant::now();
+        loop {
+            worker::hold_thread(true);
+            std::thread::park_timeout(UNWIND_HOLD);
+            worker::hold_thread(false);
+            if self.state.load(Ordering::Acquire) != PARKED_THREAD {
+                return; // woken (the waker set RUNNING)
+            }
+            // Switch after all when others of this worker may be what it waits for, or
+            // when the runtime shuts down (its worker must get the thread back).
+            let give_way = (start.elapsed() >= UNWIND_HOLD && worker::has_local_work())
+                || self.shared.is_shutdown();
+            if give_way
+                && self
+                    .state
+                    .compare_exchange(PARKED_THREAD, PARKED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+            {
+                self.mid_unwind.set(true);
+                worker::exposed(1);
+                self.suspend(Suspend::Park);
+                worker::exposed(-1);
+                self.mid_unwind.set(false);
+                return;
+            }
+        }
+    }
+
+    /// A park of an abandoned goroutine: unwinds it, or, inside a destructor of that
+    /// unwind, gives it up (its worker leaks it: the rest of its destructors do not run).
+    #[cold]
+    fn park_abandoned(&self) {
+        if std::thread::panicking() {
+            loop {
+                self.suspend(Suspend::Park); // never resumed
+            }
+        }
+        std::panic::resume_unwind(Box::new(Abandoned));
     }
 
     /// Wakes this goroutine if parked, else leaves a token for its next park.
@@ -480,12 +648,13 @@ impl G {
     }
 
     /// The state half of `unpark`: true if the goroutine was parked and the caller must now
-    /// queue it (callers waking many at once batch the queueing).
+    /// queue it (callers waking many at once batch the queueing). A goroutine holding its
+    /// worker's thread (`PARKED_THREAD`) is woken here, by unparking that thread.
     pub(crate) fn wake(&self) -> bool {
         let mut s = self.state.load(Ordering::Acquire);
         loop {
             let next = match s {
-                PARKED => RUNNING,
+                PARKED | PARKED_THREAD => RUNNING,
                 RUNNING => NOTIFIED,
                 _ => return false,
             };
@@ -493,6 +662,10 @@ impl G {
                 .state
                 .compare_exchange(s, next, Ordering::AcqRel, Ordering::Acquire)
             {
+                Ok(_) if s == PARKED_THREAD => {
+                    self.shared.workers[self.home()].unpark_thread();
+                    return false;
+                }
                 Ok(_) => return s == PARKED,
                 Err(actual) => s = actual,
             }

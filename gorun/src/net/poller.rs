@@ -529,6 +529,7 @@ impl<S: Source> Io<S> {
         site: &'static Location<'static>,
         mut f: impl FnMut(&S) -> io::Result<T>,
     ) -> io::Result<T> {
+        park::coop(); // a call that completes at once must not hold the worker forever
         let st = &*self.state;
         // A timeout too large to represent never fires.
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));

@@ -57,6 +57,9 @@ pub(crate) struct Shared {
     failure: Mutex<Option<Deadlock>>,
     /// The leak report, when `leak_check` found goroutines alive as main returned.
     leaks: Mutex<Option<String>>,
+    /// Set once a goroutine was given up at shutdown (see `Worker::unwind_all`) or a worker
+    /// was detached: the runtime then stays allocated for good.
+    leaked: AtomicBool,
 }
 
 /// Diagnostics settings of a runtime (see the `Builder` methods).
@@ -71,6 +74,9 @@ pub(crate) struct Config {
     pub(crate) evict_after: Option<Duration>,
     /// Copy-on-park: resident parked stacks allowed, in bytes (`None`: copy-on-park off).
     pub(crate) resident_budget: Option<usize>,
+    /// A fatal report (deadlock, lock cycle) is printed and the process exits with code 2
+    /// at once (`run`), instead of unwinding and returning it (`try_run`).
+    pub(crate) exit_on_fatal: bool,
 }
 
 impl Shared {
@@ -96,10 +102,23 @@ impl Shared {
             + self.outside_spawned.load(Ordering::Relaxed)
     }
 
-    /// Stops the runtime with a fatal report (the first one wins).
+    /// Stops the runtime with a fatal report (the first one wins). Under `run` the process
+    /// exits here, like Go's: nothing is unwound, so no destructor can delay or swallow the
+    /// report.
     pub(crate) fn fail(&self, report: Deadlock) {
+        if self.config.exit_on_fatal {
+            eprint!("{report}");
+            std::process::exit(2);
+        }
         self.failure.lock().unwrap().get_or_insert(report);
         self.begin_shutdown();
+    }
+
+    /// Keeps the runtime allocated for good (see `leaked`).
+    pub(crate) fn leak(self: &Arc<Self>) {
+        if !self.leaked.swap(true, Ordering::SeqCst) {
+            std::mem::forget(self.clone());
+        }
     }
 
     pub(crate) fn num_goroutine(&self) -> usize {
@@ -222,6 +241,7 @@ impl Builder {
                 lock_cycles_fatal: true,
                 evict_after: Some(Duration::from_millis(100)),
                 resident_budget: Some(16 << 20),
+                exit_on_fatal: false,
             },
         }
     }
@@ -358,10 +378,11 @@ impl Builder {
     /// # Panics
     /// If called from inside a goroutine, or if the runtime cannot start.
     #[track_caller]
-    pub fn run<F, T>(self, f: F) -> T
+    pub fn run<F, T>(mut self, f: F) -> T
     where
         F: FnOnce() -> T,
     {
+        self.config.exit_on_fatal = true;
         match self.try_run(f) {
             Ok(v) => v,
             Err(deadlock) => {
@@ -426,6 +447,7 @@ impl Builder {
             coarse_ns: AtomicU64::new(0),
             failure: Mutex::new(None),
             leaks: Mutex::new(None),
+            leaked: AtomicBool::new(false),
         });
 
         let task = Arc::new(Task::new(f));
@@ -444,13 +466,11 @@ impl Builder {
             body,
         ));
 
-        let mut monitor = Monitor::new(shared.clone());
+        let monitor = Monitor::new(shared.clone());
         // Busy workers must not starve I/O: poll if nobody did during a tick (Go's sysmon).
         let mut io_check = crate::net::poller::StallCheck::default();
-        let timer_thread = shared.timers.start(Box::new(move || {
-            monitor.tick();
-            io_check.tick();
-        }));
+        let monitor = monitor.start(Box::new(move || io_check.tick()));
+        let timer_thread = shared.timers.start();
         let mut deques = deques.into_iter();
         let worker0 = Worker::new(0, shared.clone(), deques.next().unwrap());
         worker::bump(&shared.workers[0].stats.spawned);
@@ -467,11 +487,14 @@ impl Builder {
             .collect();
         worker0.run();
         drop(worker0);
-        for t in threads {
-            t.join().ok();
-        }
+        let all_exited = wait_workers(&shared, threads);
+        monitor.stop();
         shared.timers.stop(timer_thread);
-        final_cleanup(&shared);
+        if all_exited {
+            final_cleanup(&shared);
+        } else {
+            shared.leak(); // a detached worker still uses it
+        }
         if let Some(deadlock) = shared.failure.lock().unwrap().take() {
             return Err(deadlock);
         }
@@ -500,6 +523,37 @@ impl<F: FnOnce() -> T, T> Runnable for MainBody<F, T> {
         // The main goroutine's handle is never dropped before it finishes: no report here.
         let _ = self.0.run_and_publish();
     }
+}
+
+/// How long `run` waits for a worker that makes no progress in its shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(100);
+
+/// Joins the other workers once they have unwound their goroutines. A worker that makes no
+/// progress for `SHUTDOWN_GRACE` (a goroutine in a CPU loop or a blocking system call,
+/// which gorun cannot interrupt) is detached: `run` returns without it, as a Go program
+/// exits; the thread goes on and, if its goroutine ever switches, unwinds its goroutines
+/// and ends; the runtime stays allocated for it. Returns whether every worker exited.
+fn wait_workers(shared: &Shared, threads: Vec<std::thread::JoinHandle<()>>) -> bool {
+    let mut all = true;
+    for (i, t) in threads.into_iter().enumerate() {
+        let w = &shared.workers[i + 1];
+        let progress = || w.stats.switches.load(Ordering::Relaxed);
+        let (mut seen, mut since) = (progress(), Instant::now());
+        while !w.exited.load(Ordering::SeqCst) {
+            if progress() != seen {
+                (seen, since) = (progress(), Instant::now());
+            } else if since.elapsed() > SHUTDOWN_GRACE {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if w.exited.load(Ordering::SeqCst) {
+            t.join().ok();
+        } else {
+            all = false; // dropping the handle detaches the thread
+        }
+    }
+    all
 }
 
 /// Drops whatever is still queued after every worker has exited, breaking the
@@ -700,8 +754,10 @@ pub fn num_goroutine() -> usize {
     worker::with_worker(|w| w.map_or(0, |w| w.shared.num_goroutine()))
 }
 
-/// Lets other goroutines of this worker run, then continues (at once while the goroutine is
-/// unwinding from a panic). On a plain thread it calls `std::thread::yield_now`.
+/// Lets every other runnable goroutine of this worker run first, then continues (Go's
+/// `runtime.Gosched`; see Fairness in the crate docs). Continues at once when nothing else
+/// is runnable here, and while the goroutine unwinds from a panic (a switch would expose
+/// the thread's panicking state). On a plain thread it calls `std::thread::yield_now`.
 pub fn yield_now() {
     worker::with_current_g(|g| match g {
         Some(g) => g.give_way(goroutine::Suspend::Yield),

@@ -8,6 +8,7 @@
 //!  ready    : started goroutines (FIFO)       -
 //!  deque    : unstarted goroutines (newest    stealers take the oldest
 //!             first)
+//!  yielded  : goroutines that yielded (FIFO)  -
 //!  remote   : -                               wakes of goroutines homed here
 //!  injector : (shared by all workers)         unstarted goroutines from outside
 //! ```
@@ -22,8 +23,17 @@
 //! The owner takes the newest unstarted goroutine first, so a tree of goroutines (each
 //! spawning children and waiting for them) runs depth first, with few alive at once (skynet:
 //! ~20 MB instead of ~100-200 MB, and 3x faster, than breadth first); thieves take the
-//! oldest, the biggest subtrees. Every `FAIR_TICKS` the owner takes its own oldest too, so no
-//! unstarted goroutine waits behind an endless stream of newer ones.
+//! oldest, the biggest subtrees.
+//!
+//! # Fairness
+//!
+//! The order is `runnext`, `ready`, the deque (newest first), `yielded`, the injector. A
+//! goroutine that yields (`yield_now`, Go's `Gosched`, or a spawner letting its batch run)
+//! goes to the back of `yielded`, behind everything else runnable here. Every `FAIR_TICKS`
+//! switches one source is served first, in turn: the front of `ready`, of `yielded`, the
+//! injector, and the oldest of the deque. So whatever the other goroutines do (ping-pong
+//! through `runnext`, a stream of wake-ups, an endless spawner), a runnable goroutine at
+//! position `p` of its queue runs within about `4 * FAIR_TICKS * (p + 1)` switches.
 //!
 //! # Idle protocol
 //!
@@ -100,6 +110,8 @@ pub(crate) struct WorkerShared {
     /// `unpark` writes the poller's waker instead of unparking the thread).
     in_poll: AtomicBool,
     thread: OnceLock<Thread>,
+    /// Set when the worker has unwound its goroutines and left its loop (shutdown).
+    pub(crate) exited: AtomicBool,
     /// Counters for the monitor and `metrics()`: written by the owner only (relaxed load +
     /// store, no read-modify-write on the hot path), read by anyone.
     pub(crate) stats: WorkerStats,
@@ -139,6 +151,7 @@ impl WorkerShared {
             sleeping: AtomicBool::new(false),
             in_poll: AtomicBool::new(false),
             thread: OnceLock::new(),
+            exited: AtomicBool::new(false),
             stats: WorkerStats::default(),
         }
     }
@@ -165,6 +178,13 @@ impl WorkerShared {
                 p.wake_blocker();
             }
         } else if let Some(t) = self.thread.get() {
+            t.unpark();
+        }
+    }
+
+    /// Unparks the worker's thread itself (a goroutine holding it, see `G::park`).
+    pub(crate) fn unpark_thread(&self) {
+        if let Some(t) = self.thread.get() {
             t.unpark();
         }
     }
@@ -205,8 +225,19 @@ pub(crate) struct Worker {
     runnext: Cell<Option<Arc<G>>>,
     ready: RefCell<VecDeque<Arc<G>>>,
     deque: Deque<Arc<G>>,
-    /// Spawners that yielded to their spawned goroutines: run once `deque` is empty.
-    spawners: RefCell<VecDeque<Arc<G>>>,
+    /// Goroutines that yielded (`yield_now`, or a spawner letting its new goroutines run):
+    /// served after `ready` and the deque (see Fairness).
+    yielded: RefCell<VecDeque<Arc<G>>>,
+    /// Goroutines suspended in the middle of unwinding from their own panic: while any is,
+    /// `std::thread::panicking()` on this thread says nothing about the running one (see
+    /// `G::park`).
+    exposed: Cell<u32>,
+    /// Whether the thread was already panicking when the worker started (`run` called
+    /// from a destructor, or a panic count left behind by an earlier runtime's leaked
+    /// goroutine): then `panicking()` says nothing about the running goroutine either.
+    panicking_at_start: Cell<bool>,
+    /// Whether `hold_thread` set `sleeping` (the running goroutine holds the thread).
+    holding: Cell<bool>,
     /// Goroutines spawned by the running goroutine since it was switched in.
     spawn_run: Cell<u32>,
     /// Control blocks of finished goroutines, reused by the next spawns here (saves an
@@ -222,6 +253,24 @@ pub(crate) struct Worker {
     stack_cache: RefCell<Vec<SlotStack>>,
     tick: Cell<u32>,
     rng: Cell<u64>,
+}
+
+/// Sets `WORKER` for the life of `Worker::run`, and clears both thread-locals however it
+/// ends.
+struct ThreadLocals;
+
+impl ThreadLocals {
+    fn set(w: &Worker) -> ThreadLocals {
+        WORKER.with(|c| c.set(w as *const Worker));
+        ThreadLocals
+    }
+}
+
+impl Drop for ThreadLocals {
+    fn drop(&mut self) {
+        WORKER.with(|c| c.set(std::ptr::null()));
+        CURRENT.with(|c| c.set(std::ptr::null()));
+    }
 }
 
 thread_local! {
@@ -293,9 +342,48 @@ pub(crate) fn with_current_g<R>(f: impl FnOnce(Option<&G>) -> R) -> R {
     f(unsafe { g.as_ref() })
 }
 
-/// Whether the running goroutine is being unwound because its runtime shut down.
-pub(crate) fn abandoned() -> bool {
+/// Whether the running goroutine's runtime is shutting down.
+pub(crate) fn shutting_down() -> bool {
     with_current_g(|g| g.is_some_and(|g| g.shared.is_shutdown()))
+}
+
+/// Whether the running goroutine is unwinding from its own panic, as far as this thread can
+/// tell (see `G::park`): the thread panics, and no other goroutine or earlier code left it
+/// panicking.
+pub(crate) fn unwinding_here() -> bool {
+    std::thread::panicking()
+        && with_worker(|w| w.is_some_and(|w| !w.panicking_at_start.get() && w.exposed.get() == 0))
+}
+
+/// Counts goroutines suspended mid-unwind on this worker (`G::park`).
+pub(crate) fn exposed(delta: i32) {
+    with_worker(|w| {
+        if let Some(w) = w {
+            w.exposed.set(w.exposed.get().wrapping_add_signed(delta));
+        }
+    });
+}
+
+/// Whether goroutines other than the running one are runnable on this worker.
+pub(crate) fn has_local_work() -> bool {
+    with_worker(|w| w.is_some_and(|w| !w.idle() || w.me().has_remote()))
+}
+
+/// The running goroutine holds this worker's thread while it waits (`G::park` while
+/// unwinding) or stops doing so. While it holds it with nothing else runnable here, the
+/// worker counts as asleep: wake-ups queued for it unpark the thread (so the goroutine can
+/// give way), and the deadlock detector may see the whole program asleep.
+pub(crate) fn hold_thread(on: bool) {
+    with_worker(|w| {
+        let Some(w) = w else { return };
+        let me = w.me();
+        if on && w.idle() && !me.has_remote() {
+            me.sleeping.store(true, Ordering::SeqCst);
+            w.holding.set(true);
+        } else if !on && w.holding.replace(false) {
+            me.sleeping.store(false, Ordering::SeqCst);
+        }
+    });
 }
 
 /// Queues a woken, started goroutine on its home worker.
@@ -320,12 +408,8 @@ pub(crate) fn schedule(g: Arc<G>) {
 
 /// Queues many woken goroutines (from the timer thread, or whoever polled the netpoller):
 /// grouped by home worker, one lock and one wake-up each; those homed on the calling
-/// worker go straight to its own ready queue.
-pub(crate) fn schedule_batch(mut gs: Vec<Arc<G>>) {
-    schedule_drain(&mut gs);
-}
-
-/// [`schedule_batch`], leaving `gs` empty with its allocation (for a caller that reuses it).
+/// worker go straight to its own ready queue. Leaves `gs` empty with its allocation (for a
+/// caller that reuses it).
 pub(crate) fn schedule_drain(gs: &mut Vec<Arc<G>>) {
     gs.sort_unstable_by_key(|g| (Arc::as_ptr(&g.shared) as usize, g.home()));
     let mut rest = &gs[..];
@@ -357,7 +441,10 @@ impl Worker {
             runnext: Cell::new(None),
             ready: RefCell::new(VecDeque::new()),
             deque,
-            spawners: RefCell::new(VecDeque::new()),
+            yielded: RefCell::new(VecDeque::new()),
+            exposed: Cell::new(0),
+            panicking_at_start: Cell::new(false),
+            holding: Cell::new(false),
             spawn_run: Cell::new(0),
             stack_cache: RefCell::new(Vec::new()),
             cold: RefCell::new(VecDeque::new()),
@@ -395,7 +482,9 @@ impl Worker {
         self.me().thread.set(std::thread::current()).ok();
         let _owned = crate::diag::deadlock::OwnedThread::register();
         let _alt = overflow::init_thread();
-        WORKER.with(|w| w.set(self as *const Worker));
+        self.panicking_at_start.set(std::thread::panicking());
+        // Reset on every way out, so this thread can run a runtime again.
+        let _tls = ThreadLocals::set(self);
         while !self.shared.is_shutdown() {
             match self.next_local().or_else(|| self.search()) {
                 Some(g) => self.run_g(g),
@@ -403,7 +492,7 @@ impl Worker {
             }
         }
         self.unwind_all();
-        WORKER.with(|w| w.set(std::ptr::null()));
+        self.me().exited.store(true, Ordering::SeqCst);
     }
 
     fn next_local(&self) -> Option<Arc<G>> {
@@ -412,18 +501,12 @@ impl Worker {
         if t.is_multiple_of(FAIR_TICKS) {
             self.evict_old(8);
             self.drain_remote();
-            if let Some(g) = self.ready.borrow_mut().pop_front() {
-                return Some(g);
-            }
-            if let Some(g) = self.spawners.borrow_mut().pop_front() {
-                return Some(g);
-            }
-            if let Some(g) = self.steal_injector() {
-                return Some(g);
-            }
-            // The deque's oldest too: the owner takes the newest first (depth first).
-            if let Steal::Success(g) = self.me().stealer.steal() {
-                return Some(g);
+            // Each source in turn is served first (see Fairness in the module docs).
+            let turn = (t / FAIR_TICKS) % 4;
+            for k in 0..4 {
+                if let Some(g) = self.take_fair((turn + k) % 4) {
+                    return Some(g);
+                }
             }
         }
         if self.me().has_remote.load(Ordering::Relaxed) {
@@ -438,10 +521,24 @@ impl Worker {
         if let Some(g) = self.deque.pop() {
             return Some(g);
         }
-        if let Some(g) = self.spawners.borrow_mut().pop_front() {
+        if let Some(g) = self.yielded.borrow_mut().pop_front() {
             return Some(g);
         }
         self.steal_injector()
+    }
+
+    /// The fairness step's sources, by number.
+    fn take_fair(&self, source: u32) -> Option<Arc<G>> {
+        match source {
+            0 => self.ready.borrow_mut().pop_front(),
+            1 => self.yielded.borrow_mut().pop_front(),
+            2 => self.steal_injector(),
+            // The deque's oldest: the owner otherwise takes the newest first.
+            _ => match self.me().stealer.steal() {
+                Steal::Success(g) => Some(g),
+                _ => None,
+            },
+        }
     }
 
     /// Counts a spawn by the running goroutine; true when it should now yield to the
@@ -579,7 +676,7 @@ impl Worker {
         let coro = unsafe { g.coro_mut() }.expect("started goroutine has a coroutine");
         let stats = &self.me().stats;
         // Started goroutines queued here; the monitor adds the stealable ones itself.
-        let backlog = self.ready.borrow().len() + self.spawners.borrow().len();
+        let backlog = self.ready.borrow().len() + self.yielded.borrow().len();
         stats.backlog.store(backlog as u64, Ordering::Relaxed);
         stats
             .spawned_at_switch
@@ -601,9 +698,8 @@ impl Worker {
         stats.running.store(0, Ordering::Relaxed);
         CURRENT.with(|c| c.set(std::ptr::null()));
         match result {
-            CoroutineResult::Yield(Suspend::Yield) => self.ready.borrow_mut().push_back(g),
-            CoroutineResult::Yield(Suspend::YieldToSpawned) => {
-                self.spawners.borrow_mut().push_back(g)
+            CoroutineResult::Yield(Suspend::Yield | Suspend::YieldToSpawned) => {
+                self.yielded.borrow_mut().push_back(g)
             }
             CoroutineResult::Yield(Suspend::Park) => {
                 bump(&stats.parks);
@@ -618,7 +714,7 @@ impl Worker {
         self.runnext_is_empty()
             && self.ready.borrow().is_empty()
             && self.deque.is_empty()
-            && self.spawners.borrow().is_empty()
+            && self.yielded.borrow().is_empty()
     }
 
     /// Whether no other goroutine could run here now (and the scheduler has nothing to do
@@ -783,30 +879,69 @@ impl Worker {
         add(&stats.evicted_bytes, bytes);
     }
 
-    /// At shutdown: unwinds every goroutine still homed here, on this thread.
-    /// They stay registered; `run` clears the registry once every worker is done.
+    /// At shutdown: unwinds every goroutine still homed here, on this thread (their
+    /// destructors run where they lived).
+    ///
+    /// Each is resumed once, marked abandoned, and unwinds from its park (or yield) with the
+    /// `Abandoned` payload, caught at its root. One that blocks in a destructor during that
+    /// unwind is leaked where it stands, as is one suspended in the middle of unwinding from
+    /// its own panic (resuming it to unwind again would panic inside a destructor): such a
+    /// goroutine never runs again, its remaining destructors do not run, and its stack
+    /// stays mapped for good (the runtime is leaked: something may still point into that
+    /// stack). Go runs nothing at exit; gorun runs every destructor that can complete.
     fn unwind_all(&self) {
+        let stats = &self.me().stats;
         for g in self.shared.registry.snapshot() {
             if g.home() != self.index {
                 continue;
             }
+            if g.is_mid_unwind() {
+                self.leak(&g);
+                continue;
+            }
+            g.abandon();
             CURRENT.with(|c| c.set(Arc::as_ptr(&g)));
             // SAFETY: home thread, the goroutine is suspended; its stack must be resident
             // to unwind.
             unsafe { g.restore() };
             // SAFETY: home thread, no other borrow of the coroutine.
-            let coro = unsafe { g.take_coro() };
-            drop(coro); // forced unwind runs the goroutine's destructors on its stack
+            let coro = unsafe { g.coro_mut() }.expect("a registered goroutine has started");
+            let finished = loop {
+                bump(&stats.switches);
+                match coro.resume(()) {
+                    CoroutineResult::Return(()) => break true,
+                    // Blocked in a destructor while unwinding: given up (see above).
+                    CoroutineResult::Yield(Suspend::Park) => break false,
+                    // It caught the unwind and yielded: resume it (its next park unwinds
+                    // it again).
+                    CoroutineResult::Yield(_) => {}
+                }
+            };
             CURRENT.with(|c| c.set(std::ptr::null()));
+            if finished {
+                self.finish(g);
+            } else {
+                self.leak(&g);
+            }
         }
         // Unstarted goroutines: dropping them drops their closures.
         self.runnext.take();
         self.ready.borrow_mut().clear();
-        self.spawners.borrow_mut().clear();
+        self.yielded.borrow_mut().clear();
         self.cold.borrow_mut().clear();
         self.g_cache.borrow_mut().clear();
         while self.deque.pop().is_some() {}
         drop(self.take_all_remote());
+    }
+
+    /// Gives up a goroutine that cannot be unwound (see `unwind_all`): it leaves the
+    /// registry, its coroutine is forgotten, and the runtime (with its stack mappings) is
+    /// kept alive for good.
+    fn leak(&self, g: &Arc<G>) {
+        // SAFETY: home thread, the goroutine is suspended and nobody borrows its coroutine.
+        std::mem::forget(unsafe { g.take_coro() });
+        self.shared.registry.remove(g);
+        self.shared.leak();
     }
 
     fn take_all_remote(&self) -> Vec<Arc<G>> {

@@ -342,6 +342,7 @@ impl<T: ?Sized> Mutex<T> {
     #[inline]
     #[track_caller]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        crate::park::coop();
         if self.raw.try_lock(Location::caller()) {
             Some(MutexGuard::new(self))
         } else {

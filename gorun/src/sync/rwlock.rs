@@ -316,6 +316,7 @@ impl<T: ?Sized> RwLock<T> {
 
     /// Locks for reading if no writer holds or waits for the lock.
     pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
+        crate::park::coop();
         self.raw.try_read().then(|| RwLockReadGuard {
             lock: self,
             _not_send: PhantomData,
@@ -325,6 +326,7 @@ impl<T: ?Sized> RwLock<T> {
     /// Locks for writing if the lock is free.
     #[track_caller]
     pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
+        crate::park::coop();
         self.raw
             .try_write(Location::caller())
             .then(|| RwLockWriteGuard {

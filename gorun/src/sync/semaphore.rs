@@ -110,6 +110,7 @@ impl Semaphore {
     }
 
     fn try_take(&self) -> bool {
+        crate::park::coop();
         let mut q = self.queue.lock();
         let free = q.is_empty() && *q > 0;
         if free {

@@ -68,7 +68,7 @@ fn process_timers() -> &'static Timers {
     static STARTED: std::sync::Once = std::sync::Once::new();
     let timers = TIMERS.get_or_init(Timers::new);
     // The thread runs as long as the process; its handle is not needed.
-    STARTED.call_once(|| drop(timers.start(Box::new(|| {}))));
+    STARTED.call_once(|| drop(timers.start()));
     timers
 }
 
@@ -298,7 +298,8 @@ impl fmt::Debug for Ticker {
 }
 
 /// A channel that receives the current time once `deadline` has passed (at once if it
-/// has): [`after`](crate::after) with an `Instant`. Never closed.
+/// has): [`after`](crate::after) with an `Instant`. Never closed; in a runtime, dropping
+/// the receiver before then disarms the timer.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -311,11 +312,14 @@ impl fmt::Debug for Ticker {
 /// ```
 pub fn at(deadline: Instant) -> Receiver<Instant> {
     let (tx, rx) = timer_chan(1);
-    Clock::current().add(
-        deadline,
-        TimerAction::Call(Box::new(move || {
-            let _ = tx.try_send(Instant::now());
-        })),
-    );
+    let clock = Clock::current();
+    let send = move || {
+        let _ = tx.try_send(Instant::now());
+    };
+    let timer = clock.add(deadline, TimerAction::Call(Box::new(send)));
+    if let (Clock::Runtime(shared), Some(timer)) = (&clock, timer) {
+        // As `after`: dropping the receiver disarms the timer.
+        super::disarm_on_drop(&rx, shared, timer);
+    }
     rx
 }

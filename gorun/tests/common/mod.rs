@@ -23,17 +23,50 @@ pub struct ChildOutput {
 
 /// Runs the test `name` of the current test binary in a child process.
 pub fn run_child(name: &str) -> ChildOutput {
+    run_child_within(name, std::time::Duration::from_secs(600))
+}
+
+/// Runs the test `name` in a child process, killing it (and failing) if it has not ended
+/// within `limit`: for programs whose failure mode is a hang. The limit is generous; it
+/// is not a timing assertion.
+pub fn run_child_within(name: &str, limit: std::time::Duration) -> ChildOutput {
     let exe = std::env::current_exe().expect("test binary path");
-    let out = Command::new(exe)
+    let mut child = Command::new(exe)
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, "1")
         .env("RUST_BACKTRACE", "0")
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run child test");
+    let read = |mut r: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = r.read_to_end(&mut s);
+            String::from_utf8_lossy(&s).into_owned()
+        })
+    };
+    let out = read(Box::new(child.stdout.take().unwrap()));
+    let err = read(Box::new(child.stderr.take().unwrap()));
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait for child") {
+            break st;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "child test {name} hung (killed after {limit:?}); stderr:\n{}",
+                err.join().unwrap()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     ChildOutput {
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
     }
 }
 

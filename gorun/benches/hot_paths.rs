@@ -30,7 +30,7 @@ fn spawn_wg() {
     gorun::run(|| {
         let wg = WaitGroup::new();
         for _ in 0..N {
-            wg.go(|| {});
+            drop(wg.go(|| {}));
         }
         wg.wait();
     })
@@ -135,11 +135,11 @@ fn mutex_counter() {
     gorun::run(|| {
         let wg = WaitGroup::new();
         for _ in 0..1000 {
-            wg.go(|| {
+            drop(wg.go(|| {
                 for _ in 0..1000 {
                     *COUNT.lock() += 1;
                 }
-            });
+            }));
         }
         wg.wait();
     })

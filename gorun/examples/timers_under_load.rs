@@ -70,14 +70,14 @@ fn lateness(n: usize) {
         let contenders = WaitGroup::new();
         for i in 0..n {
             let (stop, locks) = (stop.clone(), locks.clone());
-            contenders.go(move || {
+            drop(contenders.go(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let mut g = locks[i % 16].lock();
                     *g += 1;
                     gorun::yield_now();
                     drop(g);
                 }
-            });
+            }));
         }
         gorun::sleep(Duration::from_millis(200)); // let the contention build up
         let (tx, rx) = gorun::chan::<Vec<Duration>>(200);

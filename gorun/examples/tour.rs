@@ -22,7 +22,7 @@ fn main() {
     // 1. Workers: start five goroutines and wait for all of them with a WaitGroup.
     let wg = WaitGroup::new();
     for id in 1..=5 {
-        wg.go(move || worker(id)); // add(1), go, done() when worker returns
+        drop(wg.go(move || worker(id))); // add(1), go, done() when worker returns
     }
     wg.wait();
     println!("All workers finished.");
@@ -32,7 +32,7 @@ fn main() {
     //    compile.
     let wg = WaitGroup::new();
     for _ in 0..1000 {
-        wg.go(|| *COUNTER.lock() += 1);
+        drop(wg.go(|| *COUNTER.lock() += 1));
     }
     wg.wait();
     println!("Counter: {}", *COUNTER.lock());

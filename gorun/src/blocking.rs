@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::park::{self, WaitReason};
-use crate::runtime::worker;
+use crate::runtime::{worker, Handle};
 
 const MAX_THREADS: usize = 512;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -90,7 +90,8 @@ struct Slot<T> {
 /// Runs a blocking closure (file I/O, a blocking library call, CPU-heavy work) on the
 /// blocking pool and parks the calling goroutine until it returns, so the worker keeps
 /// running other goroutines. On a plain thread, `f` simply runs there. A panic in `f` is
-/// resumed in the caller.
+/// resumed in the caller. Inside `f`, [`go`](crate::go) and [`Handle::current`] reach the
+/// caller's runtime.
 ///
 /// ```
 /// gorun::run(|| {
@@ -111,8 +112,13 @@ where
     let slot = Arc::new(Mutex::new(Slot { result: None }));
     let done = slot.clone();
     let me = park::current();
+    let handle = Handle::try_current();
     pool().submit(Box::new(move || {
-        let r = panic::catch_unwind(AssertUnwindSafe(f));
+        // `go` and `Handle::current` in `f` reach the caller's runtime.
+        let r = match handle {
+            Some(h) => h.enter(|| panic::catch_unwind(AssertUnwindSafe(f))),
+            None => panic::catch_unwind(AssertUnwindSafe(f)),
+        };
         done.lock().unwrap().result = Some(r);
         me.unpark();
     }));

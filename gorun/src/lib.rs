@@ -31,7 +31,9 @@
 //!   [`go`] starts more goroutines. When the main goroutine returns, the program is done:
 //!   goroutines still running are abandoned, as in Go (see [Shutdown](#shutdown)).
 //! - A goroutine never changes OS thread once started, so `!Send` values such as `Rc` may
-//!   live on its stack across blocking calls, and thread-locals behave.
+//!   live on its stack across blocking calls, and thread-locals stay valid. But a
+//!   `thread_local!` is shared by every goroutine that runs on the same worker thread:
+//!   per-goroutine state (a request id, a tracing span) belongs in [`goroutine_local!`].
 //! - Blocking system calls belong in [`blocking`]; a long CPU loop should call
 //!   [`yield_now`] now and then: scheduling is cooperative (see [Fairness](#fairness)).
 //! - A panic in a goroutine is returned by [`JoinHandle::join`]; if the handle was dropped,
@@ -39,7 +41,18 @@
 //!   `fatal error: stack overflow` with the goroutine's id and creation site.
 //!
 //! Network I/O goes through [`net`]: sockets with std's API whose blocking calls park
-//! the goroutine until the netpoller sees the socket ready.
+//! the goroutine until the netpoller sees the socket ready; [`io::Async`] does the same for
+//! any file descriptor (pipes, terminals).
+//!
+//! More of what real programs need:
+//!
+//! - [`Handle`]: start goroutines from plain threads (`Handle::current()` in the runtime,
+//!   moved to the thread); [`go`] also works inside [`blocking`].
+//! - [`scope`]: goroutines that borrow from the caller, all joined before it returns.
+//! - [`Context`] and [`ErrGroup`]: Go's cancellation (`done()` works in [`select!`]) and
+//!   errgroup.
+//! - [`Timer`], [`Ticker`] and [`at`]: timers that stop and reset with Go 1.23's rules.
+//! - [`goroutine_local!`]: per-goroutine values, where `thread_local!` is per worker.
 //!
 //! Data races do not compile: goroutines take `Send + 'static` closures, so shared state
 //! needs `Arc` plus a lock or an atomic.
@@ -189,7 +202,8 @@
 //! receiver takes the value), `chan::<T>(n)` buffers `n` values. Both ends clone; dropping
 //! the last [`Sender`] (or calling [`Sender::close`]) closes the channel, and receivers drain
 //! what is buffered and then get `Err`, so `for v in &rx` is Go's `for v := range ch`.
-//! [`select!`] waits on several operations at once, with crossbeam-channel's syntax; [`after`],
+//! [`select!`] waits on several operations at once, with crossbeam-channel's syntax
+//! ([`select_biased!`] prefers earlier cases); [`after`],
 //! [`tick`] and [`never()`] make timer channels and a never-ready one (Go's nil channel). They
 //! work between goroutines and plain OS threads alike.
 //!
@@ -228,14 +242,21 @@
 //! });
 //! ```
 
+#![warn(missing_debug_implementations)]
+
 mod blocking;
 mod bridge;
 mod chan;
+mod context;
 mod diag;
+mod errgroup;
 mod goroutine;
+pub mod io;
+mod local;
 pub mod net;
 mod park;
 mod runtime;
+mod scope;
 mod shim;
 mod stack;
 pub mod sync;
@@ -251,13 +272,17 @@ pub use chan::{
     SelectTimeoutError, SelectedOperation, SendError, SendFuture, SendTimeoutError, Sender,
     TryIter, TryRecvError, TrySelectError, TrySendError,
 };
+pub use context::{Cancel, Context, ContextError};
 pub use diag::{dump, metrics, Deadlock, Metrics};
+pub use errgroup::{BoxError, ErrGroup};
 pub use goroutine::JoinHandle;
 pub use gorun_macros::{main, test};
+pub use local::LocalKey;
 pub use runtime::{
-    current_id, go, num_goroutine, pin_stack, run, yield_now, Builder, GoBuilder, StackPin,
+    current_id, go, num_goroutine, pin_stack, run, yield_now, Builder, GoBuilder, Handle, StackPin,
 };
-pub use time::{after, sleep, tick};
+pub use scope::{scope, Scope, ScopedJoinHandle};
+pub use time::{after, at, sleep, tick, Ticker, Timer};
 
 #[doc(hidden)]
 pub mod __private {

@@ -30,3 +30,33 @@ fn thread_safe_types() {
     sync::<gorun::net::TcpStream>();
     sync::<MutexGuard<'static, u8>>();
 }
+
+#[test]
+fn thread_safe_types_of_the_wider_api() {
+    send::<gorun::Handle>();
+    sync::<gorun::Handle>();
+    send::<gorun::Context>();
+    sync::<gorun::Context>();
+    send::<gorun::Cancel>();
+    sync::<gorun::Cancel>();
+    send::<gorun::ErrGroup>();
+    sync::<gorun::ErrGroup>();
+    send::<gorun::ErrGroup<String>>();
+    sync::<gorun::ErrGroup<String>>();
+    send::<gorun::Timer>();
+    sync::<gorun::Timer>();
+    send::<gorun::Ticker>();
+    sync::<gorun::Ticker>();
+    send::<gorun::ScopedJoinHandle<'static, u32>>();
+    sync::<gorun::ScopedJoinHandle<'static, u32>>();
+    sync::<gorun::Scope<'static, 'static>>();
+    sync::<gorun::LocalKey<std::cell::Cell<u32>>>();
+    send::<gorun::sync::LazyLock<Vec<u8>>>();
+    sync::<gorun::sync::LazyLock<Vec<u8>>>();
+    send::<gorun::sync::OwnedSemaphorePermit>();
+    sync::<gorun::sync::OwnedSemaphorePermit>();
+    send::<gorun::net::unix::UnixDatagram>();
+    sync::<gorun::net::unix::UnixDatagram>();
+    send::<gorun::io::Async<std::io::PipeReader>>();
+    sync::<gorun::io::Async<std::io::PipeReader>>();
+}

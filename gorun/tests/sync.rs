@@ -26,11 +26,11 @@ fn seed_workers_with_waitgroup() {
         let wg = WaitGroup::new();
         for id in 1..=5 {
             let log = log.clone();
-            wg.go(move || {
+            drop(wg.go(move || {
                 log.lock().push(format!("Worker {id} starting"));
                 gorun::sleep(Duration::from_millis(1));
                 log.lock().push(format!("Worker {id} done"));
-            });
+            }));
         }
         wg.wait();
         log.lock().push("All workers finished.".to_string());
@@ -50,9 +50,9 @@ fn seed_counter_1000_goroutines() {
     gorun::run(|| {
         let wg = WaitGroup::new();
         for _ in 0..1000 {
-            wg.go(|| {
+            drop(wg.go(|| {
                 *COUNTER.lock() += 1;
-            });
+            }));
         }
         wg.wait();
         assert_eq!(*COUNTER.lock(), 1000);
@@ -167,14 +167,14 @@ fn mutex_mixed_goroutines_and_threads() {
         let wg = WaitGroup::new();
         for _ in 0..20 {
             let m = m2.clone();
-            wg.go(move || {
+            drop(wg.go(move || {
                 for i in 0..200 {
                     *m.lock() += 1;
                     if i % 16 == 0 {
                         gorun::yield_now();
                     }
                 }
-            });
+            }));
         }
         wg.wait();
     });
@@ -282,7 +282,7 @@ fn rwlock_mixed_stress() {
         let wg = WaitGroup::new();
         for i in 0..20 {
             let l = l.clone();
-            wg.go(move || {
+            drop(wg.go(move || {
                 for j in 0..200 {
                     if (i + j) % 4 == 0 {
                         let mut g = l.write();
@@ -295,7 +295,7 @@ fn rwlock_mixed_stress() {
                         gorun::yield_now();
                     }
                 }
-            });
+            }));
         }
         let t = {
             let l = l.clone();
@@ -326,14 +326,14 @@ fn once_runs_once_concurrently() {
     gorun::run(|| {
         let wg = WaitGroup::new();
         for _ in 0..50 {
-            wg.go(|| {
+            drop(wg.go(|| {
                 ONCE.call_once(|| {
                     gorun::sleep(Duration::from_millis(2));
                     RUNS.fetch_add(1, Ordering::SeqCst);
                 });
                 // Everyone returns only after the run finished.
                 assert_eq!(RUNS.load(Ordering::SeqCst), 1);
-            });
+            }));
         }
         wg.wait();
     });
@@ -462,13 +462,13 @@ fn semaphore_limits_concurrency() {
         let wg = WaitGroup::new();
         for _ in 0..30 {
             let (sem, inside) = (sem.clone(), inside.clone());
-            wg.go(move || {
+            drop(wg.go(move || {
                 let _p = sem.acquire();
                 let n = inside.fetch_add(1, Ordering::SeqCst) + 1;
                 assert!(n <= 3);
                 gorun::yield_now();
                 inside.fetch_sub(1, Ordering::SeqCst);
-            });
+            }));
         }
         wg.wait();
         assert_eq!(sem.available_permits(), 3);
@@ -507,7 +507,7 @@ fn barrier_rounds() {
                     body()
                 });
             } else {
-                wg.go(body);
+                drop(wg.go(body));
             }
         }
         wg.wait();
@@ -542,7 +542,7 @@ fn static_locks_survive_abandoned_waiters() {
     gorun::run(|| {
         let wg = WaitGroup::new();
         for _ in 0..20 {
-            wg.go(|| {
+            drop(wg.go(|| {
                 for i in 0..100 {
                     *SHARED.lock() += 1;
                     *SHARED_RW.write() += 1;
@@ -551,7 +551,7 @@ fn static_locks_survive_abandoned_waiters() {
                         gorun::yield_now();
                     }
                 }
-            });
+            }));
         }
         wg.wait();
     });

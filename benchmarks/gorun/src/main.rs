@@ -120,12 +120,12 @@ mod chan_workloads {
         let start = Instant::now();
         for _ in 0..n {
             let (rx, ready, woken) = (rx.clone(), ready.clone(), woken.clone());
-            wg.go(move || {
+            drop(wg.go(move || {
                 ready.fetch_add(1, Relaxed);
                 // Err once every sender is gone: that is the release.
                 let _ = rx.recv();
                 woken.fetch_add(1, Relaxed);
-            });
+            }));
         }
         drop(rx);
         while ready.load(Relaxed) < n {

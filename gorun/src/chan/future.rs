@@ -109,6 +109,7 @@ impl<T> Chan<T> {
             Err(TryRecv::Empty) => {
                 let w = async_waiter(cx.waker(), None);
                 g.recvq.push_back(w.clone());
+                g.notify(); // a receiver waits: a send can complete (`Select::ready`)
                 *pending = Some(w);
                 Poll::Pending
             }
@@ -154,6 +155,7 @@ impl<T> Chan<T> {
             Err(TrySend::Full(v)) => {
                 let w = async_waiter(cx.waker(), Some(v));
                 g.sendq.push_back(w.clone());
+                g.notify(); // a sender waits: a receive can complete (`Select::ready`)
                 *pending = Some(w);
                 Poll::Pending
             }
@@ -174,7 +176,10 @@ impl<T> Chan<T> {
                     drop(g);
                     next.wake();
                 }
-                Err(v) => g.buf.push_front(v),
+                Err(v) => {
+                    g.buf.push_front(v);
+                    g.notify();
+                }
             }
         }
     }

@@ -74,6 +74,13 @@ impl<T> Sender<T> {
     /// Sends `v`, parking while the buffer is full (or, unbuffered, until a receiver takes
     /// it). Fails with the value back if the channel is closed or every receiver is gone,
     /// also when that happens while parked.
+    ///
+    /// # A closed channel
+    /// Go panics on a send to a closed channel; gorun returns the value in an error instead,
+    /// the same way from every send: `send` with [`SendError`], `try_send` with
+    /// [`TrySendError::Closed`], `send_timeout` with [`SendTimeoutError::Closed`]. A
+    /// channel whose receivers are all gone fails the same way, as `Disconnected` (a
+    /// `SendError` covers both; [`is_closed`](Sender::is_closed) tells them apart).
     #[track_caller]
     pub fn send(&self, v: T) -> Result<(), SendError<T>> {
         self.chan
@@ -267,6 +274,24 @@ impl<T> fmt::Debug for Receiver<T> {
     }
 }
 
+impl<T> fmt::Debug for Iter<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("Iter { .. }")
+    }
+}
+
+impl<T> fmt::Debug for TryIter<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("TryIter { .. }")
+    }
+}
+
+impl<T> fmt::Debug for IntoIter<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("IntoIter { .. }")
+    }
+}
+
 /// Blocking iterator from [`Receiver::iter`].
 pub struct Iter<'a, T> {
     rx: &'a Receiver<T>,
@@ -322,6 +347,25 @@ impl<T> IntoIterator for Receiver<T> {
 }
 
 /// The channel is closed or every receiver is gone; the value comes back.
+///
+/// Converts into [`TrySendError`] and [`SendTimeoutError`] (as `Disconnected`) and, like
+/// every channel error, into `Box<dyn Error>`, so `?` works across them.
+///
+/// ```
+/// use gorun::{Sender, TrySendError};
+///
+/// fn forward(tx: &Sender<u32>, v: u32) -> Result<(), TrySendError<u32>> {
+///     tx.send(v)?; // a SendError converts
+///     tx.try_send(v + 1)
+/// }
+///
+/// let (tx, rx) = gorun::chan::<u32>(1);
+/// let err = forward(&tx, 1).unwrap_err(); // the second value does not fit
+/// assert!(err.is_full());
+/// assert_eq!(rx.recv(), Ok(1));
+/// tx.close();
+/// assert!(forward(&tx, 1).unwrap_err().is_disconnected());
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy)]
 pub struct SendError<T>(pub T);
 
@@ -352,8 +396,11 @@ pub enum TryRecvError {
 /// Why [`Sender::send_timeout`] failed; the value comes back.
 #[derive(PartialEq, Eq, Clone, Copy)]
 pub enum SendTimeoutError<T> {
+    /// No room (or no receiver) before the deadline.
     Timeout(T),
-    /// The channel is closed or every receiver is gone.
+    /// The channel was closed.
+    Closed(T),
+    /// Every receiver is gone.
     Disconnected(T),
 }
 
@@ -379,8 +426,19 @@ impl<T> TrySendError<T> {
             TrySendError::Full(v) | TrySendError::Closed(v) | TrySendError::Disconnected(v) => v,
         }
     }
+    /// Whether the buffer was full (or, unbuffered, no receiver was waiting).
     pub fn is_full(&self) -> bool {
         matches!(self, TrySendError::Full(_))
+    }
+
+    /// Whether the channel was closed.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, TrySendError::Closed(_))
+    }
+
+    /// Whether every receiver is gone.
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, TrySendError::Disconnected(_))
     }
 }
 
@@ -388,8 +446,73 @@ impl<T> SendTimeoutError<T> {
     /// The value that was not sent.
     pub fn into_inner(self) -> T {
         match self {
-            SendTimeoutError::Timeout(v) | SendTimeoutError::Disconnected(v) => v,
+            SendTimeoutError::Timeout(v)
+            | SendTimeoutError::Closed(v)
+            | SendTimeoutError::Disconnected(v) => v,
         }
+    }
+
+    /// Whether the deadline passed.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, SendTimeoutError::Timeout(_))
+    }
+
+    /// Whether the channel was closed.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, SendTimeoutError::Closed(_))
+    }
+
+    /// Whether every receiver is gone.
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, SendTimeoutError::Disconnected(_))
+    }
+}
+
+impl TryRecvError {
+    /// Whether nothing was there to receive (the channel is still open).
+    pub fn is_empty(&self) -> bool {
+        matches!(self, TryRecvError::Empty)
+    }
+
+    /// Whether the channel is closed and drained.
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, TryRecvError::Disconnected)
+    }
+}
+
+impl RecvTimeoutError {
+    /// Whether the deadline passed.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, RecvTimeoutError::Timeout)
+    }
+
+    /// Whether the channel is closed and drained.
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, RecvTimeoutError::Disconnected)
+    }
+}
+
+impl<T> From<SendError<T>> for TrySendError<T> {
+    fn from(e: SendError<T>) -> Self {
+        TrySendError::Disconnected(e.0)
+    }
+}
+
+impl<T> From<SendError<T>> for SendTimeoutError<T> {
+    fn from(e: SendError<T>) -> Self {
+        SendTimeoutError::Disconnected(e.0)
+    }
+}
+
+impl From<RecvError> for TryRecvError {
+    fn from(_: RecvError) -> Self {
+        TryRecvError::Disconnected
+    }
+}
+
+impl From<RecvError> for RecvTimeoutError {
+    fn from(_: RecvError) -> Self {
+        RecvTimeoutError::Disconnected
     }
 }
 
@@ -411,6 +534,7 @@ impl<T> fmt::Debug for SendTimeoutError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SendTimeoutError::Timeout(_) => f.pad("Timeout(..)"),
+            SendTimeoutError::Closed(_) => f.pad("Closed(..)"),
             SendTimeoutError::Disconnected(_) => f.pad("Disconnected(..)"),
         }
     }
@@ -447,7 +571,8 @@ impl<T> fmt::Display for SendTimeoutError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SendTimeoutError::Timeout(_) => f.pad("timed out waiting on send operation"),
-            SendTimeoutError::Disconnected(_) => f.pad("sending on a closed channel"),
+            SendTimeoutError::Closed(_) => f.pad("sending on a closed channel"),
+            SendTimeoutError::Disconnected(_) => f.pad("sending on a channel with no receivers"),
         }
     }
 }

@@ -13,11 +13,12 @@ use std::any::Any;
 use std::cell::Cell;
 use std::fmt;
 use std::panic::Location;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{Chan, Ctx, Receiver, RecvError, SendError, Sender, TryRecv, TrySend, Waiter};
-use crate::park::{self, WaitReason};
+use crate::park::{self, Unparker, WaitReason};
 
 /// One operation of a select (used by the `select!` expansion; not a public API).
 #[doc(hidden)]
@@ -40,6 +41,10 @@ pub trait Case {
 trait AnyCase: Case {
     fn chan_addr(&self) -> usize;
     fn take_result(&mut self) -> Box<dyn Any>;
+    /// Whether the operation could complete now, without doing it; with `watch`, also
+    /// registers it (under the same lock) to be woken on the channel's next change.
+    fn observe(&self, watch: Option<(u64, &Unparker)>) -> bool;
+    fn unobserve(&self, id: u64);
 }
 
 fn addr<T>(c: &Arc<Chan<T>>) -> usize {
@@ -116,6 +121,7 @@ impl<T> Case for RecvCase<'_, T> {
         }
         let w = self.rx.chan.new_waiter(Some(ctx), case, None);
         g.recvq.push_back(w.clone());
+        g.notify();
         self.waiter = Some(w);
         false
     }
@@ -143,6 +149,18 @@ impl<T: 'static> AnyCase for RecvCase<'_, T> {
         addr(&self.rx.chan)
     }
 
+    fn observe(&self, watch: Option<(u64, &Unparker)>) -> bool {
+        let mut g = self.rx.chan.lock();
+        if let Some((id, u)) = watch {
+            g.observers.push((id, u.clone()));
+        }
+        g.recv_ready()
+    }
+
+    fn unobserve(&self, id: u64) {
+        self.rx.chan.lock().observers.retain(|o| o.0 != id);
+    }
+
     fn take_result(&mut self) -> Box<dyn Any> {
         Box::new(
             self.result
@@ -157,12 +175,36 @@ impl<T: 'static> AnyCase for SendCase<'_, T> {
         addr(&self.tx.chan)
     }
 
+    fn observe(&self, watch: Option<(u64, &Unparker)>) -> bool {
+        let mut g = self.tx.chan.lock();
+        if let Some((id, u)) = watch {
+            g.observers.push((id, u.clone()));
+        }
+        g.send_ready(self.tx.chan.cap)
+    }
+
+    fn unobserve(&self, id: u64) {
+        self.tx.chan.lock().observers.retain(|o| o.0 != id);
+    }
+
     fn take_result(&mut self) -> Box<dyn Any> {
         Box::new(
             self.result
                 .take()
                 .expect("gorun: select case has no result"),
         )
+    }
+}
+
+impl<T> fmt::Debug for RecvCase<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("RecvCase { .. }")
+    }
+}
+
+impl<T> fmt::Debug for SendCase<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("SendCase { .. }")
     }
 }
 
@@ -262,6 +304,7 @@ impl<T> Case for SendCase<'_, T> {
         }
         let w = chan.new_waiter(Some(ctx), case, self.value.take());
         g.sendq.push_back(w.clone());
+        g.notify();
         self.waiter = Some(w);
         false
     }
@@ -341,9 +384,61 @@ fn random(n: usize) -> usize {
 /// ```
 pub struct Select<'a> {
     cases: Vec<Box<dyn AnyCase + 'a>>,
+    /// Poll in the order the cases were added, not at random.
+    biased: bool,
 }
 
-/// The case that completed in a [`Select`].
+/// What a removed case becomes: never ready, so never chosen (indices stay stable).
+struct Removed;
+
+impl Case for Removed {
+    fn is_nil(&self) -> bool {
+        true
+    }
+    fn try_complete(&mut self) -> bool {
+        unreachable!("gorun: a removed select case is never polled")
+    }
+    fn register(&mut self, _: &Arc<Ctx>, _: usize) -> bool {
+        unreachable!("gorun: a removed select case is never registered")
+    }
+    fn unregister(&mut self) {}
+    fn finish(&mut self) {
+        unreachable!("gorun: a removed select case never completes")
+    }
+}
+
+impl AnyCase for Removed {
+    fn chan_addr(&self) -> usize {
+        0
+    }
+    fn take_result(&mut self) -> Box<dyn Any> {
+        unreachable!("gorun: a removed select case never completes")
+    }
+    fn observe(&self, _: Option<(u64, &Unparker)>) -> bool {
+        false
+    }
+    fn unobserve(&self, _: u64) {}
+}
+
+/// Withdraws a `ready` caller's observers from every channel of its select.
+struct Unobserve<'s, 'a> {
+    cases: &'s [Box<dyn AnyCase + 'a>],
+    order: &'s [usize],
+    id: u64,
+}
+
+impl Drop for Unobserve<'_, '_> {
+    fn drop(&mut self) {
+        for &i in self.order {
+            self.cases[i].unobserve(self.id);
+        }
+    }
+}
+
+/// The case that completed in a [`Select`]. Collect its result with
+/// [`recv`](SelectedOperation::recv) or [`send`](SelectedOperation::send): dropping it drops
+/// a received value (or the value a failed send gives back).
+#[must_use = "the completed operation's result is lost unless collected with recv() or send()"]
 pub struct SelectedOperation<'a> {
     index: usize,
     case: Box<dyn AnyCase + 'a>,
@@ -376,10 +471,51 @@ enum Wait {
 }
 
 impl<'a> Select<'a> {
+    /// An empty select; among ready cases, one is chosen at random (as Go does).
     pub fn new() -> Select<'a> {
         Select {
             cases: Vec::with_capacity(4),
+            biased: false,
         }
+    }
+
+    /// An empty select that chooses the first ready case in the order they were added
+    /// (see [`select_biased!`](crate::select_biased)).
+    pub fn new_biased() -> Select<'a> {
+        Select {
+            biased: true,
+            ..Select::new()
+        }
+    }
+
+    /// Removes the case with index `index`; the other cases keep their indices. A removed
+    /// send case's value is dropped.
+    ///
+    /// ```
+    /// gorun::run(|| {
+    ///     let (tx1, rx1) = gorun::chan::<i32>(1);
+    ///     let (tx2, rx2) = gorun::chan::<i32>(1);
+    ///     tx1.send(1).unwrap();
+    ///     tx2.send(2).unwrap();
+    ///     let mut sel = gorun::Select::new();
+    ///     let a = sel.recv(&rx1);
+    ///     let b = sel.recv(&rx2);
+    ///     sel.remove(a);
+    ///     let op = sel.select();
+    ///     assert_eq!(op.index(), b);
+    ///     assert_eq!(op.recv(&rx2), Ok(2));
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    /// If there is no case with this index, or it was removed already.
+    pub fn remove(&mut self, index: usize) {
+        let case = self
+            .cases
+            .get_mut(index)
+            .filter(|c| c.chan_addr() != 0)
+            .expect("gorun: Select::remove: no operation with this index");
+        *case = Box::new(Removed);
     }
 
     /// Adds a receive case; returns its index.
@@ -430,6 +566,93 @@ impl<'a> Select<'a> {
             .map_err(|_| SelectTimeoutError)
     }
 
+    /// Parks until some case could complete, and returns its index without completing it
+    /// (crossbeam's `Select::ready`). The operation is not reserved: another goroutine may
+    /// take the value first, so perform it with a non-blocking call (`try_recv`,
+    /// `try_send`) and call `ready` again if that fails.
+    ///
+    /// ```
+    /// gorun::run(|| {
+    ///     let (tx, rx) = gorun::chan::<i32>(1);
+    ///     let (_tx2, rx2) = gorun::chan::<i32>(1);
+    ///     let mut sel = gorun::Select::new();
+    ///     let a = sel.recv(&rx);
+    ///     sel.recv(&rx2);
+    ///     gorun::go(move || tx.send(5).unwrap());
+    ///     loop {
+    ///         let i = sel.ready();
+    ///         assert_eq!(i, a);
+    ///         if let Ok(v) = rx.try_recv() {
+    ///             assert_eq!(v, 5);
+    ///             break;
+    ///         }
+    ///     }
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn ready(&mut self) -> usize {
+        let site = Location::caller();
+        self.wait_ready(Wait::Until(None), site)
+            .unwrap_or_else(|_| unreachable!())
+    }
+
+    /// The index of a case that could complete now, if any (see [`ready`](Select::ready)).
+    #[track_caller]
+    pub fn try_ready(&mut self) -> Result<usize, TrySelectError> {
+        self.wait_ready(Wait::No, Location::caller())
+            .map_err(|_| TrySelectError)
+    }
+
+    /// [`ready`](Select::ready), parking at most `timeout`.
+    #[track_caller]
+    pub fn ready_timeout(&mut self, timeout: Duration) -> Result<usize, SelectTimeoutError> {
+        let deadline = Instant::now().checked_add(timeout);
+        self.wait_ready(Wait::Until(deadline), Location::caller())
+            .map_err(|_| SelectTimeoutError)
+    }
+
+    fn wait_ready(&mut self, wait: Wait, site: &'static Location<'static>) -> Result<usize, ()> {
+        let mut order: Vec<usize> = (0..self.cases.len())
+            .filter(|&i| !self.cases[i].is_nil())
+            .collect();
+        if !self.biased {
+            for i in (1..order.len()).rev() {
+                order.swap(i, random(i + 1));
+            }
+        }
+        if let Some(&i) = order.iter().find(|&&i| self.cases[i].observe(None)) {
+            return Ok(i);
+        }
+        let deadline = match wait {
+            Wait::No => return Err(()),
+            Wait::Until(d) => d,
+        };
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let me = park::current();
+        // Watch every channel (withdrawn on the way out, also when unwound), checking each
+        // under the lock that registers us: a change after the check wakes us.
+        let watched = Unobserve {
+            cases: &self.cases,
+            order: &order,
+            id,
+        };
+        let mut found = order
+            .iter()
+            .copied()
+            .find(|&i| self.cases[i].observe(Some((id, &me))));
+        while found.is_none() {
+            match deadline {
+                None => park::park(WaitReason::Select, site),
+                Some(d) if Instant::now() >= d => break,
+                Some(d) => park::park_until(WaitReason::Select, site, d),
+            }
+            found = order.iter().copied().find(|&i| self.cases[i].observe(None));
+        }
+        drop(watched);
+        found.ok_or(())
+    }
+
     fn done(mut self, index: usize) -> SelectedOperation<'a> {
         SelectedOperation {
             index,
@@ -442,7 +665,7 @@ impl<'a> Select<'a> {
         wait: Wait,
         site: &'static Location<'static>,
     ) -> Result<SelectedOperation<'a>, ()> {
-        let i = run_cases(&mut self.cases, wait, site)?;
+        let i = run_cases(&mut self.cases, wait, self.biased, site)?;
         Ok(self.done(i))
     }
 }
@@ -452,6 +675,7 @@ impl<'a> Select<'a> {
 fn run_cases<P, C>(
     cases: &mut [P],
     wait: Wait,
+    biased: bool,
     site: &'static Location<'static>,
 ) -> Result<usize, ()>
 where
@@ -500,9 +724,11 @@ where
         }
     }
     loop {
-        // Poll in a random order (Fisher-Yates).
-        for i in (1..order.len()).rev() {
-            order.swap(i, random(i + 1));
+        // Poll in a random order (Fisher-Yates), or in source order when biased.
+        if !biased {
+            for i in (1..order.len()).rev() {
+                order.swap(i, random(i + 1));
+            }
         }
         for &i in order.iter() {
             if cases[i].try_complete() {
@@ -630,13 +856,17 @@ impl fmt::Debug for SelectedOperation<'_> {
 /// parking); `Some(Some(d))` parks at most `d`. Returns whether a case completed.
 #[doc(hidden)]
 #[track_caller]
-pub fn select_cases(cases: &mut [&mut dyn Case], timeout: Option<Option<Duration>>) -> bool {
+pub fn select_cases(
+    cases: &mut [&mut dyn Case],
+    timeout: Option<Option<Duration>>,
+    biased: bool,
+) -> bool {
     let wait = match timeout {
         None => Wait::Until(None),
         Some(None) => Wait::No,
         Some(Some(d)) => Wait::Until(Instant::now().checked_add(d)),
     };
-    run_cases(cases, wait, Location::caller()).is_ok()
+    run_cases(cases, wait, biased, Location::caller()).is_ok()
 }
 
 /// `select! {}`: parks forever.

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use super::waiter::{Ctx, CtxRef, Slot, Waiter, WAITING};
 use super::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
-use crate::park::{self, WaitReason};
+use crate::park::{self, Unparker, WaitReason};
 use crate::shim::{fast_lock, AtomicPtr, AtomicUsize, FastMutex, FastMutexGuard};
 
 pub(super) struct Inner<T> {
@@ -20,6 +20,31 @@ pub(super) struct Inner<T> {
     pub(super) no_receivers: bool,
     pub(super) recvq: VecDeque<Arc<Waiter<T>>>,
     pub(super) sendq: VecDeque<Arc<Waiter<T>>>,
+    /// `Select::ready` callers watching this channel (id, who to wake): woken, and left in
+    /// place, on every change that can make an operation ready. Usually empty.
+    pub(super) observers: Vec<(u64, Unparker)>,
+}
+
+impl<T> Inner<T> {
+    /// Wakes the observers: the channel changed (under its lock, so none misses it).
+    pub(super) fn notify(&self) {
+        for (_, u) in &self.observers {
+            u.unpark();
+        }
+    }
+
+    /// Whether a receive could complete now (a value, a parked sender, or closed).
+    pub(super) fn recv_ready(&self) -> bool {
+        !self.buf.is_empty() || self.closed || self.sendq.iter().any(|w| w.ctx().is_waiting())
+    }
+
+    /// Whether a send could complete now (room, a parked receiver, or it would fail).
+    pub(super) fn send_ready(&self, cap: usize) -> bool {
+        self.closed
+            || self.no_receivers
+            || self.buf.len() < cap
+            || self.recvq.iter().any(|w| w.ctx().is_waiting())
+    }
 }
 
 pub(crate) struct Chan<T> {
@@ -166,6 +191,7 @@ impl<T> Chan<T> {
         };
         if g.buf.len() < self.cap {
             g.buf.push_back(v);
+            g.notify();
             return Ok(None);
         }
         Err(TrySend::Full(v))
@@ -206,6 +232,7 @@ impl<T> Chan<T> {
             // SAFETY: channel lock held, `w` not claimed yet: a claimer's turn.
             let sv = unsafe { w.slot.take() }.expect("gorun: parked sender without a value");
             if w.ctx().try_claim(w.case) {
+                g.notify();
                 return Ok(match from_buf {
                     Some(v) => {
                         g.buf.push_back(sv);
@@ -218,7 +245,10 @@ impl<T> Chan<T> {
             unsafe { w.slot.put(sv) };
         }
         match from_buf {
-            Some(v) => Ok((v, None)),
+            Some(v) => {
+                g.notify();
+                Ok((v, None))
+            }
             None if g.closed => Err(TryRecv::Closed),
             None => Err(TryRecv::Empty),
         }
@@ -230,6 +260,7 @@ impl<T> Chan<T> {
             return;
         }
         g.closed = true;
+        g.notify();
         let senders = Self::claim_all(&mut g.sendq).collect::<Vec<_>>();
         drop(g);
         wake_many(&senders);
@@ -256,6 +287,7 @@ impl<T> Chan<T> {
     pub(super) fn disconnect_receivers(&self) {
         let mut g = self.lock();
         g.no_receivers = true;
+        g.notify();
         let woken = Self::claim_all(&mut g.sendq).collect::<Vec<_>>();
         drop(g);
         wake_many(&woken);
@@ -334,9 +366,8 @@ impl<T> Chan<T> {
                 }
                 return Ok(());
             }
-            Err(TrySend::Closed(v) | TrySend::Disconnected(v)) => {
-                return Err(SendTimeoutError::Disconnected(v))
-            }
+            Err(TrySend::Closed(v)) => return Err(SendTimeoutError::Closed(v)),
+            Err(TrySend::Disconnected(v)) => return Err(SendTimeoutError::Disconnected(v)),
             Err(TrySend::Full(v)) => v,
         };
         if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -344,6 +375,7 @@ impl<T> Chan<T> {
         }
         let w = self.new_waiter(None, 0, Some(v));
         g.sendq.push_back(w.clone());
+        g.notify();
         drop(g);
         let claimed = self.wait(&w, true, WaitReason::ChanSend, site, deadline);
         // SAFETY: `wait` returned: `w` was claimed, or withdrawn from the queue under the lock.
@@ -351,6 +383,8 @@ impl<T> Chan<T> {
         self.recycle(w);
         match v {
             None => Ok(()),
+            // Woken with the value back: by `close`, or by the last receiver leaving.
+            Some(v) if claimed && self.lock().closed => Err(SendTimeoutError::Closed(v)),
             Some(v) if claimed => Err(SendTimeoutError::Disconnected(v)),
             Some(v) => Err(SendTimeoutError::Timeout(v)),
         }
@@ -389,6 +423,7 @@ impl<T> Chan<T> {
         }
         let w = self.new_waiter(None, 0, None);
         g.recvq.push_back(w.clone());
+        g.notify();
         drop(g);
         if !self.wait(&w, false, WaitReason::ChanReceive, site, deadline) {
             self.recycle(w);
@@ -478,6 +513,7 @@ pub(super) fn new_chan<T>(cap: usize, senders: usize, nil: bool, timer: bool) ->
             no_receivers: false,
             recvq: VecDeque::new(),
             sendq: VecDeque::new(),
+            observers: Vec::new(),
         }),
         cap,
         senders: AtomicUsize::new(senders),

@@ -31,6 +31,12 @@ pub struct Ctx {
     pub(super) unparker: Unparker,
 }
 
+impl std::fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad("Ctx { .. }")
+    }
+}
+
 impl Ctx {
     pub(crate) fn new() -> Ctx {
         Ctx {

@@ -157,23 +157,22 @@ pub struct Metrics {
 /// });
 /// ```
 pub fn metrics() -> Metrics {
-    worker::with_worker(|w| {
-        let Some(w) = w else {
-            return Metrics::default();
-        };
-        let s = &w.shared;
-        let sum =
-            |f: fn(&worker::WorkerStats) -> u64| s.workers.iter().map(|w| f(&w.stats)).sum::<u64>();
-        Metrics {
-            workers: s.workers.len(),
-            goroutines: s.num_goroutine(),
-            spawned: s.spawned(),
-            context_switches: sum(|st| st.switches.load(Ordering::Relaxed)),
-            parks: sum(|st| st.parks.load(Ordering::Relaxed)),
-            steals: sum(|st| st.steals.load(Ordering::Relaxed)),
-            timers: s.timers.pending(),
-            evictions: sum(|st| st.evictions.load(Ordering::Relaxed)),
-            evicted_bytes: sum(|st| st.evicted_bytes.load(Ordering::Relaxed)),
-        }
-    })
+    worker::with_worker(|w| w.map_or_else(Metrics::default, |w| metrics_of(&w.shared)))
+}
+
+/// Counters of the runtime `s`.
+pub(crate) fn metrics_of(s: &Shared) -> Metrics {
+    let sum =
+        |f: fn(&worker::WorkerStats) -> u64| s.workers.iter().map(|w| f(&w.stats)).sum::<u64>();
+    Metrics {
+        workers: s.workers.len(),
+        goroutines: s.num_goroutine(),
+        spawned: s.spawned(),
+        context_switches: sum(|st| st.switches.load(Ordering::Relaxed)),
+        parks: sum(|st| st.parks.load(Ordering::Relaxed)),
+        steals: sum(|st| st.steals.load(Ordering::Relaxed)),
+        timers: s.timers.pending(),
+        evictions: sum(|st| st.evictions.load(Ordering::Relaxed)),
+        evicted_bytes: sum(|st| st.evicted_bytes.load(Ordering::Relaxed)),
+    }
 }

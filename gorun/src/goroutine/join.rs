@@ -94,7 +94,11 @@ where
         };
         // An abandoned goroutine's unwind (`goroutine::ABANDONED`, at shutdown) ends here too:
         // a joiner (a plain thread may hold the handle) gets it as `Err`.
-        let r = panic::catch_unwind(AssertUnwindSafe(f));
+        let r = panic::catch_unwind(AssertUnwindSafe(|| {
+            // Drops the goroutine-locals before the result is published (also when unwound).
+            let _locals = crate::local::ExitGuard;
+            f()
+        }));
         // SAFETY: until DONE is set, the goroutine owns `stage`.
         unsafe { *self.stage.get() = Stage::Result(r) };
         let prev = self.state.fetch_or(DONE, Ordering::AcqRel);

@@ -1,4 +1,5 @@
-//! Goroutine-aware sockets: TCP, UDP and Unix-domain streams over the netpoller.
+//! Goroutine-aware sockets: TCP, UDP and Unix-domain streams and datagrams over the
+//! netpoller.
 //!
 //! The types mirror `std::net`: blocking-style calls that park the calling goroutine
 //! (wait reason `IO wait`) instead of blocking its worker thread, and wake it when the
@@ -34,13 +35,31 @@
 //!   (Go's `Close`): goroutines blocked in `accept` on another handle wake with an error.
 //! - Host names are resolved on the blocking pool ([`crate::blocking`]), through this
 //!   module's own [`ToSocketAddrs`], which accepts the same argument types as std's.
+//!
+//! Every socket converts from its std counterpart (`From`, `from_std`, `FromRawFd`: the
+//! socket is switched to non-blocking mode and registered) and exposes its descriptor
+//! (`AsFd`, `AsRawFd`); [`crate::io::Async`] does the same for descriptors of any kind.
+//!
+//! ```
+//! use std::os::fd::AsRawFd;
+//!
+//! gorun::run(|| {
+//!     // A listener made by another library, as std's type:
+//!     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+//!     let fd = std_listener.as_raw_fd();
+//!     let listener = gorun::net::TcpListener::from(std_listener); // now `accept` parks
+//!     assert_eq!(listener.as_raw_fd(), fd);
+//! });
+//! ```
 
 #[cfg(any(feature = "tokio", feature = "futures-io"))]
 mod async_io;
+mod fd;
 pub(crate) mod poller;
 mod tcp;
 mod udp;
 pub mod unix;
+mod unix_datagram;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -141,6 +160,53 @@ macro_rules! timeout_methods {
     };
 }
 pub(crate) use timeout_methods;
+
+/// `local_addr`, `peer_addr`, `take_error` and `try_clone` of a socket type whose handle
+/// is `self.io`, with addresses of type `$addr`, as methods of its `impl` block.
+macro_rules! handle_methods {
+    ($addr:ty) => {
+        pub fn local_addr(&self) -> std::io::Result<$addr> {
+            self.io.sock().local_addr()
+        }
+
+        pub fn peer_addr(&self) -> std::io::Result<$addr> {
+            self.io.sock().peer_addr()
+        }
+
+        pub fn take_error(&self) -> std::io::Result<Option<std::io::Error>> {
+            self.io.sock().take_error()
+        }
+
+        /// Another handle to the same socket (shared descriptor, options and timeouts).
+        pub fn try_clone(&self) -> std::io::Result<Self> {
+            Ok(Self {
+                io: self.io.clone(),
+            })
+        }
+    };
+}
+pub(crate) use handle_methods;
+
+/// `send` and `recv` of a datagram socket whose handle is `self.io`, for its connected
+/// peer, as methods of its `impl` block.
+macro_rules! connected_datagram_methods {
+    () => {
+        /// Sends to the connected peer, parking while the socket's buffer is full.
+        #[track_caller]
+        pub fn send(&self, buf: &[u8]) -> std::io::Result<usize> {
+            let site = std::panic::Location::caller();
+            self.io.op(Dir::Write, site, |s| s.send(buf))
+        }
+
+        /// Receives from the connected peer, parking until a datagram arrives.
+        #[track_caller]
+        pub fn recv(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let site = std::panic::Location::caller();
+            self.io.op(Dir::Read, site, |s| s.recv(buf))
+        }
+    };
+}
+pub(crate) use connected_datagram_methods;
 
 macro_rules! direct_impl {
     ($($t:ty),*) => {$(

@@ -7,6 +7,7 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::fd::std_conversions;
 use super::poller::{Dir, Io};
 use super::{each_addr, stream_io, timeout_methods, Listener, ToSocketAddrs};
 
@@ -87,6 +88,7 @@ impl fmt::Debug for TcpListener {
 }
 
 /// Iterator returned by [`TcpListener::incoming`]; never returns `None`.
+#[derive(Debug)]
 pub struct Incoming<'a> {
     listener: &'a TcpListener,
 }
@@ -218,3 +220,20 @@ impl fmt::Debug for TcpStream {
 }
 
 stream_io!(TcpStream);
+
+std_conversions!(
+    TcpStream,
+    std::net::TcpStream,
+    mio::net::TcpStream,
+    TcpStream::from_mio,
+    |s| s.io.sock()
+);
+std_conversions!(
+    TcpListener,
+    std::net::TcpListener,
+    mio::net::TcpListener,
+    |l| Ok(TcpListener {
+        core: Listener::new(l)?
+    }),
+    |s| s.core.sock()
+);

@@ -6,8 +6,11 @@ use std::net::SocketAddr;
 use std::panic::Location;
 use std::sync::Arc;
 
+use super::fd::std_conversions;
 use super::poller::{Dir, Io};
-use super::{each_addr, timeout_methods, ToSocketAddrs};
+use super::{
+    connected_datagram_methods, each_addr, handle_methods, timeout_methods, ToSocketAddrs,
+};
 
 /// A UDP socket whose sends and receives park the calling goroutine.
 pub struct UdpSocket {
@@ -53,26 +56,6 @@ impl UdpSocket {
         each_addr(&addr, |a| self.io.sock().connect(a))
     }
 
-    /// Sends to the connected peer.
-    #[track_caller]
-    pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.op(Dir::Write, Location::caller(), |s| s.send(buf))
-    }
-
-    /// Receives from the connected peer.
-    #[track_caller]
-    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.op(Dir::Read, Location::caller(), |s| s.recv(buf))
-    }
-
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.sock().local_addr()
-    }
-
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.sock().peer_addr()
-    }
-
     pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
         self.io.sock().set_broadcast(on)
     }
@@ -89,18 +72,9 @@ impl UdpSocket {
         self.io.sock().ttl()
     }
 
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.io.sock().take_error()
-    }
-
+    connected_datagram_methods!();
+    handle_methods!(SocketAddr);
     timeout_methods!();
-
-    /// Another handle to the same socket.
-    pub fn try_clone(&self) -> io::Result<UdpSocket> {
-        Ok(UdpSocket {
-            io: self.io.clone(),
-        })
-    }
 }
 
 impl fmt::Debug for UdpSocket {
@@ -110,3 +84,13 @@ impl fmt::Debug for UdpSocket {
             .finish()
     }
 }
+
+std_conversions!(
+    UdpSocket,
+    std::net::UdpSocket,
+    mio::net::UdpSocket,
+    |s| Ok(UdpSocket {
+        io: Arc::new(Io::new(s)?)
+    }),
+    |s| s.io.sock()
+);

@@ -1,4 +1,5 @@
-//! Unix-domain stream sockets: `UnixListener` and `UnixStream`.
+//! Unix-domain sockets: `UnixListener` and `UnixStream` (and `UnixDatagram`, from its own
+//! file).
 
 use std::fmt;
 use std::io;
@@ -10,7 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::poller::{Dir, Io};
-use super::{stream_io, timeout_methods, Listener};
+pub use super::unix_datagram::UnixDatagram;
+
+use super::fd::std_conversions;
+use super::{handle_methods, stream_io, timeout_methods, Listener};
 
 /// A Unix-domain server socket whose `accept` parks the calling goroutine. Dropping any
 /// handle closes it for all (see [`crate::net::TcpListener`]). The socket file is not
@@ -63,6 +67,7 @@ impl fmt::Debug for UnixListener {
 }
 
 /// Iterator returned by [`UnixListener::incoming`]; never returns `None`.
+#[derive(Debug)]
 pub struct Incoming<'a> {
     listener: &'a UnixListener,
 }
@@ -117,30 +122,12 @@ impl UnixStream {
         Ok((UnixStream::from_mio(a)?, UnixStream::from_mio(b)?))
     }
 
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.sock().local_addr()
-    }
-
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.sock().peer_addr()
-    }
-
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.io.sock().shutdown(how)
     }
 
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.io.sock().take_error()
-    }
-
+    handle_methods!(SocketAddr);
     timeout_methods!();
-
-    /// Another handle to the same connection.
-    pub fn try_clone(&self) -> io::Result<UnixStream> {
-        Ok(UnixStream {
-            io: self.io.clone(),
-        })
-    }
 }
 
 impl fmt::Debug for UnixStream {
@@ -153,3 +140,20 @@ impl fmt::Debug for UnixStream {
 }
 
 stream_io!(UnixStream);
+
+std_conversions!(
+    UnixStream,
+    std::os::unix::net::UnixStream,
+    mio::net::UnixStream,
+    UnixStream::from_mio,
+    |s| s.io.sock()
+);
+std_conversions!(
+    UnixListener,
+    std::os::unix::net::UnixListener,
+    mio::net::UnixListener,
+    |l| Ok(UnixListener {
+        core: Listener::new(l)?
+    }),
+    |s| s.core.sock()
+);

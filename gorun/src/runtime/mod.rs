@@ -14,6 +14,7 @@
 //! Several runtimes may run at once on different threads (as `cargo test` does); each has
 //! its own `Shared`, and goroutines find theirs through their control block.
 
+pub(crate) mod handle;
 mod registry;
 pub(crate) mod worker;
 
@@ -28,6 +29,7 @@ use crate::diag::{self, lockgraph::LockGraph, monitor::Monitor, Deadlock};
 use crate::goroutine::{self, JoinHandle, Runnable, Task, G};
 use crate::stack::{self, StackPool};
 use crate::time::Timers;
+pub use handle::Handle;
 use registry::Registry;
 use worker::{Worker, WorkerShared};
 
@@ -46,6 +48,8 @@ pub(crate) struct Shared {
     /// Resident parked stacks each worker keeps before copy-on-park (`None`: off).
     pub(crate) evict_budget: Option<usize>,
     next_id: AtomicU64,
+    /// Goroutines started from outside the workers (`Handle::go`); see `handle`.
+    pub(crate) outside_spawned: AtomicU64,
     start: Instant,
     /// Nanoseconds since `start`, advanced by the monitor every tick (cheap to read).
     coarse_ns: AtomicU64,
@@ -94,7 +98,8 @@ impl Shared {
         self.workers
             .iter()
             .map(|w| w.stats.spawned.load(Ordering::Relaxed))
-            .sum()
+            .sum::<u64>()
+            + self.outside_spawned.load(Ordering::Relaxed)
     }
 
     /// Stops the runtime with a fatal report (the first one wins). Under `run` the process
@@ -125,7 +130,7 @@ impl Shared {
                 f + w.stats.finished.load(Ordering::Relaxed),
             )
         });
-        spawned.saturating_sub(finished) as usize
+        (spawned + self.outside_spawned.load(Ordering::Relaxed)).saturating_sub(finished) as usize
     }
 
     fn add_idle(&self, index: usize) {
@@ -440,6 +445,7 @@ impl Builder {
                 .map(|b| b / RESIDENT_STACK_ESTIMATE / n),
             config: self.config.clone(),
             next_id: AtomicU64::new(MAIN_ID),
+            outside_spawned: AtomicU64::new(0),
             start: Instant::now(),
             coarse_ns: AtomicU64::new(0),
             failure: Mutex::new(None),
@@ -603,8 +609,12 @@ where
 /// the program stops with a `fatal error` that says how many goroutines fit and how to
 /// raise the limit, as Go stops when it runs out of memory.
 ///
+/// Inside [`blocking`](crate::blocking) the goroutine starts on the caller's runtime; a
+/// plain thread starts goroutines through a [`Handle`].
+///
 /// # Panics
-/// Outside a runtime (wrap the program in [`run`] or `#[gorun::main]`).
+/// Outside a runtime (wrap the program in [`run`] or `#[gorun::main]`), on a plain thread
+/// other than a blocking-pool one.
 #[track_caller]
 pub fn go<F, T>(f: F) -> JoinHandle<T>
 where
@@ -624,13 +634,20 @@ where
     T: Send + 'static,
 {
     let task = Arc::new(Task::new(f));
-    worker::with_worker(|w| {
-        let w = w.unwrap_or_else(|| {
+    if worker::with_worker(|w| w.is_none()) {
+        // A plain thread: the blocking pool knows its caller's runtime.
+        let shared = handle::entered().unwrap_or_else(|| {
             panic!(
                 "gorun::go called outside a gorun runtime: wrap the program in \
-                 gorun::run(|| ...) or use #[gorun::main]"
+                 gorun::run(|| ...) or use #[gorun::main], or start goroutines from a \
+                 plain thread with gorun::Handle::go"
             )
         });
+        let id = handle::inject(&shared, task.clone(), name, site);
+        return JoinHandle::new(task, id);
+    }
+    worker::with_worker(|w| {
+        let w = w.expect("checked above");
         let parent = worker::current_id();
         let g = w.new_goroutine(parent, site, name, task.clone());
         let id = g.id;

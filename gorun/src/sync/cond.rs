@@ -3,7 +3,7 @@
 use crate::shim::loom_const_fn;
 use std::fmt;
 use std::panic::Location;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::mutex::MutexGuard;
 use super::waitq::{self, Pos, WaitQueue, WOKEN};
@@ -56,24 +56,57 @@ impl Cond {
     /// takes the mutex next is never lost.
     #[track_caller]
     pub fn wait<'a, T: ?Sized>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
-        let site = Location::caller();
+        self.wait_until(guard, None, Location::caller()).0
+    }
+
+    /// [`wait`](Cond::wait), giving up after `timeout`: returns the re-locked guard and
+    /// whether the wait timed out (no `signal` or `broadcast` picked it in time). Like
+    /// `std::sync::Condvar::wait_timeout`, minus poisoning.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use gorun::sync::{Cond, Mutex};
+    ///
+    /// gorun::run(|| {
+    ///     let (m, c) = (Mutex::new(0), Cond::new());
+    ///     let (guard, result) = c.wait_timeout(m.lock(), Duration::from_millis(1));
+    ///     assert!(result.timed_out()); // nobody signals
+    ///     assert_eq!(*guard, 0);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn wait_timeout<'a, T: ?Sized>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        timeout: Duration,
+    ) -> (MutexGuard<'a, T>, WaitTimeoutResult) {
+        let deadline = Instant::now().checked_add(timeout);
+        let (guard, timed_out) = self.wait_until(guard, deadline, Location::caller());
+        (guard, WaitTimeoutResult(timed_out))
+    }
+
+    /// Waits for a signal until `deadline` (`None`: for ever); returns whether it timed out.
+    fn wait_until<'a, T: ?Sized>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        deadline: Option<Instant>,
+        site: &'static Location<'static>,
+    ) -> (MutexGuard<'a, T>, bool) {
         let mutex = guard.mutex;
         let q = self.queue.lock();
         // Unlock while the queue is locked: a signaller must lock the queue to see us, and
         // we are in the queue before anyone can take the mutex.
         drop(guard);
-        q.wait(
-            Pos::Back,
-            Instant::now(),
-            0,
-            WaitReason::CondWait,
-            site,
-            // Signalled but unwound (runtime shutdown): pass the signal on.
-            &|_| self.signal(),
-        );
+        // Signalled but unwound (runtime shutdown): pass the signal on.
+        let on_abandon = |_| self.signal();
+        let reason = WaitReason::CondWait;
+        let granted = match deadline {
+            Some(d) => q.wait_until(d, reason, site, &on_abandon),
+            None => Some(q.wait(Pos::Back, Instant::now(), 0, reason, site, &on_abandon)),
+        };
         mutex.raw().lock(site);
         // Re-create the guard for the re-locked mutex.
-        MutexGuard::relocked(mutex)
+        (MutexGuard::relocked(mutex), granted.is_none())
     }
 
     /// Wakes the oldest waiter, if any.
@@ -88,6 +121,17 @@ impl Cond {
     pub fn broadcast(&self) {
         let ws = self.queue.lock().take_all();
         waitq::grant_all(ws, WOKEN);
+    }
+}
+
+/// Whether [`Cond::wait_timeout`] timed out (std's `WaitTimeoutResult`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitTimeoutResult(bool);
+
+impl WaitTimeoutResult {
+    /// True if the wait ended because the timeout passed.
+    pub fn timed_out(&self) -> bool {
+        self.0
     }
 }
 

@@ -1,7 +1,7 @@
 //! Synchronisation for goroutines: Go's `sync` package, the Rust way.
 //!
-//! [`WaitGroup`], [`Mutex`], [`RwLock`], [`Once`], [`OnceLock`], [`Cond`], [`Semaphore`]
-//! and [`Barrier`]. Blocking parks the goroutine, never its worker thread; every type also
+//! [`WaitGroup`], [`Mutex`], [`RwLock`], [`Once`], [`OnceLock`], [`LazyLock`], [`Cond`],
+//! [`Semaphore`] (with permits owned or borrowed) and [`Barrier`]. Blocking parks the goroutine, never its worker thread; every type also
 //! works from plain OS threads (which block). Locks hold their data and unlock when their
 //! guard drops, so "forgot to unlock" cannot happen; [`WaitGroup::go`] and
 //! [`WaitGroup::enter`] make "forgot `Done`" impossible.
@@ -16,7 +16,7 @@
 //! gorun::run(|| {
 //!     let wg = WaitGroup::new();
 //!     for _ in 0..1000 {
-//!         wg.go(|| *COUNTER.lock() += 1);
+//!         drop(wg.go(|| *COUNTER.lock() += 1));
 //!     }
 //!     wg.wait();
 //!     assert_eq!(*COUNTER.lock(), 1000);
@@ -31,7 +31,7 @@
 //!     let mut counter: i32 = 0;
 //!     let wg = gorun::sync::WaitGroup::new();
 //!     for _ in 0..1000 {
-//!         wg.go(|| counter += 1); // error: closure may outlive `counter`
+//!         drop(wg.go(|| counter += 1)); // error: closure may outlive `counter`
 //!     }
 //!     wg.wait();
 //!     println!("{counter}");
@@ -56,6 +56,7 @@
 //! hand-off, so waiter nodes never live on a goroutine's stack.
 
 mod cond;
+mod lazy;
 mod mutex;
 mod once;
 mod rwlock;
@@ -63,9 +64,10 @@ mod semaphore;
 mod waitgroup;
 mod waitq;
 
-pub use cond::Cond;
+pub use cond::{Cond, WaitTimeoutResult};
+pub use lazy::LazyLock;
 pub use mutex::{Mutex, MutexGuard};
 pub use once::{Once, OnceLock};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-pub use semaphore::{Barrier, BarrierWaitResult, Semaphore, SemaphorePermit};
+pub use semaphore::{Barrier, BarrierWaitResult, OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 pub use waitgroup::{WaitGroup, WaitGroupGuard};

@@ -4,6 +4,7 @@
 use crate::shim::loom_const_fn;
 use std::fmt;
 use std::panic::Location;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::waitq::{self, Pos, WaitQueue, HANDOFF, WOKEN};
@@ -49,6 +50,49 @@ impl Semaphore {
     /// Takes a permit, waiting for one if none is free. The permit returns on drop.
     #[track_caller]
     pub fn acquire(&self) -> SemaphorePermit<'_> {
+        self.take(Location::caller());
+        SemaphorePermit { sem: self }
+    }
+
+    /// Takes a permit if one is free and nobody is waiting.
+    pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
+        self.try_take().then(|| SemaphorePermit { sem: self })
+    }
+
+    /// [`acquire`](Semaphore::acquire) for a semaphore in an `Arc`: the permit owns a
+    /// reference, so it can move into a goroutine and be released there.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use gorun::sync::Semaphore;
+    ///
+    /// gorun::run(|| {
+    ///     let sem = Arc::new(Semaphore::new(2));
+    ///     let hs: Vec<_> = (0..5)
+    ///         .map(|_| {
+    ///             let permit = sem.clone().acquire_owned(); // taken before the spawn
+    ///             gorun::go(move || drop(permit))
+    ///         })
+    ///         .collect();
+    ///     for h in hs {
+    ///         h.join().unwrap();
+    ///     }
+    ///     assert_eq!(sem.available_permits(), 2);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn acquire_owned(self: Arc<Self>) -> OwnedSemaphorePermit {
+        self.take(Location::caller());
+        OwnedSemaphorePermit { sem: Some(self) }
+    }
+
+    /// [`try_acquire`](Semaphore::try_acquire) for a semaphore in an `Arc`.
+    pub fn try_acquire_owned(self: Arc<Self>) -> Option<OwnedSemaphorePermit> {
+        self.try_take()
+            .then(|| OwnedSemaphorePermit { sem: Some(self) })
+    }
+
+    fn take(&self, site: &'static Location<'static>) {
         let mut q = self.queue.lock();
         if q.is_empty() && *q > 0 {
             *q -= 1;
@@ -58,24 +102,21 @@ impl Semaphore {
                 Instant::now(),
                 0,
                 WaitReason::SemaphoreAcquire,
-                Location::caller(),
+                site,
                 &|_| self.release(),
             );
             debug_assert_eq!(t, HANDOFF);
         }
-        SemaphorePermit { sem: self }
     }
 
-    /// Takes a permit if one is free and nobody is waiting.
-    pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
+    fn try_take(&self) -> bool {
         crate::park::coop();
         let mut q = self.queue.lock();
-        if q.is_empty() && *q > 0 {
+        let free = q.is_empty() && *q > 0;
+        if free {
             *q -= 1;
-            Some(SemaphorePermit { sem: self })
-        } else {
-            None
         }
+        free
     }
 
     /// Adds a permit (handing it to the oldest waiter, if any). Used by
@@ -121,6 +162,37 @@ impl SemaphorePermit<'_> {
 impl Drop for SemaphorePermit<'_> {
     fn drop(&mut self) {
         self.sem.release();
+    }
+}
+
+/// A permit from [`Semaphore::acquire_owned`]: owns a reference to its semaphore, so it is
+/// `'static` and can move into a goroutine; released on drop.
+#[must_use = "dropping the permit releases it at once"]
+pub struct OwnedSemaphorePermit {
+    /// `None` once forgotten.
+    sem: Option<Arc<Semaphore>>,
+}
+
+impl OwnedSemaphorePermit {
+    /// Keeps the permit taken without releasing it on drop.
+    pub fn forget(mut self) {
+        self.sem = None;
+    }
+}
+
+impl Drop for OwnedSemaphorePermit {
+    fn drop(&mut self) {
+        if let Some(sem) = &self.sem {
+            sem.release();
+        }
+    }
+}
+
+impl fmt::Debug for OwnedSemaphorePermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedSemaphorePermit")
+            .field("semaphore", &self.sem)
+            .finish()
     }
 }
 

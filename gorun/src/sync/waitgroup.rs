@@ -33,7 +33,7 @@ struct Inner {
 /// gorun::run(|| {
 ///     let wg = WaitGroup::new();
 ///     for id in 1..=5 {
-///         wg.go(move || println!("Worker {id} done"));
+///         drop(wg.go(move || println!("Worker {id} done")));
 ///     }
 ///     wg.wait();
 ///     println!("All workers finished.");
@@ -165,6 +165,12 @@ impl WaitGroup {
     /// panic itself then follows the usual goroutine rules — it is returned by
     /// [`JoinHandle::join`], or, if the returned handle is dropped, the program stops with
     /// Go's `panic:` report and exit code 2.
+    ///
+    /// The handle is `#[must_use]`: dropping it loses the result and turns a panic into a
+    /// fatal error. Write `drop(wg.go(...))` to detach on purpose (`wg.wait()` still
+    /// waits for the goroutine).
+    #[must_use = "dropping the handle detaches the goroutine: its result is lost and a panic \
+                  stops the program; use `drop(..)` to detach on purpose"]
     #[track_caller]
     pub fn go<F, T>(&self, f: F) -> JoinHandle<T>
     where

@@ -54,13 +54,35 @@ impl Waiter {
         self.unparker.unpark();
     }
 
-    fn wait(&self, reason: WaitReason, site: &'static Location<'static>) -> usize {
+    /// Parks until granted (`Some(token)`) or, with a deadline, until it passes (`None`:
+    /// the waiter may still be queued).
+    fn wait(
+        &self,
+        reason: WaitReason,
+        site: &'static Location<'static>,
+        deadline: Option<Instant>,
+    ) -> Option<usize> {
+        loop {
+            let t = self.token.load(Ordering::Acquire);
+            if t != WAITING {
+                return Some(t);
+            }
+            match deadline {
+                None => park::park(reason, site),
+                Some(d) if Instant::now() >= d => return None,
+                Some(d) => park::park_until(reason, site, d),
+            }
+        }
+    }
+
+    /// Waits for a grant that is stored or about to be (the waiter left the queue).
+    fn granted(&self) -> usize {
         loop {
             let t = self.token.load(Ordering::Acquire);
             if t != WAITING {
                 return t;
             }
-            park::park(reason, site);
+            std::hint::spin_loop();
         }
     }
 }
@@ -127,6 +149,25 @@ impl<T> QueueGuard<'_, T> {
         site: &'static Location<'static>,
         on_abandon: &dyn Fn(usize),
     ) -> usize {
+        let w = self.enqueue(pos, since, data);
+        self.park_on(w, None, reason, site, on_abandon)
+            .expect("an untimed wait ends granted")
+    }
+
+    /// [`wait`](QueueGuard::wait) at the back of the queue, giving up at `deadline`:
+    /// `None` if it passed before a grant (the waiter then left the queue).
+    pub(crate) fn wait_until(
+        mut self,
+        deadline: Instant,
+        reason: WaitReason,
+        site: &'static Location<'static>,
+        on_abandon: &dyn Fn(usize),
+    ) -> Option<usize> {
+        let w = self.enqueue(Pos::Back, Instant::now(), 0);
+        self.park_on(w, Some(deadline), reason, site, on_abandon)
+    }
+
+    fn enqueue(&mut self, pos: Pos, since: Instant, data: usize) -> Arc<Waiter> {
         let w = Arc::new(Waiter {
             unparker: park::current(),
             token: AtomicUsize::new(WAITING),
@@ -137,6 +178,18 @@ impl<T> QueueGuard<'_, T> {
             Pos::Back => self.q.waiters.push_back(w.clone()),
             Pos::Front => self.q.waiters.push_front(w.clone()),
         }
+        w
+    }
+
+    /// Releases the queue lock and parks until `w` is granted or `deadline` passes.
+    fn park_on(
+        self,
+        w: Arc<Waiter>,
+        deadline: Option<Instant>,
+        reason: WaitReason,
+        site: &'static Location<'static>,
+        on_abandon: &dyn Fn(usize),
+    ) -> Option<usize> {
         let queue = self.queue;
         drop(self);
         let mut abandon = Abandon {
@@ -145,7 +198,21 @@ impl<T> QueueGuard<'_, T> {
             on_abandon,
             armed: true,
         };
-        let token = w.wait(reason, site);
+        let token = w.wait(reason, site, deadline).or_else(|| {
+            // Timed out: leave the queue, unless a waker popped us first (then its grant
+            // stands).
+            let mut q = queue.lock();
+            match q.q.waiters.iter().position(|x| Arc::ptr_eq(x, &w)) {
+                Some(i) => {
+                    q.q.waiters.remove(i);
+                    None
+                }
+                None => {
+                    drop(q);
+                    Some(w.granted())
+                }
+            }
+        });
         abandon.armed = false;
         token
     }
@@ -223,14 +290,7 @@ impl<T> Drop for Abandon<'_, T> {
         }
         drop(q);
         // Not queued: a waker popped it, and its grant is (or is about to be) stored.
-        let token = loop {
-            let t = self.w.token.load(Ordering::Acquire);
-            if t != WAITING {
-                break t;
-            }
-            std::hint::spin_loop();
-        };
-        (self.on_abandon)(token);
+        (self.on_abandon)(self.w.granted());
     }
 }
 

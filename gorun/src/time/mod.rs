@@ -1,13 +1,16 @@
 //! Time: `sleep`, `after` and `tick`, over one timer heap and thread per runtime
-//! (`heap.rs`).
+//! (`heap.rs`); `Timer`, `Ticker` and `at` (`timer.rs`).
 //!
 //! `sleep` and timeouts (`park::park_until`) arm a `Wake` timer and cancel it when they
 //! return early; `after` and `tick` arm a timer that sends on a timer channel, and that
 //! timer leaves the heap as soon as the channel's last receiver is dropped.
 
 mod heap;
+mod timer;
 
 pub(crate) use heap::{TimerAction, TimerHandle, Timers};
+pub(crate) use timer::Clock;
+pub use timer::{at, Ticker, Timer};
 
 use std::panic::Location;
 use std::sync::{Arc, Weak};

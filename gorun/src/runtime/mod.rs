@@ -413,6 +413,7 @@ impl Builder {
             evict_budget: self
                 .config
                 .resident_budget
+                .filter(|_| stack::evict::available())
                 .map(|b| b / RESIDENT_STACK_ESTIMATE / n),
             config: self.config.clone(),
             next_id: AtomicU64::new(MAIN_ID),

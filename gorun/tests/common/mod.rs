@@ -23,11 +23,17 @@ pub struct ChildOutput {
 
 /// Runs the test `name` of the current test binary in a child process.
 pub fn run_child(name: &str) -> ChildOutput {
+    run_child_with(name, &[])
+}
+
+/// Runs the test `name` of the current test binary in a child process, with `env` set.
+pub fn run_child_with(name: &str, env: &[(&str, &str)]) -> ChildOutput {
     let exe = std::env::current_exe().expect("test binary path");
     let out = Command::new(exe)
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, "1")
         .env("RUST_BACKTRACE", "0")
+        .envs(env.iter().copied())
         .output()
         .expect("run child test");
     ChildOutput {

@@ -378,11 +378,32 @@ fn write_back(ev: &Evicted, limit: usize, top: usize, buf: &mut [MaybeUninit<u64
 
 /// The process's `/proc/self/mem`, open for writing (see [`available`]); -1 until probed.
 static MEM: AtomicI32 = AtomicI32::new(-1);
+/// The process that opened `MEM`: a child forked since must not write through it (it
+/// names the parent's memory).
+static MEM_PID: AtomicI32 = AtomicI32::new(0);
+
+/// Opens `/proc/self/mem` for writing. Async-signal-safe.
+fn open_mem() -> libc::c_int {
+    // SAFETY: a plain open(2) of a NUL-terminated path.
+    unsafe { libc::open(c"/proc/self/mem".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) }
+}
 
 /// Writes `words` at address `at` through `/proc/self/mem`, which writes pages whatever
 /// their protection. Async-signal-safe.
-fn mem_write(mut at: usize, words: &[MaybeUninit<u64>]) -> bool {
-    let fd = MEM.load(Ordering::Relaxed);
+fn mem_write(at: usize, words: &[MaybeUninit<u64>]) -> bool {
+    // SAFETY: getpid has no preconditions.
+    if MEM_PID.load(Ordering::Relaxed) == unsafe { libc::getpid() } {
+        return mem_write_to(MEM.load(Ordering::Relaxed), at, words);
+    }
+    // A forked child (the parent's descriptor writes the parent's memory): its own, once.
+    let fd = open_mem();
+    let ok = fd >= 0 && mem_write_to(fd, at, words);
+    // SAFETY: closes the descriptor opened just above, if it was.
+    unsafe { libc::close(fd) };
+    ok
+}
+
+fn mem_write_to(fd: libc::c_int, mut at: usize, words: &[MaybeUninit<u64>]) -> bool {
     let mut p = words.as_ptr() as *const u8;
     let mut left = std::mem::size_of_val(words);
     while left > 0 {
@@ -436,9 +457,7 @@ fn probe() -> Result<(), String> {
              more than the {SWITCH_MARGIN} bytes an eviction copies"
         ));
     }
-    let path = c"/proc/self/mem";
-    // SAFETY: a plain open(2) of a NUL-terminated path.
-    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+    let fd = open_mem();
     if fd < 0 {
         return Err(format!(
             "cannot open /proc/self/mem: {}",
@@ -446,6 +465,8 @@ fn probe() -> Result<(), String> {
         ));
     }
     MEM.store(fd, Ordering::Relaxed);
+    // SAFETY: getpid has no preconditions.
+    MEM_PID.store(unsafe { libc::getpid() }, Ordering::Relaxed);
     // A write through it must reach a page that the process itself cannot access.
     let page = super::page_size();
     // SAFETY: a fresh private anonymous page, only used here and unmapped at the end.

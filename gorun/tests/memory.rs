@@ -264,6 +264,26 @@ fn passes_without_guard_markers(name: &str) {
     assert!(out.stdout.contains("1 passed"), "stdout: {}", out.stdout);
 }
 
+/// Two tests running `body`: in this process (guard markers, where the kernel has them), and
+/// in a child process without guard markers.
+macro_rules! on_both_guard_paths {
+    ($name:ident, $without:ident, $body:expr) => {
+        #[test]
+        fn $name() {
+            $body;
+        }
+
+        #[test]
+        fn $without() {
+            if in_child() {
+                $body;
+                return;
+            }
+            passes_without_guard_markers(stringify!($without));
+        }
+    };
+}
+
 /// Keeps `seen` up to date with the runtime's eviction count (which plain threads cannot
 /// read), until `stop`. Its own stack is pinned, so it never counts itself.
 fn watch_evictions(seen: Arc<AtomicU64>, stop: Arc<AtomicBool>) -> gorun::JoinHandle<()> {
@@ -344,19 +364,11 @@ fn one_goroutine_lends_its_stack() {
     assert!(evictions >= 20, "{evictions}");
 }
 
-#[test]
-fn a_scoped_thread_uses_a_parked_stack() {
-    one_goroutine_lends_its_stack();
-}
-
-#[test]
-fn a_scoped_thread_uses_a_parked_stack_without_guard_markers() {
-    if in_child() {
-        one_goroutine_lends_its_stack();
-        return;
-    }
-    passes_without_guard_markers("a_scoped_thread_uses_a_parked_stack_without_guard_markers");
-}
+on_both_guard_paths!(
+    a_scoped_thread_uses_a_parked_stack,
+    a_scoped_thread_uses_a_parked_stack_without_guard_markers,
+    one_goroutine_lends_its_stack()
+);
 
 /// `n` goroutines at once each lend their stack to a scoped thread, on `workers` workers
 /// that evict every parked stack quickly.
@@ -390,19 +402,11 @@ fn many_goroutines_lend_their_stacks(n: usize, workers: usize, rounds: u64) {
     assert!(evictions >= 1);
 }
 
-#[test]
-fn scoped_threads_use_64_parked_stacks() {
-    many_goroutines_lend_their_stacks(64, 1, 5);
-}
-
-#[test]
-fn scoped_threads_use_64_parked_stacks_without_guard_markers() {
-    if in_child() {
-        many_goroutines_lend_their_stacks(64, 1, 5);
-        return;
-    }
-    passes_without_guard_markers("scoped_threads_use_64_parked_stacks_without_guard_markers");
-}
+on_both_guard_paths!(
+    scoped_threads_use_64_parked_stacks,
+    scoped_threads_use_64_parked_stacks_without_guard_markers,
+    many_goroutines_lend_their_stacks(64, 1, 5)
+);
 
 #[test]
 fn scoped_threads_use_parked_stacks_under_two_workers() {
@@ -463,19 +467,11 @@ fn raw_writer_races_with_eviction() {
     assert!(evictions >= 1);
 }
 
-#[test]
-fn raw_pointer_writes_race_with_eviction() {
-    raw_writer_races_with_eviction();
-}
-
-#[test]
-fn raw_pointer_writes_race_with_eviction_without_guard_markers() {
-    if in_child() {
-        raw_writer_races_with_eviction();
-        return;
-    }
-    passes_without_guard_markers("raw_pointer_writes_race_with_eviction_without_guard_markers");
-}
+on_both_guard_paths!(
+    raw_pointer_writes_race_with_eviction,
+    raw_pointer_writes_race_with_eviction_without_guard_markers,
+    raw_writer_races_with_eviction()
+);
 
 /// The page the program's own SIGSEGV handler makes writable.
 static PROTECTED: AtomicUsize = AtomicUsize::new(0);

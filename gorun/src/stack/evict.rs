@@ -469,19 +469,10 @@ fn probe() -> Result<(), String> {
     MEM_PID.store(unsafe { libc::getpid() }, Ordering::Relaxed);
     // A write through it must reach a page that the process itself cannot access.
     let page = super::page_size();
-    // SAFETY: a fresh private anonymous page, only used here and unmapped at the end.
+    let p = super::map_anonymous(page, libc::PROT_NONE).ok_or("cannot map a probe page")?;
+    let p = p as *mut libc::c_void;
+    // SAFETY: the fresh page above, only used here and unmapped at the end.
     unsafe {
-        let p = libc::mmap(
-            std::ptr::null_mut(),
-            page,
-            libc::PROT_NONE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        );
-        if p == libc::MAP_FAILED {
-            return Err("cannot map a probe page".into());
-        }
         let word = [MaybeUninit::new(0x5eed_u64)];
         let wrote = mem_write(p as usize, &word);
         let read = wrote && libc::mprotect(p, page, libc::PROT_READ) == 0;
@@ -501,22 +492,11 @@ fn probe() -> Result<(), String> {
 fn switch_depth() -> usize {
     const FILL: u64 = 0xdead_5ee5_dead_5ee5;
     const LEN: usize = 64 * 1024;
-    // SAFETY: a fresh private anonymous mapping, used only as the probe's stack and unmapped
-    // after the coroutine is done with it.
-    let lo = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            LEN,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if lo == libc::MAP_FAILED {
+    // The probe's stack, unmapped after the coroutine is done with it.
+    let Some(lo) = super::map_anonymous(LEN, libc::PROT_READ | libc::PROT_WRITE) else {
         return usize::MAX;
-    }
-    let (lo, hi) = (lo as usize, lo as usize + LEN);
+    };
+    let hi = lo + LEN;
     for a in (lo..hi).step_by(8) {
         // SAFETY: `[lo, hi)` is the mapping above, read-write and page aligned; no coroutine
         // uses it yet.

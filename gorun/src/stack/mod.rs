@@ -64,6 +64,15 @@ pub(crate) fn page_size() -> usize {
     *PAGE.get_or_init(|| unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize })
 }
 
+/// A fresh private anonymous mapping of `len` bytes with protection `prot`, pages reserved
+/// only once touched (`MAP_NORESERVE`), or `None` if the kernel refused. The caller owns it.
+pub(crate) fn map_anonymous(len: usize, prot: libc::c_int) -> Option<usize> {
+    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+    // SAFETY: a new mapping at an address the kernel picks: nothing existing is affected.
+    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, -1, 0) };
+    (p != libc::MAP_FAILED).then_some(p as usize)
+}
+
 /// Whether this kernel supports guard markers (and `GORUN_STACK_GUARDS=mprotect` does not
 /// say to do without). Probed once per process.
 pub(crate) fn guards_in_page_tables() -> bool {
@@ -73,19 +82,12 @@ pub(crate) fn guards_in_page_tables() -> bool {
             return false;
         }
         let page = page_size();
-        // SAFETY: a fresh private anonymous mapping; we only madvise and unmap it.
+        let Some(p) = map_anonymous(2 * page, libc::PROT_READ | libc::PROT_WRITE) else {
+            return false;
+        };
+        let p = p as *mut libc::c_void;
+        // SAFETY: the fresh mapping above; we only madvise and unmap it.
         unsafe {
-            let p = libc::mmap(
-                std::ptr::null_mut(),
-                2 * page,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            );
-            if p == libc::MAP_FAILED {
-                return false;
-            }
             let ok = libc::madvise(p, page, MADV_GUARD_INSTALL) == 0;
             libc::munmap(p, 2 * page);
             ok
@@ -225,23 +227,11 @@ impl StackPool {
             return Err(self.map_count_error(inner));
         }
         let len = slots * self.slot_size();
-        // SAFETY: a fresh private anonymous mapping owned by this pool until drop.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
+        // Owned by this pool until drop.
+        let base = map_anonymous(len, libc::PROT_READ | libc::PROT_WRITE)
+            .ok_or_else(io::Error::last_os_error)?;
         // SAFETY: the range is the mapping just created.
-        unsafe { libc::madvise(base, len, libc::MADV_NOHUGEPAGE) };
-        let base = base as usize;
+        unsafe { libc::madvise(base as *mut libc::c_void, len, libc::MADV_NOHUGEPAGE) };
         for i in 0..slots {
             if let Err(e) = self.install_guard(base + i * self.slot_size()) {
                 // SAFETY: the mapping just created, not handed out.

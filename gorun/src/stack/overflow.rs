@@ -78,20 +78,15 @@ impl AltStack {
         unsafe {
             let mut prev: libc::stack_t = std::mem::zeroed();
             prev.ss_flags = libc::SS_DISABLE;
-            let mem = libc::mmap(
-                std::ptr::null_mut(),
-                ALT_STACK_SIZE,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            );
-            if mem == libc::MAP_FAILED {
+            let Some(mem) =
+                super::map_anonymous(ALT_STACK_SIZE, libc::PROT_READ | libc::PROT_WRITE)
+            else {
                 return AltStack {
                     mem: std::ptr::null_mut(),
                     prev,
                 };
-            }
+            };
+            let mem = mem as *mut libc::c_void;
             let ss = libc::stack_t {
                 ss_sp: mem,
                 ss_flags: 0,

@@ -296,6 +296,24 @@ fn watch_evictions(seen: Arc<AtomicU64>, stop: Arc<AtomicBool>) -> gorun::JoinHa
     })
 }
 
+/// Runs `f` on a runtime of `workers` workers that evicts every parked stack as soon as it
+/// can, with a watcher keeping the count it gets up to date; returns the evictions.
+fn run_watched(workers: usize, f: impl FnOnce(&Arc<AtomicU64>)) -> u64 {
+    gorun::Builder::new()
+        .workers(workers)
+        .resident_stack_budget(Some(0))
+        .evict_after(Some(Duration::from_millis(1)))
+        .run(|| {
+            let seen = Arc::new(AtomicU64::new(0));
+            let stop = Arc::new(AtomicBool::new(false));
+            let watcher = watch_evictions(seen.clone(), stop.clone());
+            f(&seen);
+            stop.store(true, Ordering::Relaxed);
+            watcher.join().unwrap();
+            gorun::metrics().evictions
+        })
+}
+
 /// Waits (a bounded while; tests assert no timing) until `seen` reaches `target`.
 fn wait_for(seen: &AtomicU64, target: u64) {
     for _ in 0..5000 {
@@ -345,21 +363,7 @@ fn lend_stack_to_a_thread(rounds: u64, seen: &AtomicU64, target: impl Fn(u64) ->
 /// (the watcher is pinned), once per round (a fault restores it; then it stays resident
 /// until it parks again).
 fn one_goroutine_lends_its_stack() {
-    let evictions = gorun::Builder::new()
-        .workers(1)
-        .resident_stack_budget(Some(0))
-        .evict_after(Some(Duration::from_millis(1)))
-        .run(|| {
-            let (seen, stop) = (
-                Arc::new(AtomicU64::new(0)),
-                Arc::new(AtomicBool::new(false)),
-            );
-            let watcher = watch_evictions(seen.clone(), stop.clone());
-            lend_stack_to_a_thread(20, &seen, |r| r);
-            stop.store(true, Ordering::Relaxed);
-            watcher.join().unwrap();
-            gorun::metrics().evictions
-        });
+    let evictions = run_watched(1, |seen| lend_stack_to_a_thread(20, seen, |r| r));
     // Evicted in every round before the thread touched it.
     assert!(evictions >= 20, "{evictions}");
 }
@@ -373,32 +377,20 @@ on_both_guard_paths!(
 /// `n` goroutines at once each lend their stack to a scoped thread, on `workers` workers
 /// that evict every parked stack quickly.
 fn many_goroutines_lend_their_stacks(n: usize, workers: usize, rounds: u64) {
-    let evictions = gorun::Builder::new()
-        .workers(workers)
-        .resident_stack_budget(Some(0))
-        .evict_after(Some(Duration::from_millis(1)))
-        .run(|| {
-            let (seen, stop) = (
-                Arc::new(AtomicU64::new(0)),
-                Arc::new(AtomicBool::new(false)),
-            );
-            let watcher = watch_evictions(seen.clone(), stop.clone());
-            let hs: Vec<_> = (0..n)
-                .map(|_| {
-                    let seen = seen.clone();
-                    gorun::go(move || {
-                        let start = seen.load(Ordering::Relaxed);
-                        lend_stack_to_a_thread(rounds, &seen, |r| start + r);
-                    })
+    let evictions = run_watched(workers, |seen| {
+        let hs: Vec<_> = (0..n)
+            .map(|_| {
+                let seen = seen.clone();
+                gorun::go(move || {
+                    let start = seen.load(Ordering::Relaxed);
+                    lend_stack_to_a_thread(rounds, &seen, |r| start + r);
                 })
-                .collect();
-            for h in hs {
-                h.join().unwrap();
-            }
-            stop.store(true, Ordering::Relaxed);
-            watcher.join().unwrap();
-            gorun::metrics().evictions
-        });
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+    });
     assert!(evictions >= 1);
 }
 
@@ -418,52 +410,47 @@ fn scoped_threads_use_parked_stacks_under_two_workers() {
 /// and restored meanwhile). No write may be lost.
 fn raw_writer_races_with_eviction() {
     const ROUNDS: u32 = 40;
-    let evictions = gorun::Builder::new()
-        .workers(1)
-        .resident_stack_budget(Some(0))
-        .evict_after(Some(Duration::from_millis(1)))
-        .run(|| {
-            let mut cells = [0u64; 64];
-            let addr = cells.as_mut_ptr() as usize;
-            let stop = AtomicBool::new(false);
-            let (tick_tx, tick_rx) = gorun::chan::<()>(0);
-            let ticker = gorun::go(move || {
-                for _ in 0..ROUNDS {
-                    gorun::sleep(Duration::from_millis(15));
-                    tick_tx.send(()).unwrap();
-                }
-            });
-            let last = std::thread::scope(|s| {
-                let writer = s.spawn(|| {
-                    let p = addr as *mut u64;
-                    let mut i = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        i += 1;
-                        // SAFETY: `cells` outlives this scoped thread, and only this thread
-                        // touches it until the scope ends.
-                        unsafe {
-                            let c = p.add((i % 64) as usize);
-                            c.write_volatile(i);
-                            assert_eq!(c.read_volatile(), i, "a write was lost");
-                        }
-                    }
-                    i
-                });
-                for _ in 0..ROUNDS {
-                    tick_rx.recv().unwrap(); // parked: evicted while the writer writes
-                }
-                stop.store(true, Ordering::Relaxed);
-                writer.join().unwrap()
-            });
-            ticker.join().unwrap();
-            for (c, &v) in cells.iter().enumerate() {
-                // The last `i` the writer wrote to cell `c` (none yet: 0).
-                let c = c as u64;
-                let expected = if last >= c { last - (last - c) % 64 } else { 0 };
-                assert_eq!(v, expected, "cell {c}");
+    let evictions = run_watched(1, |_| {
+        let mut cells = [0u64; 64];
+        let addr = cells.as_mut_ptr() as usize;
+        let stop = AtomicBool::new(false);
+        let (tick_tx, tick_rx) = gorun::chan::<()>(0);
+        let ticker = gorun::go(move || {
+            for _ in 0..ROUNDS {
+                gorun::sleep(Duration::from_millis(15));
+                tick_tx.send(()).unwrap();
             }
-            gorun::metrics().evictions
         });
+        let last = std::thread::scope(|s| {
+            let writer = s.spawn(|| {
+                let p = addr as *mut u64;
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    i += 1;
+                    // SAFETY: `cells` outlives this scoped thread, and only this thread
+                    // touches it until the scope ends.
+                    unsafe {
+                        let c = p.add((i % 64) as usize);
+                        c.write_volatile(i);
+                        assert_eq!(c.read_volatile(), i, "a write was lost");
+                    }
+                }
+                i
+            });
+            for _ in 0..ROUNDS {
+                tick_rx.recv().unwrap(); // parked: evicted while the writer writes
+            }
+            stop.store(true, Ordering::Relaxed);
+            writer.join().unwrap()
+        });
+        ticker.join().unwrap();
+        for (c, &v) in cells.iter().enumerate() {
+            // The last `i` the writer wrote to cell `c` (none yet: 0).
+            let c = c as u64;
+            let expected = if last >= c { last - (last - c) % 64 } else { 0 };
+            assert_eq!(v, expected, "cell {c}");
+        }
+    });
     assert!(evictions >= 1);
 }
 

@@ -171,45 +171,35 @@ pub(crate) struct Eviction<'a> {
     pub(crate) owner: usize,
 }
 
-/// Runs of neighbouring slots of `batch` (sorted by address), separated only by a slot guard
-/// of `guard` bytes, as index ranges; with `merge` false, each slot is its own run.
-fn runs(batch: &[Eviction], guard: usize, merge: bool) -> Vec<std::ops::Range<usize>> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < batch.len() {
-        let mut j = i + 1;
-        while merge && j < batch.len() && batch[j].limit == batch[j - 1].top + guard {
-            j += 1;
+/// The address ranges of the usable parts of `batch`'s slots still going (sorted by
+/// address), neighbours separated only by a slot guard of `guard` bytes merged if `merge`.
+fn spans(batch: &[Eviction], guard: usize, merge: bool) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for e in batch.iter().filter(|e| e.ok) {
+        match out.last_mut() {
+            Some(last) if merge && last.1 + guard == e.limit => last.1 = e.top,
+            _ => out.push((e.limit, e.top)),
         }
-        out.push(i..j);
-        i = j;
     }
     out
 }
 
-/// Write-protects each run of still-going slots; where that fails, those slots are put
-/// back (read-write, RESIDENT).
-fn protect_runs(batch: &mut [Eviction], guard: usize, merge: bool) {
-    for run in runs(batch, guard, merge) {
-        let (a, b) = (batch[run.start].limit, batch[run.end - 1].top);
-        if !mprotect(a, b, libc::PROT_READ) {
-            mprotect(a, b, libc::PROT_READ | libc::PROT_WRITE);
-            for e in &mut batch[run] {
-                e.ok = false;
-                e.meta.state.store(RESIDENT, Ordering::Release);
-            }
-        }
-    }
-}
-
-fn mprotect(from: usize, to: usize, prot: libc::c_int) -> bool {
-    // SAFETY (callers): the range covers usable parts of slots this runtime owns (and the
-    // slot guards between them, when merged), whose state the caller holds.
+/// `mprotect(2)` on `[from, to)`; true if it worked. Async-signal-safe.
+///
+/// # Safety
+/// The range must cover only stack slots of this runtime whose state the caller holds
+/// (claimed for eviction, or RESTORING), and, when protections change, slot guards.
+unsafe fn mprotect(from: usize, to: usize, prot: libc::c_int) -> bool {
+    // SAFETY: by the caller's contract, nobody else relies on these pages' protection now.
     unsafe { libc::mprotect(from as *mut libc::c_void, to - from, prot) == 0 }
 }
 
-fn madvise(from: usize, to: usize, advice: libc::c_int) -> bool {
-    // SAFETY: as for `mprotect`; the advice only drops or guards pages nobody may use now.
+/// `madvise(2)` on `[from, to)`; true if it worked. Async-signal-safe.
+///
+/// # Safety
+/// As for [`mprotect`]; the advice may drop the pages' contents, which must be saved.
+unsafe fn madvise(from: usize, to: usize, advice: libc::c_int) -> bool {
+    // SAFETY: by the caller's contract, the pages hold nothing that is not saved elsewhere.
     unsafe { libc::madvise(from as *mut libc::c_void, to - from, advice) == 0 }
 }
 
@@ -221,7 +211,17 @@ fn madvise(from: usize, to: usize, advice: libc::c_int) -> bool {
 pub(crate) unsafe fn protect(batch: &mut [Eviction], guard: usize) {
     // With guard markers, neighbours are merged (their slot guards are markers, whatever
     // the protection); with `mprotect` guards, a guard must stay PROT_NONE.
-    protect_runs(batch, guard, guards_in_page_tables());
+    for (a, b) in spans(batch, guard, guards_in_page_tables()) {
+        // SAFETY: the span covers claimed slots of the caller (and guard markers between).
+        if unsafe { !mprotect(a, b, libc::PROT_READ) } {
+            // SAFETY: as above; back to how the goroutines left them.
+            unsafe { mprotect(a, b, libc::PROT_READ | libc::PROT_WRITE) };
+            for e in batch.iter_mut().filter(|e| a <= e.limit && e.limit < b) {
+                e.ok = false;
+                e.meta.state.store(RESIDENT, Ordering::Release);
+            }
+        }
+    }
 }
 
 /// Copies the live part `[sp - SWITCH_MARGIN, top)` of a suspended, write-protected stack to
@@ -265,25 +265,20 @@ pub(crate) unsafe fn save(
 /// As for [`protect`]; every `ok` slot's record was published with [`SlotMeta::set_record`].
 pub(crate) unsafe fn release(batch: &mut [Eviction], guard: usize) {
     let markers = guards_in_page_tables();
-    let live: Vec<&Eviction> = batch.iter().filter(|e| e.ok).collect();
-    let mut i = 0;
-    while i < live.len() {
-        // Neighbours merged: the slot guards between them fault whatever happens.
-        let mut j = i + 1;
-        while j < live.len() && live[j].limit == live[j - 1].top + guard {
-            j += 1;
-        }
-        let (a, b) = (live[i].limit, live[j - 1].top);
-        if markers {
-            // Guarded pages fault whatever the protection; read-write lets the mapping
-            // merge again.
-            if madvise(a, b, MADV_GUARD_INSTALL) {
-                mprotect(a, b, libc::PROT_READ | libc::PROT_WRITE);
+    // Neighbours merged: the slot guards between them fault whatever happens.
+    for (a, b) in spans(batch, guard, true) {
+        // SAFETY: the span covers claimed, saved slots of the caller and the guards between.
+        unsafe {
+            if markers {
+                // Guarded pages fault whatever the protection; read-write lets the mapping
+                // merge again.
+                if madvise(a, b, MADV_GUARD_INSTALL) {
+                    mprotect(a, b, libc::PROT_READ | libc::PROT_WRITE);
+                }
+            } else if mprotect(a, b, libc::PROT_NONE) {
+                madvise(a, b, libc::MADV_DONTNEED);
             }
-        } else if mprotect(a, b, libc::PROT_NONE) {
-            madvise(a, b, libc::MADV_DONTNEED);
         }
-        i = j;
     }
     for e in batch.iter().filter(|e| e.ok) {
         e.meta.state.store(EVICTED, Ordering::Release);
@@ -328,7 +323,8 @@ unsafe fn restore_or_wait(
                 // SAFETY: EVICTED means the record was published (Release) and is not freed
                 // before the slot is RESIDENT again; we hold RESTORING.
                 let ev = ev.unwrap_or_else(|| unsafe { &*meta.record.load(Ordering::Relaxed) });
-                if !write_back(ev, limit, top, buf) {
+                // SAFETY: we hold RESTORING on the slot `[limit, top)`; `ev` is its record.
+                if !unsafe { write_back(ev, limit, top, buf) } {
                     super::overflow::fatal(
                         b"fatal error: gorun could not restore an evicted goroutine stack\n",
                     );
@@ -352,10 +348,18 @@ unsafe fn restore_or_wait(
 
 /// Writes the saved words back into the slot while nobody else can touch its pages, then
 /// makes them read-write. Async-signal-safe. Returns false if a system call failed.
-fn write_back(ev: &Evicted, limit: usize, top: usize, buf: &mut [MaybeUninit<u64>]) -> bool {
+///
+/// # Safety
+/// The caller holds RESTORING on the slot whose usable part is `[limit, top)`, and `ev` is
+/// the record saved from it.
+unsafe fn write_back(ev: &Evicted, limit: usize, top: usize, buf: &mut [MaybeUninit<u64>]) -> bool {
     let markers = guards_in_page_tables();
     // Inaccessible first, then the guards go: accesses meanwhile fault and wait.
-    if markers && !(mprotect(limit, top, libc::PROT_NONE) && madvise(limit, top, MADV_GUARD_REMOVE))
+    // SAFETY: we hold the slot (RESTORING); its contents are saved in `ev`.
+    if markers
+        && unsafe {
+            !(mprotect(limit, top, libc::PROT_NONE) && madvise(limit, top, MADV_GUARD_REMOVE))
+        }
     {
         return false;
     }
@@ -367,13 +371,18 @@ fn write_back(ev: &Evicted, limit: usize, top: usize, buf: &mut [MaybeUninit<u64
         buf[filled].write(w);
         filled += 1;
         if filled == buf.len() {
-            ok &= mem_write(at, &buf[..filled]);
+            // SAFETY: `[at, at + 8 * filled)` lies in the slot we hold; `buf[..filled]` was
+            // just written.
+            ok &= unsafe { mem_write(at, &buf[..filled]) };
             at += filled * 8;
             filled = 0;
         }
     });
-    ok &= filled == 0 || mem_write(at, &buf[..filled]);
-    ok && mprotect(limit, top, libc::PROT_READ | libc::PROT_WRITE)
+    // SAFETY: as above, for the last words; then the stack is whole and may be used.
+    unsafe {
+        ok &= filled == 0 || mem_write(at, &buf[..filled]);
+        ok && mprotect(limit, top, libc::PROT_READ | libc::PROT_WRITE)
+    }
 }
 
 /// The process's `/proc/self/mem`, open for writing (see [`available`]); -1 until probed.
@@ -390,20 +399,30 @@ fn open_mem() -> libc::c_int {
 
 /// Writes `words` at address `at` through `/proc/self/mem`, which writes pages whatever
 /// their protection. Async-signal-safe.
-fn mem_write(at: usize, words: &[MaybeUninit<u64>]) -> bool {
+///
+/// # Safety
+/// `[at, at + 8 * words.len())` must be memory nobody else may use now (a slot held
+/// RESTORING, or the probe's page), and every element of `words` initialised.
+unsafe fn mem_write(at: usize, words: &[MaybeUninit<u64>]) -> bool {
     // SAFETY: getpid has no preconditions.
     if MEM_PID.load(Ordering::Relaxed) == unsafe { libc::getpid() } {
-        return mem_write_to(MEM.load(Ordering::Relaxed), at, words);
+        // SAFETY: by the caller's contract.
+        return unsafe { mem_write_to(MEM.load(Ordering::Relaxed), at, words) };
     }
     // A forked child (the parent's descriptor writes the parent's memory): its own, once.
     let fd = open_mem();
-    let ok = fd >= 0 && mem_write_to(fd, at, words);
+    // SAFETY: by the caller's contract.
+    let ok = fd >= 0 && unsafe { mem_write_to(fd, at, words) };
     // SAFETY: closes the descriptor opened just above, if it was.
     unsafe { libc::close(fd) };
     ok
 }
 
-fn mem_write_to(fd: libc::c_int, mut at: usize, words: &[MaybeUninit<u64>]) -> bool {
+/// [`mem_write`] through the descriptor `fd`.
+///
+/// # Safety
+/// As for [`mem_write`]; `fd` is this process's `/proc/self/mem`, open for writing.
+unsafe fn mem_write_to(fd: libc::c_int, mut at: usize, words: &[MaybeUninit<u64>]) -> bool {
     let mut p = words.as_ptr() as *const u8;
     let mut left = std::mem::size_of_val(words);
     while left > 0 {

@@ -374,6 +374,35 @@ on_both_guard_paths!(
     one_goroutine_lends_its_stack()
 );
 
+/// The program from the issue, with default eviction settings: a plain `&mut` borrow of a
+/// stack array, written by a scoped thread for 600 ms while the goroutine stays parked
+/// (evicted after 100 ms). (Deadlock detection is off: the detector can take the thread's
+/// exit, just after its send woke the goroutine, for a deadlock; a race of its own.)
+fn the_issue_program() {
+    gorun::Builder::new().deadlock_detection(false).run(|| {
+        let (tx, rx) = gorun::chan::<()>(0);
+        let mut buf = [1u64; 512];
+        std::thread::scope(|s| {
+            let b = &mut buf;
+            s.spawn(move || {
+                for _ in 0..60 {
+                    std::thread::sleep(Duration::from_millis(10));
+                    b.iter_mut().for_each(|x| *x += 1);
+                }
+                tx.send(()).unwrap();
+            });
+            rx.recv().unwrap();
+        });
+        assert!(buf.iter().all(|&x| x == 61));
+    });
+}
+
+on_both_guard_paths!(
+    a_scoped_thread_writes_past_eviction,
+    a_scoped_thread_writes_past_eviction_without_guard_markers,
+    the_issue_program()
+);
+
 /// `n` goroutines at once each lend their stack to a scoped thread, on `workers` workers
 /// that evict every parked stack quickly.
 fn many_goroutines_lend_their_stacks(n: usize, workers: usize, rounds: u64) {

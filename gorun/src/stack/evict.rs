@@ -25,10 +25,11 @@
 //! ```
 //!
 //! - EVICTING: the home worker write-protects the usable range (`PROT_READ`), copies it,
-//!   then releases it: with guard markers, `MADV_GUARD_INSTALL` (which zaps and guards in one
-//!   call) and back to read-write, so the chunk stays one mapping; without them, `PROT_NONE`
-//!   and `MADV_DONTNEED`. Readers see the old bytes until the release; a write faults and
-//!   waits. No write can slip between the copy and the release.
+//!   makes it `PROT_NONE` and releases it: with guard markers, `MADV_GUARD_INSTALL` and back
+//!   to read-write, so the chunk stays one mapping; without them, `MADV_DONTNEED`. Readers
+//!   see the old bytes until the release; a write faults and waits. No write can slip
+//!   between the copy and the release, and no read can see a page between its zapping and
+//!   its guard (`MADV_GUARD_INSTALL` zaps, then installs markers, and retries).
 //! - EVICTED: every access faults (a guard marker, or `PROT_NONE`). The SIGSEGV handler
 //!   (`overflow`) finds the slot in the registry of chunks ([`chunks`]), and restores the
 //!   stack in place, then returns so that the access runs again.
@@ -255,9 +256,9 @@ pub(crate) unsafe fn save(
     Evicted { packed, reference }
 }
 
-/// Releases the pages of a batch saved by [`save`] and makes them fault: with guard markers,
-/// `MADV_GUARD_INSTALL` then read-write again (the chunk stays one mapping); without, the
-/// range is made `PROT_NONE` and then dropped. Every slot still going is EVICTED afterwards,
+/// Releases the pages of a batch saved by [`save`] and makes them fault: the range is made
+/// `PROT_NONE`, then with guard markers `MADV_GUARD_INSTALL` and read-write again (the chunk
+/// stays one mapping); without, the pages are dropped and the range stays `PROT_NONE`. Every slot still going is EVICTED afterwards,
 /// even if a call failed: its pages then still hold the saved bytes and stay
 /// write-protected, so an access either reads the same bytes or faults and restores.
 ///
@@ -269,14 +270,16 @@ pub(crate) unsafe fn release(batch: &mut [Eviction], guard: usize) {
     for (a, b) in spans(batch, guard, true) {
         // SAFETY: the span covers claimed, saved slots of the caller and the guards between.
         unsafe {
-            if markers {
-                // Guarded pages fault whatever the protection; read-write lets the mapping
-                // merge again.
-                if madvise(a, b, MADV_GUARD_INSTALL) {
+            // Inaccessible first: `MADV_GUARD_INSTALL` zaps present pages and then installs
+            // markers, and a read in between would map a zero page.
+            if mprotect(a, b, libc::PROT_NONE) {
+                if !markers {
+                    madvise(a, b, libc::MADV_DONTNEED);
+                } else if madvise(a, b, MADV_GUARD_INSTALL) {
+                    // Guarded pages fault whatever the protection; read-write lets the
+                    // mapping merge again.
                     mprotect(a, b, libc::PROT_READ | libc::PROT_WRITE);
                 }
-            } else if mprotect(a, b, libc::PROT_NONE) {
-                madvise(a, b, libc::MADV_DONTNEED);
             }
         }
     }

@@ -160,10 +160,21 @@
 //! goroutine's live stack is usually under a kilobyte. When more parked stacks are
 //! resident than [`Builder::resident_stack_budget`] allows, or one has been parked longer
 //! than [`Builder::evict_after`], its live bytes are packed into a heap buffer and its
-//! pages released (and guarded, so a stray access faults loudly); they are copied back to
-//! the same addresses before it runs again (Linux only: on macOS parked stacks stay
-//! resident, see the README's platform table). Hot goroutines never pay for this. Code that
-//! lends a stack buffer to the kernel or foreign code across a park holds [`pin_stack`].
+//! pages released; they are copied back to the same addresses before it runs again (Linux
+//! only: on macOS parked stacks stay resident, see the README's platform table). Hot
+//! goroutines never pay for this.
+//!
+//! No program can tell. Other threads may hold pointers into a parked goroutine's stack
+//! (`std::thread::scope` lends a local to a thread while the goroutine waits on a channel),
+//! and any access to an evicted stack, from any thread, faults into gorun's handler, which
+//! restores the stack in place and lets the access go on; the copy is taken write-protected,
+//! so no write is lost. One thing differs: a system call that another thread makes with a
+//! buffer on an evicted stack fails with `EFAULT` (the kernel raises no fault to handle), so
+//! code that lends a stack buffer to the kernel or foreign code across a park holds
+//! [`pin_stack`], which keeps the stack resident. Where gorun cannot restore stacks safely
+//! (no writable `/proc/self/mem`), copy-on-park is off, with a one-line notice.
+//! `GORUN_STACK_GUARDS=mprotect` makes gorun guard stacks as on kernels older than 6.13
+//! (without `MADV_GUARD_INSTALL`).
 //!
 //! ## Async code
 //!

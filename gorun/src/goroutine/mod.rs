@@ -39,7 +39,7 @@ use corosensei::{Coroutine, Yielder};
 use crate::diag::lockgraph::HeldLocks;
 use crate::park::WaitReason;
 use crate::runtime::{worker, Shared};
-use crate::stack::evict::{self, Evicted};
+use crate::stack::evict::{self, Evicted, Eviction, SlotMeta};
 use crate::stack::pack::References;
 use crate::stack::SlotStack;
 
@@ -104,8 +104,12 @@ pub(crate) struct G {
     stack_top: Cell<usize>,
     /// Stack pointer recorded at the last suspension (for copy-on-park).
     saved_sp: Cell<usize>,
-    /// The stack's live bytes while it is evicted (copy-on-park).
+    /// The stack's live bytes while it is evicted (copy-on-park); possibly stale once a
+    /// fault restored the stack (the slot's state says), freed by the home worker.
     evicted: UnsafeCell<Option<Evicted>>,
+    /// The copy-on-park state of the stack's slot, set when it starts (the pool outlives
+    /// every started goroutine).
+    slot: Cell<*const SlotMeta>,
     /// Whether the home worker's cold list holds this goroutine.
     pub(crate) cold_queued: Cell<bool>,
     /// Non-blocking operations left before a forced yield (home thread).
@@ -171,10 +175,11 @@ impl Drop for G {
 
 // SAFETY: the `Cell`/`UnsafeCell` fields follow the ownership rules in the module docs:
 // `body` is accessed only by the thread that dequeued the unstarted goroutine, then (once
-// started) by its home worker; `stack_top`, `saved_sp`, `evicted`, `cold_queued`,
+// started) by its home worker; `stack_top`, `saved_sp`, `evicted`, `slot`, `cold_queued`,
 // `budget`, `abandoned`, `unwinding`, `mid_unwind` and `yielder` only by its home worker's
-// thread (the worker, or the goroutine itself) after start; `registry_index` only under its
-// registry shard's mutex. Everything else is atomic or immutable.
+// thread (the worker, or the goroutine itself) after start (a fault handler reads the
+// record in `evicted` through the slot's state, see `stack::evict`); `registry_index` only
+// under its registry shard's mutex. Everything else is atomic or immutable.
 unsafe impl Sync for G {}
 // SAFETY: as above; moving an `Arc<G>` between threads never moves the coroutine, which
 // stays on its home thread.
@@ -208,6 +213,7 @@ impl G {
             stack_top: Cell::new(0),
             saved_sp: Cell::new(0),
             evicted: UnsafeCell::new(None),
+            slot: Cell::new(std::ptr::null()),
             cold_queued: Cell::new(false),
             budget: Cell::new(BUDGET),
             abandoned: Cell::new(false),
@@ -248,6 +254,7 @@ impl G {
             stack_top,
             saved_sp,
             evicted,
+            slot,
             cold_queued,
             budget,
             abandoned,
@@ -278,6 +285,7 @@ impl G {
         stack_top.set(0);
         saved_sp.set(0);
         *evicted.get_mut() = None;
+        slot.set(std::ptr::null());
         cold_queued.set(false);
         budget.set(BUDGET);
         abandoned.set(false);
@@ -365,12 +373,15 @@ impl G {
         }
     }
 
-    /// Binds a freshly created coroutine to this goroutine and pins it to worker `home`.
+    /// Binds a freshly created coroutine, on the stack slot with top `top` and state `slot`,
+    /// to this goroutine and pins it to worker `home`.
     ///
     /// # Safety
-    /// Called once, on the thread of worker `home`, by the thread that took the entry.
-    pub(crate) unsafe fn start(&self, home: usize, coro: Coro, top: usize) {
+    /// Called once, on the thread of worker `home`, by the thread that took the entry;
+    /// `slot` belongs to the coroutine's stack.
+    pub(crate) unsafe fn start(&self, home: usize, coro: Coro, top: usize, slot: &SlotMeta) {
         self.stack_top.set(top);
+        self.slot.set(slot);
         self.home.store(home as u16, Ordering::Relaxed);
         // SAFETY: only the home thread touches the started body, and it is not borrowed now.
         unsafe { *self.body.get() = Body::Started(coro) };
@@ -407,26 +418,56 @@ impl G {
         }
     }
 
-    /// Copies the suspended goroutine's live stack bytes to the heap (copy-on-park) and
-    /// returns its slot's usable range for the caller to release in a batch
-    /// (`evict::release`), or `None` if it must stay resident (pinned, already evicted,
-    /// not parked).
+    /// Claims the suspended goroutine's stack for eviction (copy-on-park): returns its
+    /// slot, tagged `owner`, or `None` if it stays resident (pinned, not parked, already
+    /// evicted). Frees a record left stale by a fault that restored the stack.
     ///
     /// # Safety
     /// Home worker only, while the goroutine is suspended (not running).
-    pub(crate) unsafe fn evict(&self, refs: &mut References) -> Option<(usize, usize, usize)> {
-        // SAFETY: home thread, goroutine suspended: nobody else touches `evicted`.
-        let slot = unsafe { &mut *self.evicted.get() };
-        if slot.is_some() || self.pins.load(Ordering::Acquire) != 0 || !self.is_parked() {
+    pub(crate) unsafe fn begin_evict(&self, owner: usize) -> Option<Eviction<'_>> {
+        if self.pins.load(Ordering::Acquire) != 0 || !self.is_parked() {
+            return None;
+        }
+        let meta = self.slot_meta();
+        // SAFETY: home thread, goroutine suspended: nobody else writes `evicted`, and a
+        // restorer reads it only while the slot is not RESIDENT.
+        let record = unsafe { &mut *self.evicted.get() };
+        if !meta.is_resident() {
+            return None;
+        }
+        *record = None;
+        if !meta.begin_evict() {
             return None;
         }
         let (limit, top) = (self.stack_limit(), self.stack_top.get());
-        // SAFETY: the goroutine is suspended and only this thread resumes it, after
-        // `restore`; `saved_sp` was recorded on its stack at suspension.
-        let ev = unsafe { evict::save(self.saved_sp.get(), limit, top, refs) };
-        let len = ev.len();
-        *slot = Some(ev);
-        Some((limit, top, len))
+        Some(Eviction {
+            limit,
+            top,
+            meta,
+            ok: true,
+            owner,
+        })
+    }
+
+    /// Copies the stack claimed by `begin_evict` and write-protected (`evict::protect`) to
+    /// the heap, and publishes the copy for restorers. Returns its size in bytes.
+    ///
+    /// # Safety
+    /// Home worker only, while the goroutine is suspended; `e` is its claimed slot, still
+    /// `ok` after `evict::protect`.
+    pub(crate) unsafe fn save(
+        &self,
+        e: &Eviction,
+        refs: &mut References,
+        scratch: &mut Vec<u64>,
+    ) -> usize {
+        // SAFETY: `e` is this goroutine's write-protected slot; `saved_sp` was recorded on
+        // its stack at suspension.
+        let ev = unsafe { evict::save(self.saved_sp.get(), e.limit, e.top, refs, scratch) };
+        // SAFETY: home thread; the slot is EVICTING, so no restorer reads the record yet.
+        let ev = unsafe { &mut *self.evicted.get() }.insert(ev);
+        e.meta.set_record(ev);
+        ev.len()
     }
 
     /// Brings an evicted stack back before the goroutine runs (no-op if resident).
@@ -436,10 +477,26 @@ impl G {
     #[inline]
     pub(crate) unsafe fn restore(&self) {
         // SAFETY: home thread, goroutine suspended.
-        if let Some(ev) = unsafe { (*self.evicted.get()).take() } {
-            // SAFETY: `ev` was saved from this goroutine's slot, which has not run since.
-            unsafe { evict::restore(ev, self.stack_limit(), self.stack_top.get()) };
+        let record = unsafe { &mut *self.evicted.get() };
+        if let Some(ev) = record {
+            // SAFETY: `ev` is the record last published for this goroutine's slot, which
+            // has not run since.
+            unsafe {
+                evict::restore(
+                    self.slot_meta(),
+                    ev,
+                    self.stack_limit(),
+                    self.stack_top.get(),
+                )
+            };
+            *record = None;
         }
+    }
+
+    /// The copy-on-park state of the stack's slot (home worker only, after start).
+    fn slot_meta(&self) -> &SlotMeta {
+        // SAFETY: set at start from the goroutine's own slot, whose pool outlives it.
+        unsafe { &*self.slot.get() }
     }
 
     pub(crate) fn pin_stack(&self) {
@@ -516,17 +573,15 @@ impl G {
     }
 
     /// Switches from the running goroutine (which must be `self`) back to its worker.
-    #[inline(never)]
     pub(crate) fn suspend(&self, why: Suspend) {
         // A Tokio context entered by `block_on` belongs to this goroutine, not the thread.
         let ctx = crate::bridge::suspend();
-        self.saved_sp.set(stack_pointer());
         self.budget.set(BUDGET);
         let y = self.yielder.get();
         debug_assert!(!y.is_null());
         // SAFETY: `yielder` points into this goroutine's own stack, set by its body before
         // any user code ran; we are running on that stack, so it is live.
-        unsafe { (*y).suspend(why) };
+        evict::record_and_suspend(unsafe { &*y }, why, &self.saved_sp);
         crate::bridge::resume(ctx);
         if self.abandoned.get() && !self.unwinding.replace(true) {
             // Resumed by its worker at shutdown: unwind (the worker catches this at the
@@ -674,25 +729,6 @@ impl G {
                 Err(actual) => s = actual,
             }
         }
-    }
-}
-
-/// The current stack pointer (an address just above it, on targets without inline asm).
-#[inline(always)]
-fn stack_pointer() -> usize {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let sp: usize;
-        // SAFETY: reads RSP into a register; no memory access, no side effects.
-        unsafe {
-            std::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags))
-        };
-        sp
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let here = 0u8;
-        std::hint::black_box(&here) as *const u8 as usize
     }
 }
 

@@ -441,7 +441,7 @@ impl Builder {
             evict_budget: self
                 .config
                 .resident_budget
-                .filter(|_| crate::sys::COPY_ON_PARK)
+                .filter(|_| crate::sys::COPY_ON_PARK && stack::evict::available())
                 .map(|b| b / RESIDENT_STACK_ESTIMATE / n),
             config: self.config.clone(),
             next_id: AtomicU64::new(MAIN_ID),
@@ -659,11 +659,12 @@ where
     })
 }
 
-/// Keeps the calling goroutine's stack resident while it lives: copy-on-park will not move
-/// the stack out while something outside the goroutine may point into it (a buffer on the
-/// stack lent to the kernel or to foreign code, a pointer shared through `unsafe` code).
-/// Safe Rust cannot leak such pointers to other goroutines, so most programs never need
-/// this. No-op on a plain thread.
+/// Keeps the calling goroutine's stack resident while it lives: a hint to copy-on-park, not
+/// a safety requirement. Any access to an evicted stack, from any thread, finds what the
+/// goroutine left (the stack is restored on the spot); the pin saves those restores for a
+/// stack that other threads use while it is parked, and keeps system calls that another
+/// thread makes on its memory (a buffer lent to the kernel or to foreign code) from failing
+/// with `EFAULT`. No-op on a plain thread.
 ///
 /// ```
 /// gorun::run(|| {

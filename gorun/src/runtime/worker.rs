@@ -64,9 +64,10 @@ use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 use super::Shared;
 use crate::goroutine::{Entry, Suspend, G, UNSTARTED};
 use crate::park::WaitReason;
+use crate::stack::evict::{self, SlotMeta};
 use crate::stack::overflow::{self, RunningInfo};
 use crate::stack::pack::References;
-use crate::stack::{evict, SlotStack};
+use crate::stack::SlotStack;
 
 /// Ticks between checks of the shared queues ahead of local work (fairness).
 const FAIR_TICKS: u32 = 61;
@@ -249,6 +250,8 @@ pub(crate) struct Worker {
     ids: Cell<(u64, u64)>,
     /// Recently evicted stacks that later ones are packed against (copy-on-park).
     references: RefCell<References>,
+    /// The words of the stack being evicted, copied out before packing.
+    scratch: RefCell<Vec<u64>>,
     /// Free stacks kept by this worker, so most starts and finishes skip the shared pool.
     stack_cache: RefCell<Vec<SlotStack>>,
     tick: Cell<u32>,
@@ -449,6 +452,7 @@ impl Worker {
             stack_cache: RefCell::new(Vec::new()),
             cold: RefCell::new(VecDeque::new()),
             references: RefCell::default(),
+            scratch: RefCell::default(),
             ids: Cell::new((0, 0)),
             g_cache: RefCell::new(Vec::new()),
             tick: Cell::new(0),
@@ -749,15 +753,16 @@ impl Worker {
         }
         let stack = cache.pop().expect("the cache was refilled");
         drop(cache);
-        let top = stack.top();
+        let (top, slot) = (stack.top(), stack.meta() as *const SlotMeta);
         let gp = Arc::as_ptr(g);
         let coro = Coroutine::with_stack(stack, move |y, ()| {
             // SAFETY: the registry keeps the goroutine alive while its coroutine exists.
             unsafe { &*gp }.set_yielder(y);
             body.run();
         });
-        // SAFETY: called once, on this (the home) thread, by the owner of the entry.
-        unsafe { g.start(self.index, coro, top) };
+        // SAFETY: called once, on this (the home) thread, by the owner of the entry; `slot`
+        // is the state of the coroutine's stack, alive as long as the pool.
+        unsafe { g.start(self.index, coro, top, &*slot) };
         self.shared.registry.insert(g);
     }
 
@@ -842,11 +847,11 @@ impl Worker {
     }
 
     /// Evicts up to `max` of the oldest candidates parked for at least `min_age` ns on the
-    /// runtime clock (sleepers only if `sleepers`), releasing their pages together.
+    /// runtime clock (sleepers only if `sleepers`): claims their slots, write-protects them,
+    /// copies them out and releases their pages, neighbours together (`stack::evict`).
     fn evict_batch(&self, max: usize, min_age: u64, sleepers: bool) {
         let now = self.shared.coarse_clock();
-        let mut ranges = Vec::new();
-        let mut bytes = 0u64;
+        let mut gs = Vec::new();
         for _ in 0..max {
             let head = self.cold.borrow().front().cloned();
             let Some(g) = head else { break };
@@ -861,21 +866,32 @@ impl Worker {
                 // it.
                 continue;
             }
-            // SAFETY: home thread; `g` is not running (this thread is in the scheduler).
-            if let Some((limit, top, len)) = unsafe { g.evict(&mut self.references.borrow_mut()) } {
-                ranges.push((limit, top, g.id));
-                bytes += len as u64;
-            }
+            gs.push(g);
         }
-        if ranges.is_empty() {
+        // SAFETY (claims): home thread; none of `gs` is running (this thread is in the
+        // scheduler), and none runs before the batch is done.
+        let mut batch: Vec<_> = (gs.iter().enumerate())
+            .filter_map(|(i, g)| unsafe { g.begin_evict(i) })
+            .collect();
+        if batch.is_empty() {
             return;
         }
-        // SAFETY: each range is the usable part of a slot just saved by `G::evict`; those
-        // goroutines stay suspended until this (their home) worker restores them.
-        unsafe { evict::release(&mut ranges, self.shared.stacks.guard_size()) };
+        batch.sort_unstable_by_key(|e| e.limit);
+        let guard = self.shared.stacks.guard_size();
+        // SAFETY: every slot of `batch` was claimed above by its suspended goroutine's home.
+        unsafe { evict::protect(&mut batch, guard) };
+        let mut bytes = 0u64;
+        let (mut refs, mut scratch) = (self.references.borrow_mut(), self.scratch.borrow_mut());
+        for e in batch.iter().filter(|e| e.ok) {
+            // SAFETY: `e` is the claimed, write-protected slot of `gs[e.owner]`.
+            bytes += unsafe { gs[e.owner].save(e, &mut refs, &mut scratch) } as u64;
+        }
+        // SAFETY: as for `protect`; each `ok` slot's record was just published by `save`.
+        unsafe { evict::release(&mut batch, guard) };
+        let evicted = batch.iter().filter(|e| e.ok).count() as u64;
         let stats = &self.me().stats;
         let add = |c: &AtomicU64, n: u64| c.store(c.load(Ordering::Relaxed) + n, Ordering::Relaxed);
-        add(&stats.evictions, ranges.len() as u64);
+        add(&stats.evictions, evicted);
         add(&stats.evicted_bytes, bytes);
     }
 

@@ -19,7 +19,8 @@
 //! goroutines fit within the default `vm.max_map_count` of 65530. On older kernels the guard
 //! is made with `mprotect(PROT_NONE)`, which splits the mapping: every slot then costs two
 //! VMAs and the pool refuses to grow past what `vm.max_map_count` allows, with an error that
-//! says how many fit and how to raise the limit.
+//! says how many fit and how to raise the limit. `GORUN_STACK_GUARDS=mprotect` in the
+//! environment forces these `mprotect` guards on any kernel (to test that path).
 //!
 //! # Ownership
 //!
@@ -30,7 +31,9 @@
 //! with `MADV_DONTNEED` in batches, neighbours merged into one call.
 //!
 //! Chunks are never unmapped while the pool lives; the pool unmaps them all when dropped,
-//! which happens after every coroutine of the runtime has been dropped.
+//! which happens after every coroutine of the runtime has been dropped. Each chunk is
+//! registered, with one [`evict::SlotMeta`] per slot, in the table the fault handler reads
+//! (`evict::chunks`), from creation until the pool is dropped.
 
 pub(crate) mod evict;
 pub(crate) mod overflow;
@@ -41,6 +44,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use corosensei::stack::{Stack, StackPointer};
+
+use evict::SlotMeta;
 
 /// Slots per mapping. 256 slots of 68 KiB = 17 MiB of address space per chunk.
 const SLOTS_PER_CHUNK: usize = 256;
@@ -59,10 +64,25 @@ pub(crate) fn page_size() -> usize {
     *PAGE.get_or_init(|| unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize })
 }
 
-/// Whether this kernel supports guard markers. Probed once per process.
+/// A fresh private anonymous mapping of `len` bytes with protection `prot`, pages reserved
+/// only once touched (`MAP_NORESERVE`), or `None` if the kernel refused. The caller owns it.
+pub(crate) fn map_anonymous(len: usize, prot: libc::c_int) -> Option<usize> {
+    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+    // SAFETY: a new mapping at an address the kernel picks: nothing existing is affected.
+    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, -1, 0) };
+    (p != libc::MAP_FAILED).then_some(p as usize)
+}
+
+/// Whether this kernel supports guard markers (and `GORUN_STACK_GUARDS=mprotect` does not
+/// say to do without). Probed once per process.
 pub(crate) fn guards_in_page_tables() -> bool {
     static PROBE: OnceLock<bool> = OnceLock::new();
-    *PROBE.get_or_init(|| crate::sys::guard_markers(page_size()))
+    *PROBE.get_or_init(|| {
+        if std::env::var_os("GORUN_STACK_GUARDS").is_some_and(|v| v == "mprotect") {
+            return false;
+        }
+        crate::sys::guard_markers(page_size())
+    })
 }
 
 /// Rounds a requested usable stack size to whole pages within the accepted range.
@@ -84,9 +104,10 @@ pub(crate) struct StackPool {
 }
 
 struct PoolInner {
-    chunks: Vec<usize>,
-    /// Free slot bottoms; the last `hot` entries have not been trimmed.
-    free: Vec<usize>,
+    /// (base, length, slots, registry entry) of each chunk.
+    chunks: Vec<(usize, usize, usize, usize)>,
+    /// Free slots; the last `hot` entries have not been trimmed.
+    free: Vec<FreeSlot>,
     /// How many free slots at the end of `free` still hold resident pages.
     hot: usize,
     /// With `mprotect` guards: how many more slots the map-count limit allows.
@@ -137,10 +158,11 @@ impl StackPool {
         }
         let take = n.clamp(1, inner.free.len());
         let start = inner.free.len() - take;
-        for &bottom in inner.free[start..].iter() {
+        for f in inner.free[start..].iter() {
             out.push(SlotStack {
-                bottom,
-                top: bottom + self.slot_size(),
+                bottom: f.bottom,
+                top: f.bottom + self.slot_size(),
+                meta: f.meta,
             });
         }
         inner.free.truncate(start);
@@ -150,8 +172,12 @@ impl StackPool {
 
     /// Returns a slot whose coroutine has been dropped.
     pub(crate) fn free(&self, stack: SlotStack) {
+        debug_assert!(stack.meta().is_resident());
         let mut inner = self.inner.lock().unwrap();
-        inner.free.push(stack.bottom);
+        inner.free.push(FreeSlot {
+            bottom: stack.bottom,
+            meta: stack.meta,
+        });
         inner.hot += 1;
         if inner.hot <= 2 * KEEP_HOT {
             return;
@@ -160,7 +186,9 @@ impl StackPool {
         // neighbours into one call. The lock stays held: once released, another worker could
         // take one of these slots and start a goroutine on it before we discard its pages.
         let len = inner.free.len();
-        let mut cold: Vec<usize> = inner.free[len - inner.hot..len - KEEP_HOT].to_vec();
+        let mut cold: Vec<usize> = (inner.free[len - inner.hot..len - KEEP_HOT].iter())
+            .map(|f| f.bottom)
+            .collect();
         inner.hot = KEEP_HOT;
         cold.sort_unstable();
         let mut i = 0;
@@ -189,29 +217,34 @@ impl StackPool {
             return Err(self.map_count_error(inner));
         }
         let len = slots * self.slot_size();
-        // SAFETY: a fresh private anonymous mapping owned by this pool until drop.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
+        // Owned by this pool until drop.
+        let base = map_anonymous(len, libc::PROT_READ | libc::PROT_WRITE)
+            .ok_or_else(io::Error::last_os_error)?;
+        crate::sys::no_huge_pages(base as *mut libc::c_void, len);
+        for i in 0..slots {
+            if let Err(e) = self.install_guard(base + i * self.slot_size()) {
+                // SAFETY: the mapping just created, not handed out.
+                unsafe { libc::munmap(base as *mut libc::c_void, len) };
+                return Err(e);
+            }
+        }
+        let metas: Box<[SlotMeta]> = (0..slots).map(|_| SlotMeta::new()).collect();
+        let first = metas.as_ptr() as usize;
+        let entry = match evict::chunks::add(base, len, self.slot_size(), self.guard, metas) {
+            Ok(entry) => entry,
+            Err(e) => {
+                // SAFETY: as above.
+                unsafe { libc::munmap(base as *mut libc::c_void, len) };
+                return Err(e);
+            }
         };
-        if base == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        crate::sys::no_huge_pages(base, len);
-        let base = base as usize;
         for i in (0..slots).rev() {
-            let bottom = base + i * self.slot_size();
-            self.install_guard(bottom)?;
-            inner.free.push(bottom);
+            inner.free.push(FreeSlot {
+                bottom: base + i * self.slot_size(),
+                meta: first + i * std::mem::size_of::<SlotMeta>(),
+            });
         }
-        inner.chunks.push(base);
-        inner.chunks.push(len);
+        inner.chunks.push((base, len, slots, entry));
         if !self.page_guards {
             inner.mprotect_budget -= slots;
         }
@@ -237,7 +270,7 @@ impl StackPool {
     }
 
     fn map_count_error(&self, inner: &PoolInner) -> io::Error {
-        let live = inner.chunks.len() / 2 * SLOTS_PER_CHUNK;
+        let live: usize = inner.chunks.iter().map(|c| c.2).sum();
         let msg = format!(
             "gorun: cannot create more goroutine stacks: this kernel lacks MADV_GUARD_INSTALL \
              (Linux 6.13+), so each stack costs two memory mappings, and vm.max_map_count \
@@ -264,24 +297,41 @@ fn mprotect_slot_budget() -> usize {
 impl Drop for StackPool {
     fn drop(&mut self) {
         let inner = self.inner.get_mut().unwrap();
-        for pair in inner.chunks.chunks(2) {
-            // SAFETY: each (base, len) pair is a mapping this pool created; the pool is
-            // dropped only after every coroutine using its slots has been dropped.
-            unsafe { libc::munmap(pair[0] as *mut libc::c_void, pair[1]) };
+        for &(base, len, slots, entry) in &inner.chunks {
+            // No goroutine uses the chunk any more: the fault handler forgets it first.
+            evict::chunks::remove(entry, slots);
+            // SAFETY: each (base, len) is a mapping this pool created; the pool is dropped
+            // only after every coroutine using its slots has been dropped.
+            unsafe { libc::munmap(base as *mut libc::c_void, len) };
         }
     }
+}
+
+/// A free slot: its bottom and the address of its [`SlotMeta`].
+struct FreeSlot {
+    bottom: usize,
+    meta: usize,
 }
 
 /// One slot: the stack of one coroutine.
 pub(crate) struct SlotStack {
     bottom: usize,
     top: usize,
+    /// Address of the slot's `SlotMeta`, in its chunk's registry entry.
+    meta: usize,
 }
 
 impl SlotStack {
     /// The highest address (where the stack starts).
     pub(crate) fn top(&self) -> usize {
         self.top
+    }
+
+    /// The slot's copy-on-park state (it lives as long as the pool).
+    pub(crate) fn meta(&self) -> &SlotMeta {
+        // SAFETY: `meta` points into the metadata of a registered chunk of the live pool
+        // this slot came from, freed only when the pool is dropped, after every coroutine.
+        unsafe { &*(self.meta as *const SlotMeta) }
     }
 }
 

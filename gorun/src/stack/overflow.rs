@@ -1,15 +1,19 @@
-//! Stack-overflow reporting (and accesses to evicted stacks): a SIGSEGV/SIGBUS handler on
-//! an alternate signal stack.
+//! The SIGSEGV/SIGBUS handler, on an alternate signal stack: stack-overflow reports, and
+//! accesses to evicted stacks.
 //!
 //! Every worker thread publishes, in thread-local cells, the guard range of the goroutine it
 //! is running and a short description of it (id, stack size, creation site). When a fault
 //! hits that guard, the handler prints Go's `fatal error: stack overflow` report with those
-//! details and aborts. Any other fault is passed to the handler that was installed before
-//! ours (Rust's own, which reports main-thread overflows, or the default action).
+//! details and exits. A fault in the usable part of a stack slot is copy-on-park's
+//! (`evict::on_fault` restores the stack, and the access runs again). Every other fault goes
+//! to the handler that was installed before ours, as if ours were not there: an `SA_SIGINFO`
+//! handler gets the same arguments, a plain one the signal number, and the default action is
+//! taken by re-raising the signal with it restored.
 //!
-//! The handler runs on a per-worker alternate stack (the faulting stack is exhausted), uses
-//! only async-signal-safe calls (`write`, `abort`, `sigaction`) and formats into a fixed
-//! buffer without allocating.
+//! The handler runs on a per-worker alternate stack (the faulting stack is exhausted); the
+//! thread's previous alternate stack is put back when the worker is done (so std's own
+//! overflow report keeps working on that thread). The handler uses only async-signal-safe
+//! calls and formats into a fixed buffer without allocating.
 
 use std::mem::MaybeUninit;
 use std::panic::Location;
@@ -61,36 +65,35 @@ unsafe fn install(sig: libc::c_int, prev: *mut MaybeUninit<libc::sigaction>) {
     }
 }
 
-/// A per-thread alternate signal stack.
+/// A per-thread alternate signal stack, and the one it replaced.
 pub(crate) struct AltStack {
     mem: *mut libc::c_void,
+    prev: libc::stack_t,
 }
 
 impl AltStack {
     fn new() -> AltStack {
         // SAFETY: a fresh anonymous mapping registered as this thread's signal stack; it is
-        // unregistered before being unmapped in Drop.
+        // unregistered before being unmapped in Drop. `prev` is plain data sigaltstack fills.
         unsafe {
-            let mem = libc::mmap(
-                std::ptr::null_mut(),
-                ALT_STACK_SIZE,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            );
-            if mem == libc::MAP_FAILED {
+            let mut prev: libc::stack_t = std::mem::zeroed();
+            prev.ss_flags = libc::SS_DISABLE;
+            let Some(mem) =
+                super::map_anonymous(ALT_STACK_SIZE, libc::PROT_READ | libc::PROT_WRITE)
+            else {
                 return AltStack {
                     mem: std::ptr::null_mut(),
+                    prev,
                 };
-            }
+            };
+            let mem = mem as *mut libc::c_void;
             let ss = libc::stack_t {
                 ss_sp: mem,
                 ss_flags: 0,
                 ss_size: ALT_STACK_SIZE,
             };
-            libc::sigaltstack(&ss, std::ptr::null_mut());
-            AltStack { mem }
+            libc::sigaltstack(&ss, &mut prev);
+            AltStack { mem, prev }
         }
     }
 }
@@ -100,14 +103,18 @@ impl Drop for AltStack {
         if self.mem.is_null() {
             return;
         }
-        // SAFETY: disable this thread's alternate stack, then unmap the memory we mapped.
+        // SAFETY: put back the thread's previous alternate stack (or none), then unmap the
+        // memory we mapped, which no longer is a signal stack.
         unsafe {
-            let ss = libc::stack_t {
-                ss_sp: std::ptr::null_mut(),
-                ss_flags: libc::SS_DISABLE,
-                ss_size: 0,
-            };
-            libc::sigaltstack(&ss, std::ptr::null_mut());
+            let mut prev = self.prev;
+            if prev.ss_flags & libc::SS_DISABLE != 0 {
+                prev = libc::stack_t {
+                    ss_sp: std::ptr::null_mut(),
+                    ss_flags: libc::SS_DISABLE,
+                    ss_size: 0,
+                };
+            }
+            libc::sigaltstack(&prev, std::ptr::null_mut());
             libc::munmap(self.mem, ALT_STACK_SIZE);
         }
     }
@@ -115,20 +122,32 @@ impl Drop for AltStack {
 
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo for SIGSEGV/SIGBUS.
-    let addr = unsafe { (*info).si_addr() } as usize;
-    // Plain reads of the running goroutine's control block (signal-safe).
-    if let Some(g) = crate::runtime::worker::running_info() {
-        if addr >= g.guard_lo && addr < g.guard_hi {
-            report_overflow(&g);
+    let (code, addr) = unsafe { ((*info).si_code, (*info).si_addr() as usize) };
+    // A fault the kernel raised (not one sent with kill or raise, whose address means
+    // nothing).
+    if code > 0 {
+        // Plain reads of the running goroutine's control block (signal-safe).
+        if let Some(g) = crate::runtime::worker::running_info() {
+            if addr >= g.guard_lo && addr < g.guard_hi {
+                report_overflow(&g);
+            }
+        }
+        if sig == libc::SIGSEGV && super::evict::on_fault(addr) {
+            return; // the stack is back: the access runs again
         }
     }
-    // A stack evicted by copy-on-park is guarded: an access means a pointer into a parked
-    // goroutine's stack escaped to someone else.
-    if let Some(id) = super::evict::owners::find(addr, 1 << 18) {
-        report_evicted(id, addr);
-    }
-    // Not ours: hand the fault to the previous handler.
-    // SAFETY: PREV_* were filled by sigaction in `install` before this handler could run.
+    // SAFETY: PREV_* were filled by sigaction in `install` before this handler could run;
+    // the arguments are the ones we were called with.
+    unsafe { chain(sig, info, ctx, code) };
+}
+
+/// Hands a fault that is not gorun's to the handler installed before ours.
+///
+/// # Safety
+/// Called from `handler` with its arguments, after `install` filled `PREV_*`.
+unsafe fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void, code: i32) {
+    // SAFETY: by the caller's contract, `prev` is initialised; the transmutes turn the
+    // handler address the program installed back into the function type its flags say.
     unsafe {
         let prev = if sig == libc::SIGSEGV {
             &raw const PREV_SEGV
@@ -136,18 +155,24 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
             &raw const PREV_BUS
         };
         let prev = (*prev).assume_init_ref();
-        if prev.sa_sigaction == libc::SIG_DFL || prev.sa_sigaction == libc::SIG_IGN {
-            // Restore the default action and return: the instruction faults again and the
-            // process dies of the signal as it would have without us.
+        let action = prev.sa_sigaction;
+        if action == libc::SIG_IGN && code <= 0 {
+            return; // a signal someone sent, which the program ignores
+        }
+        if action == libc::SIG_DFL || action == libc::SIG_IGN {
+            // The default action, as without us (the kernel does not let a program ignore a
+            // fault it raised): restore it and re-raise. The signal is blocked while we run,
+            // so it is delivered, with its default action, as the handler returns.
             let mut dfl: libc::sigaction = std::mem::zeroed();
             dfl.sa_sigaction = libc::SIG_DFL;
             libc::sigaction(sig, &dfl, std::ptr::null_mut());
+            libc::raise(sig);
         } else if prev.sa_flags & libc::SA_SIGINFO != 0 {
             let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                std::mem::transmute(prev.sa_sigaction);
+                std::mem::transmute(action);
             f(sig, info, ctx);
         } else {
-            let f: extern "C" fn(libc::c_int) = std::mem::transmute(prev.sa_sigaction);
+            let f: extern "C" fn(libc::c_int) = std::mem::transmute(action);
             f(sig);
         }
     }
@@ -166,19 +191,6 @@ impl Buf {
         self.len += n;
     }
 
-    fn hex(&mut self, v: u64) {
-        self.push(b"0x");
-        let digits = b"0123456789abcdef";
-        let mut started = false;
-        for shift in (0..16).rev() {
-            let d = ((v >> (shift * 4)) & 0xf) as usize;
-            if d != 0 || started || shift == 0 {
-                started = true;
-                self.push(&digits[d..d + 1]);
-            }
-        }
-    }
-
     fn num(&mut self, mut v: u64) {
         let mut digits = [0u8; 20];
         let mut i = digits.len();
@@ -194,23 +206,11 @@ impl Buf {
     }
 }
 
-fn report_evicted(id: u64, addr: usize) -> ! {
-    let mut b = Buf {
-        bytes: [0; 1024],
-        len: 0,
-    };
-    b.push(b"fatal error: unexpected access to the evicted stack of goroutine ");
-    b.num(id);
-    b.push(b" at address ");
-    b.hex(addr as u64);
-    b.push(
-        b"\nA pointer into a parked goroutine's stack was used while that stack was copied \
-          out (copy-on-park). Keep such data on the heap, or hold gorun::pin_stack() in the \
-          goroutine while anything may point into its stack.\n",
-    );
-    // SAFETY: write(2) and _exit(2) are async-signal-safe.
+/// Prints `msg` and exits with code 2 (Go's for fatal errors). Async-signal-safe.
+pub(crate) fn fatal(msg: &[u8]) -> ! {
+    // SAFETY: write(2) and _exit(2) are async-signal-safe; `msg` is valid for its length.
     unsafe {
-        libc::write(2, b.bytes.as_ptr() as *const libc::c_void, b.len);
+        libc::write(2, msg.as_ptr() as *const libc::c_void, msg.len());
         libc::_exit(2);
     }
 }
@@ -229,10 +229,5 @@ fn report_overflow(g: &RunningInfo) -> ! {
     b.push(b":");
     b.num(g.spawn_site.line() as u64);
     b.push(b"\nhint: raise gorun::Builder::stack_size, or move large buffers to the heap\n");
-    // SAFETY: write(2) and _exit(2) are async-signal-safe; the buffer is valid for len bytes.
-    // Exit code 2 is Go's for fatal errors.
-    unsafe {
-        libc::write(2, b.bytes.as_ptr() as *const libc::c_void, b.len);
-        libc::_exit(2);
-    }
+    fatal(&b.bytes[..b.len])
 }

@@ -188,9 +188,15 @@ pub(crate) fn unpacked_words(packed: &[u8]) -> usize {
     u32::from_le_bytes(packed[..4].try_into().unwrap()) as usize
 }
 
-/// Decodes `packed` into `out` (exactly `unpacked_words` long, top at address `top`), with
-/// the reference it was packed against.
-pub(crate) fn unpack(packed: &[u8], out: &mut [u64], top: usize, reference: Option<&Reference>) {
+/// Decodes `packed` (top at address `top`, packed against `reference`), handing each word to
+/// `emit`, lowest address first. Allocates nothing and takes no lock, so a signal handler may
+/// call it (restoring a stack on a fault, `evict`).
+pub(crate) fn unpack_each(
+    packed: &[u8],
+    top: usize,
+    reference: Option<&Reference>,
+    mut emit: impl FnMut(u64),
+) {
     let n = unpacked_words(packed);
     let u64_at = |i: usize| u64::from_le_bytes(packed[i..i + 8].try_into().unwrap());
     let u32_at = |i: usize| u32::from_le_bytes(packed[i..i + 4].try_into().unwrap()) as u64;
@@ -214,8 +220,8 @@ pub(crate) fn unpack(packed: &[u8], out: &mut [u64], top: usize, reference: Opti
     };
     let refw = |i: usize| rwords[i.wrapping_add(offset)];
     let mut k = 0;
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = match packed[tags_at + i / 4] >> (2 * (i % 4)) & 3 {
+    for i in 0..n {
+        emit(match packed[tags_at + i / 4] >> (2 * (i % 4)) & 3 {
             ZERO => 0,
             SAME => refw(i),
             SHIFT => refw(i).wrapping_add(shift),
@@ -235,7 +241,7 @@ pub(crate) fn unpack(packed: &[u8], out: &mut [u64], top: usize, reference: Opti
                     t => u64_at(dict_at + (t - DICT) as usize * 8),
                 }
             }
-        };
+        });
     }
 }
 
@@ -302,6 +308,16 @@ impl References {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Decodes `packed` into `out` (exactly `unpacked_words` long, top at address `top`), with
+    /// the reference it was packed against.
+    fn unpack(packed: &[u8], out: &mut [u64], top: usize, reference: Option<&Reference>) {
+        let mut i = 0;
+        unpack_each(packed, top, reference, |w| {
+            out[i] = w;
+            i += 1;
+        });
+    }
 
     fn round_trip(ws: &[u64], top: usize, r: Option<&Reference>) -> usize {
         let packed = pack(ws, top, r);

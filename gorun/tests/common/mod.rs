@@ -38,18 +38,28 @@ pub struct ChildOutput {
 
 /// Runs the test `name` of the current test binary in a child process.
 pub fn run_child(name: &str) -> ChildOutput {
-    run_child_within(name, std::time::Duration::from_secs(600))
+    run_child_full(name, &[], std::time::Duration::from_secs(600))
+}
+
+/// Runs the test `name` of the current test binary in a child process, with `env` set.
+pub fn run_child_with(name: &str, env: &[(&str, &str)]) -> ChildOutput {
+    run_child_full(name, env, std::time::Duration::from_secs(600))
 }
 
 /// Runs the test `name` in a child process, killing it (and failing) if it has not ended
 /// within `limit`: for programs whose failure mode is a hang. The limit is generous; it
 /// is not a timing assertion.
 pub fn run_child_within(name: &str, limit: std::time::Duration) -> ChildOutput {
+    run_child_full(name, &[], limit)
+}
+
+fn run_child_full(name: &str, env: &[(&str, &str)], limit: std::time::Duration) -> ChildOutput {
     let exe = std::env::current_exe().expect("test binary path");
     let mut child = Command::new(exe)
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, "1")
         .env("RUST_BACKTRACE", "0")
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

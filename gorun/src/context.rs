@@ -174,6 +174,10 @@ impl Context {
             return self.with_cancel(); // the parent's deadline comes first
         }
         let node = self.child(Some(deadline));
+        if node.err().is_none() && deadline <= Instant::now() {
+            // Already past: done at once, as Go's WithDeadline (no timer to race with).
+            node.cancel(ContextError::DeadlineExceeded);
+        }
         if node.err().is_none() {
             let clock = Clock::current();
             let weak = Arc::downgrade(&node);

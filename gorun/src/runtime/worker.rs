@@ -522,11 +522,17 @@ impl Worker {
         if let Some(g) = self.ready.borrow_mut().pop_front() {
             return Some(g);
         }
-        if let Some(g) = self.deque.pop() {
-            return Some(g);
+        // Emptiness first: popping an empty deque costs a SeqCst fence, and stealing from
+        // the injector a contended cache line; a yield round trip checks both every time.
+        if !self.deque.is_empty() {
+            if let Some(g) = self.deque.pop() {
+                return Some(g);
+            }
         }
-        if let Some(g) = self.steal_injector() {
-            return Some(g);
+        if !self.shared.injector.is_empty() {
+            if let Some(g) = self.steal_injector() {
+                return Some(g);
+            }
         }
         self.yielded.borrow_mut().pop_front()
     }

@@ -396,8 +396,23 @@ fn metrics_count_spawns_switches_and_parks() {
 
 /// Two goroutines lock two mutexes in opposite orders while main keeps running: Go sees
 /// nothing (not every goroutine is asleep), gorun reports the cycle.
-fn lock_cycle_program(fatal: bool) {
+/// Two goroutines that lock two mutexes in opposite orders; with `contend`, eight more
+/// goroutines contend on another mutex all the time (lock waits come and go on every tick,
+/// and the cycle must still be found).
+fn lock_cycle_program(fatal: bool, contend: bool) {
     gorun::Builder::new().lock_cycles_fatal(fatal).run(|| {
+        if contend {
+            let busy = Arc::new(Mutex::new(0u64));
+            for _ in 0..8 {
+                let busy = busy.clone();
+                gorun::go(move || loop {
+                    let mut g = busy.lock();
+                    *g += 1;
+                    gorun::yield_now();
+                    drop(g);
+                });
+            }
+        }
         let m1 = Arc::new(Mutex::new(1));
         let m2 = Arc::new(Mutex::new(2));
         let ready = WaitGroup::new();
@@ -417,7 +432,7 @@ fn lock_cycle_program(fatal: bool) {
             let _g1 = b1.lock();
         });
         // Main is busy (sleeping and waking), so this is not a global deadlock.
-        for _ in 0..30 {
+        for _ in 0..if contend { 500 } else { 30 } {
             gorun::sleep(Duration::from_millis(10));
         }
         println!("main finished");
@@ -427,7 +442,7 @@ fn lock_cycle_program(fatal: bool) {
 #[test]
 fn lock_cycle_is_fatal() {
     if in_child() {
-        lock_cycle_program(true);
+        lock_cycle_program(true, false);
         return;
     }
     let out = run_child("lock_cycle_is_fatal");
@@ -453,7 +468,7 @@ fn lock_cycle_is_fatal() {
 #[test]
 fn lock_cycle_can_be_a_warning() {
     if in_child() {
-        lock_cycle_program(false);
+        lock_cycle_program(false, false);
         return;
     }
     let out = run_child("lock_cycle_can_be_a_warning");
@@ -616,42 +631,7 @@ fn cancelled_timers_leave_the_heap() {
 #[test]
 fn lock_cycle_is_found_while_others_contend() {
     if in_child() {
-        gorun::Builder::new().workers(2).run(|| {
-            // Goroutines contending on another mutex all the time: lock waits come and go
-            // on every tick, and the cycle must still be found.
-            let busy = Arc::new(Mutex::new(0u64));
-            for _ in 0..8 {
-                let busy = busy.clone();
-                gorun::go(move || loop {
-                    let mut g = busy.lock();
-                    *g += 1;
-                    gorun::yield_now();
-                    drop(g);
-                });
-            }
-            let m1 = Arc::new(Mutex::new(1));
-            let m2 = Arc::new(Mutex::new(2));
-            let ready = WaitGroup::new();
-            ready.add(2);
-            let (a1, a2, r) = (m1.clone(), m2.clone(), ready.clone());
-            gorun::go(move || {
-                let _g1 = a1.lock();
-                r.done();
-                r.wait();
-                let _g2 = a2.lock();
-            });
-            let (b1, b2, r) = (m1.clone(), m2.clone(), ready.clone());
-            gorun::go(move || {
-                let _g2 = b2.lock();
-                r.done();
-                r.wait();
-                let _g1 = b1.lock();
-            });
-            for _ in 0..500 {
-                gorun::sleep(Duration::from_millis(10));
-            }
-            println!("main finished");
-        });
+        lock_cycle_program(true, true);
         return;
     }
     let out = run_child("lock_cycle_is_found_while_others_contend");

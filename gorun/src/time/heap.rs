@@ -218,15 +218,7 @@ impl Timers {
             cancelled: AtomicBool::new(false),
         });
         let mut st = self.state.lock().unwrap();
-        st.seq += 1;
-        self.counter(&action).fetch_add(1, Ordering::Relaxed);
-        let seq = st.seq;
-        st.push(Entry {
-            deadline,
-            seq,
-            node: node.clone(),
-            action,
-        });
+        self.arm(&mut st, node.clone(), deadline, action);
         let earlier = deadline < st.wake_at;
         if earlier {
             st.wake_at = deadline;
@@ -330,6 +322,11 @@ impl Timers {
         if node.cancelled.load(Ordering::Relaxed) || st.stopped {
             return;
         }
+        self.arm(&mut st, node, deadline, action);
+    }
+
+    /// Puts a timer in the heap and counts it (under the state lock).
+    fn arm(&self, st: &mut State, node: Arc<TimerNode>, deadline: Instant, action: TimerAction) {
         st.seq += 1;
         self.counter(&action).fetch_add(1, Ordering::Relaxed);
         let seq = st.seq;

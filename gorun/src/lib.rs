@@ -94,7 +94,8 @@
 //! - A destructor that would block during that unwind (a contended lock, a join, a
 //!   WaitGroup, a sleep, a send nobody takes) gives up: its goroutine is leaked at that
 //!   point, its remaining destructors do not run, and its stack stays mapped for good (the
-//!   runtime is leaked). Nothing aborts, and the exit code is main's.
+//!   runtime is leaked). Nothing aborts, and the exit code is main's. The same holds for a
+//!   goroutine that catches its unwind (`catch_unwind`) and then parks or yields again.
 //! - A detached goroutine that panics once shutdown has begun is not reported (its panic is
 //!   usually a consequence of the shutdown: a peer's channel end dropped by its unwind).
 //! - A fatal report (deadlock, lock cycle) under [`run`] prints and exits with code 2 at

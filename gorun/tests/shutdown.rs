@@ -371,3 +371,41 @@ fn deadlock_while_a_goroutine_holds_its_thread_unwinding() {
     }
     assert_returns("deadlock_while_a_goroutine_holds_its_thread_unwinding");
 }
+
+#[test]
+fn a_goroutine_that_catches_its_abandonment_is_given_up() {
+    if in_child() {
+        for workers in [1, 2] {
+            Builder::new().workers(workers).run(|| {
+                // Catches every unwind and waits again; another one yields in its loop.
+                gorun::go(|| loop {
+                    let _ = std::panic::catch_unwind(|| gorun::never::<()>().recv());
+                });
+                gorun::go(|| loop {
+                    let _ = std::panic::catch_unwind(gorun::yield_now);
+                    gorun::sleep(Duration::from_millis(1));
+                });
+                gorun::sleep(Duration::from_millis(20));
+            });
+        }
+        println!("returned");
+        run_again();
+        return;
+    }
+    assert_returns("a_goroutine_that_catches_its_abandonment_is_given_up");
+}
+
+#[test]
+fn a_destructor_sleeping_while_unwinding_holds_its_thread() {
+    Builder::new().workers(1).run(|| {
+        // The sleep's timer wakes the goroutine that holds the thread (no switch): the
+        // goroutine queued behind it never sees the thread panicking.
+        let failing = gorun::go(|| {
+            let _b = BlockOnDrop(Box::new(|| gorun::sleep(Duration::from_millis(10))));
+            panic!("boom");
+        });
+        let observer = gorun::go(std::thread::panicking);
+        assert!(failing.join().is_err());
+        assert!(!observer.join().unwrap(), "the observer saw panicking()");
+    });
+}

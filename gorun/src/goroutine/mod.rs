@@ -584,9 +584,8 @@ impl G {
         evict::record_and_suspend(unsafe { &*y }, why, &self.saved_sp);
         crate::bridge::resume(ctx);
         if self.abandoned.get() && !self.unwinding.replace(true) {
-            // Resumed by its worker at shutdown: unwind (the worker catches this at the
-            // goroutine's root; user code that catches it is unwound again at its next
-            // park).
+            // Resumed by its worker at shutdown: unwind (caught at the goroutine's root; if
+            // user code catches it, the goroutine is given up at its next park or yield).
             std::panic::resume_unwind(Box::new(ABANDONED));
         }
     }
@@ -687,16 +686,15 @@ impl G {
         }
     }
 
-    /// A park of an abandoned goroutine: unwinds it, or, inside a destructor of that
-    /// unwind, gives it up (its worker leaks it: the rest of its destructors do not run).
+    /// A park of an abandoned goroutine after its unwind began: in a destructor of that
+    /// unwind, or after user code caught it (`catch_unwind` in a loop would otherwise raise
+    /// and catch forever). Either way it is given up: its worker leaks it where it stands
+    /// and its remaining destructors do not run (see `Worker::unwind_all`).
     #[cold]
     fn park_abandoned(&self) -> ! {
-        if std::thread::panicking() {
-            loop {
-                self.suspend(Suspend::Park); // never resumed
-            }
+        loop {
+            self.suspend(Suspend::Park); // never resumed
         }
-        std::panic::resume_unwind(Box::new(ABANDONED));
     }
 
     /// Wakes this goroutine if parked, else leaves a token for its next park.

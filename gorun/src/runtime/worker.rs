@@ -906,7 +906,7 @@ impl Worker {
     ///
     /// Each is resumed once, marked abandoned, and unwinds from its park (or yield) with the
     /// `ABANDONED` payload, caught at its root. One that blocks in a destructor during that
-    /// unwind is leaked where it stands, as is one suspended in the middle of unwinding from
+    /// unwind, or catches it and then parks or yields, is leaked where it stands, as is one suspended in the middle of unwinding from
     /// its own panic (resuming it to unwind again would panic inside a destructor): such a
     /// goroutine never runs again, its remaining destructors do not run, and its stack
     /// stays mapped for good (the runtime is leaked: something may still point into that
@@ -928,17 +928,11 @@ impl Worker {
             unsafe { g.restore() };
             // SAFETY: home thread, no other borrow of the coroutine.
             let coro = unsafe { g.coro_mut() }.expect("a registered goroutine has started");
-            let finished = loop {
-                bump(&stats.switches);
-                match coro.resume(()) {
-                    CoroutineResult::Return(()) => break true,
-                    // Blocked in a destructor while unwinding: given up (see above).
-                    CoroutineResult::Yield(Suspend::Park) => break false,
-                    // It caught the unwind and yielded: resume it (its next park unwinds
-                    // it again).
-                    CoroutineResult::Yield(_) => {}
-                }
-            };
+            bump(&stats.switches);
+            // A yield back means it blocked in a destructor while unwinding, or caught the
+            // unwind and then parked or yielded: given up (see above). It is never resumed,
+            // so a goroutine that catches every unwind cannot keep its worker busy forever.
+            let finished = matches!(coro.resume(()), CoroutineResult::Return(()));
             CURRENT.with(|c| c.set(std::ptr::null()));
             if finished {
                 self.finish(g);

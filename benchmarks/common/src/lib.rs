@@ -92,6 +92,14 @@ pub fn args(runtime: &str) -> Args {
     Args { workload, n }
 }
 
+/// The port an HTTP server program listens on: its first argument, else 8080.
+pub fn port_arg() -> u16 {
+    std::env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(8080)
+}
+
 /// Number of worker threads every runtime gets: `BENCH_WORKERS` or the
 /// number of CPUs (Go's GOMAXPROCS default).
 pub fn workers() -> usize {

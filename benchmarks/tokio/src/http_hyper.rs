@@ -15,10 +15,7 @@ async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible
 }
 
 fn main() {
-    let port: u16 = std::env::args()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(8080);
+    let port = bench_common::port_arg();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(bench_common::workers())
         .enable_all()

@@ -89,7 +89,11 @@ async fn park_memory(n: u64) -> Res {
     Ok(o)
 }
 
-fn skynet_node(tx: mpsc::Sender<u64>, num: u64, size: u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn skynet_node(
+    tx: mpsc::Sender<u64>,
+    num: u64,
+    size: u64,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(async move {
         if size == 1 {
             let _ = tx.send(num).await;
@@ -231,7 +235,9 @@ async fn select_(n: u64) -> Res {
             rx
         })
         .collect();
-    let [r0, r1, r2, r3] = &mut rxs[..] else { unreachable!() };
+    let [r0, r1, r2, r3] = &mut rxs[..] else {
+        unreachable!()
+    };
     let mut sum = 0;
     let mut got = 0;
     // A closed channel's branch is disabled by its pattern not matching.
@@ -249,11 +255,15 @@ async fn select_(n: u64) -> Res {
 }
 
 async fn tcp_echo(rounds: u64) -> Res {
-    let ln = TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    let ln = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
     let addr = ln.local_addr().map_err(|e| e.to_string())?;
     tokio::spawn(async move {
         loop {
-            let Ok((mut conn, _)) = ln.accept().await else { return };
+            let Ok((mut conn, _)) = ln.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
                 let _ = conn.set_nodelay(true);
                 let mut buf = [0u8; TCP_MSG];
@@ -295,7 +305,11 @@ async fn tcp_echo(rounds: u64) -> Res {
     for c in clients {
         total += c.await.unwrap().map_err(|e| e.to_string())?;
     }
-    Ok(Outcome::new(start.elapsed(), rounds * TCP_CLIENTS as u64, total))
+    Ok(Outcome::new(
+        start.elapsed(),
+        rounds * TCP_CLIENTS as u64,
+        total,
+    ))
 }
 
 async fn timers(n: u64) -> Res {

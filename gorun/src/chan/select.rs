@@ -89,24 +89,12 @@ impl<T> Case for RecvCase<'_, T> {
     }
 
     fn try_complete(&mut self) -> bool {
-        let chan = &self.rx.chan;
-        let mut g = chan.lock();
-        let r = chan.try_recv_locked(&mut g);
-        drop(g);
-        match r {
-            Ok((v, w)) => {
-                if let Some(w) = w {
-                    w.wake();
-                }
-                self.result = Some(Ok(v));
-                true
-            }
-            Err(TryRecv::Closed) => {
-                self.result = Some(Err(RecvError));
-                true
-            }
-            Err(TryRecv::Empty) => false,
+        match self.rx.chan.recv_now() {
+            Ok(v) => self.result = Some(Ok(v)),
+            Err(TryRecv::Closed) => self.result = Some(Err(RecvError)),
+            Err(TryRecv::Empty) => return false,
         }
+        true
     }
 
     fn register(&mut self, ctx: &Arc<Ctx>, case: usize) -> bool {

@@ -461,19 +461,24 @@ impl<T> Chan<T> {
         if self.nil {
             return Err(TryRecvError::Empty);
         }
+        self.recv_now().map_err(|e| match e {
+            TryRecv::Empty => TryRecvError::Empty,
+            TryRecv::Closed => TryRecvError::Disconnected,
+        })
+    }
+
+    /// Takes the next value if one is there, waking the sender it came from (after the
+    /// lock is released).
+    pub(super) fn recv_now(&self) -> Result<T, TryRecv> {
         let mut g = self.lock();
         let r = self.try_recv_locked(&mut g);
         drop(g);
-        match r {
-            Ok((v, w)) => {
-                if let Some(w) = w {
-                    w.wake();
-                }
-                Ok(v)
+        r.map(|(v, w)| {
+            if let Some(w) = w {
+                w.wake();
             }
-            Err(TryRecv::Empty) => Err(TryRecvError::Empty),
-            Err(TryRecv::Closed) => Err(TryRecvError::Disconnected),
-        }
+            v
+        })
     }
 }
 

@@ -113,12 +113,16 @@ where
     let done = slot.clone();
     let me = park::current();
     let handle = Handle::try_current();
+    let id = worker::current_id();
     pool().submit(Box::new(move || {
+        let trace = handle.as_ref().and_then(Handle::tracer);
+        trace.inspect(|t| t.blocking(id, true));
         // `go` and `Handle::current` in `f` reach the caller's runtime.
-        let r = match handle {
+        let r = match &handle {
             Some(h) => h.enter(|| panic::catch_unwind(AssertUnwindSafe(f))),
             None => panic::catch_unwind(AssertUnwindSafe(f)),
         };
+        trace.inspect(|t| t.blocking(id, false));
         done.lock().unwrap().result = Some(r);
         me.unpark();
     }));

@@ -274,6 +274,7 @@ mod stack;
 pub mod sync;
 mod sys;
 mod time;
+mod trace;
 
 pub use blocking::blocking;
 pub use bridge::block_on;

@@ -479,6 +479,7 @@ impl G {
         // SAFETY: home thread, goroutine suspended.
         let record = unsafe { &mut *self.evicted.get() };
         if let Some(ev) = record {
+            let began = self.shared.trace.as_ref().map(|_| crate::sys::ticks());
             // SAFETY: `ev` is the record last published for this goroutine's slot, which
             // has not run since.
             unsafe {
@@ -490,6 +491,9 @@ impl G {
                 )
             };
             *record = None;
+            if let (Some(t), Some(began)) = (&self.shared.trace, began) {
+                t.restored(self.id, began);
+            }
         }
     }
 
@@ -741,6 +745,7 @@ pub(crate) fn fatal_panic(payload: &(dyn std::any::Any + Send)) -> ! {
         );
     }
     eprint!("{out}");
+    crate::trace::write_current();
     std::process::exit(2);
 }
 

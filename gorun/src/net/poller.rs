@@ -163,7 +163,7 @@ fn wake_all(woken: &mut Vec<(u64, Unparker)>, gs: &mut Vec<Arc<G>>) {
         }
     }
     if !gs.is_empty() {
-        crate::runtime::worker::schedule_drain(gs);
+        crate::runtime::worker::schedule_drain(gs, crate::trace::Via::Netpoll);
     }
 }
 

@@ -114,6 +114,11 @@ impl Handle {
         diag::metrics_of(&self.shared)
     }
 
+    /// The runtime's execution trace, if it records one (for the blocking pool).
+    pub(crate) fn tracer(&self) -> Option<&crate::trace::Tracer> {
+        self.shared.trace.as_ref()
+    }
+
     /// Makes `self` the current runtime of this plain thread while `f` runs (for the
     /// blocking pool).
     pub(crate) fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
@@ -149,6 +154,9 @@ pub(crate) fn inject(
     );
     let id = shared.reserve_goroutine_ids(1);
     let g = G::new(id, worker::current_id(), site, name, shared.clone(), entry);
+    if let Some(t) = &shared.trace {
+        t.spawn(id, g.parent, g.name());
+    }
     shared.outside_spawned.fetch_add(1, Ordering::Relaxed);
     shared.injector.push(Arc::new(g));
     std::sync::atomic::fence(Ordering::SeqCst);

@@ -60,6 +60,8 @@ pub(crate) struct Shared {
     /// Set once a goroutine was given up at shutdown (see `Worker::unwind_all`) or a worker
     /// was detached: the runtime then stays allocated for good.
     leaked: AtomicBool,
+    /// The execution trace, when one is recorded (`Builder::trace`, `GORUN_TRACE`).
+    pub(crate) trace: Option<crate::trace::Tracer>,
 }
 
 /// Diagnostics settings of a runtime (see the `Builder` methods).
@@ -108,6 +110,9 @@ impl Shared {
     pub(crate) fn fail(&self, report: Deadlock) {
         if self.config.exit_on_fatal {
             eprint!("{report}");
+            if let Some(t) = &self.trace {
+                t.write();
+            }
             std::process::exit(2);
         }
         self.failure.lock().unwrap().get_or_insert(report);
@@ -213,6 +218,8 @@ pub struct Builder {
     workers: Option<usize>,
     stack_size: usize,
     config: Config,
+    /// Where to write the execution trace (`None`: `GORUN_TRACE`, if set).
+    trace: Option<std::path::PathBuf>,
 }
 
 impl Default for Builder {
@@ -243,6 +250,7 @@ impl Builder {
                 resident_budget: Some(16 << 20),
                 exit_on_fatal: false,
             },
+            trace: None,
         }
     }
 
@@ -312,6 +320,37 @@ impl Builder {
     /// running. Off by default (SIGQUIT then kills the process as usual).
     pub fn dump_on_sigquit(mut self, on: bool) -> Builder {
         self.config.dump_on_sigquit = on;
+        self
+    }
+
+    /// Records an execution trace and writes it to `path` when the runtime shuts down (or
+    /// when a fatal report ends the process): a Chrome trace-event JSON file that
+    /// [Perfetto](https://ui.perfetto.dev) and `chrome://tracing` open. Setting the
+    /// `GORUN_TRACE` environment variable to a path does the same for every runtime that
+    /// does not call this (each overwrites the file as it ends).
+    ///
+    /// The trace has one track per worker with a slice per goroutine run (its id and name,
+    /// and why it stopped), park events with their wait reason, wake-ups and spawns as flow
+    /// arrows from the waker (a goroutine, or the timer, netpoller or another thread's own
+    /// track) to the wakee's next run, steals, stack evictions and restores, and
+    /// blocking-pool calls. Each thread records into a ring of fixed size, so a long
+    /// program keeps its last events (the file counts the dropped ones); see the README's
+    /// Execution trace section for how to read it. Off by default; when off it costs one
+    /// branch per recording site.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("gorun-doc-{}.json", std::process::id()));
+    /// gorun::Builder::new().trace(&path).run(|| {
+    ///     let (tx, rx) = gorun::chan(0);
+    ///     gorun::go(move || tx.send(42).unwrap());
+    ///     assert_eq!(rx.recv().unwrap(), 42);
+    /// });
+    /// let json = std::fs::read_to_string(&path).unwrap();
+    /// assert!(json.starts_with("{\"traceEvents\":["));
+    /// # std::fs::remove_file(&path).ok();
+    /// ```
+    pub fn trace(mut self, path: impl Into<std::path::PathBuf>) -> Builder {
+        self.trace = Some(path.into());
         self
     }
 
@@ -451,6 +490,11 @@ impl Builder {
             failure: Mutex::new(None),
             leaks: Mutex::new(None),
             leaked: AtomicBool::new(false),
+            trace: self
+                .trace
+                .clone()
+                .or_else(crate::trace::env_path)
+                .map(|path| crate::trace::Tracer::new(path, n)),
         });
 
         let task = Arc::new(Task::new(f));
@@ -493,6 +537,9 @@ impl Builder {
         let all_exited = wait_workers(&shared, threads);
         monitor.stop();
         shared.timers.stop(timer_thread);
+        if let Some(t) = &shared.trace {
+            t.write();
+        }
         if all_exited {
             final_cleanup(&shared);
         } else {
@@ -651,6 +698,9 @@ where
         let parent = worker::current_id();
         let g = w.new_goroutine(parent, site, name, task.clone());
         let id = g.id;
+        if let Some(t) = &w.shared.trace {
+            t.spawn(id, parent, g.name());
+        }
         w.push_runnext(g);
         if w.spawned_one() {
             worker::with_current_g(|g| g.map(|g| g.give_way(goroutine::Suspend::YieldToSpawned)));

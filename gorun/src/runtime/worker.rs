@@ -68,6 +68,7 @@ use crate::stack::evict::{self, SlotMeta};
 use crate::stack::overflow::{self, RunningInfo};
 use crate::stack::pack::References;
 use crate::stack::SlotStack;
+use crate::trace::{Kind, Ring, Stop, Via};
 
 /// Ticks between checks of the shared queues ahead of local work (fairness).
 const FAIR_TICKS: u32 = 61;
@@ -256,6 +257,8 @@ pub(crate) struct Worker {
     stack_cache: RefCell<Vec<SlotStack>>,
     tick: Cell<u32>,
     rng: Cell<u64>,
+    /// This worker's ring when the runtime records a trace.
+    trace: Option<Arc<Ring>>,
 }
 
 /// Sets `WORKER` for the life of `Worker::run`, and clears both thread-locals however it
@@ -273,6 +276,7 @@ impl Drop for ThreadLocals {
     fn drop(&mut self) {
         WORKER.with(|c| c.set(std::ptr::null()));
         CURRENT.with(|c| c.set(std::ptr::null()));
+        crate::trace::leave();
     }
 }
 
@@ -391,6 +395,9 @@ pub(crate) fn hold_thread(on: bool) {
 
 /// Queues a woken, started goroutine on its home worker.
 pub(crate) fn schedule(g: Arc<G>) {
+    if let Some(t) = &g.shared.trace {
+        t.wake(g.id, Via::Direct);
+    }
     let home = g.home();
     debug_assert_ne!(home, UNSTARTED);
     let g = with_worker(|w| match w {
@@ -409,11 +416,11 @@ pub(crate) fn schedule(g: Arc<G>) {
     }
 }
 
-/// Queues many woken goroutines (from the timer thread, or whoever polled the netpoller):
-/// grouped by home worker, one lock and one wake-up each; those homed on the calling
-/// worker go straight to its own ready queue. Leaves `gs` empty with its allocation (for a
-/// caller that reuses it).
-pub(crate) fn schedule_drain(gs: &mut Vec<Arc<G>>) {
+/// Queues many woken goroutines (from the timer thread, or whoever polled the netpoller:
+/// `via`): grouped by home worker, one lock and one wake-up each; those homed on the
+/// calling worker go straight to its own ready queue. Leaves `gs` empty with its
+/// allocation (for a caller that reuses it).
+pub(crate) fn schedule_drain(gs: &mut Vec<Arc<G>>, via: Via) {
     gs.sort_unstable_by_key(|g| (Arc::as_ptr(&g.shared) as usize, g.home()));
     let mut rest = &gs[..];
     while let Some(first) = rest.first() {
@@ -421,6 +428,10 @@ pub(crate) fn schedule_drain(gs: &mut Vec<Arc<G>>) {
             .iter()
             .take_while(|g| Arc::ptr_eq(&g.shared, &first.shared) && g.home() == first.home())
             .count();
+        if let Some(t) = &first.shared.trace {
+            t.batch(via, n);
+            rest[..n].iter().for_each(|g| t.wake(g.id, via));
+        }
         let local = with_worker(|w| match w {
             Some(w) if w.index == first.home() && Arc::ptr_eq(&w.shared, &first.shared) => {
                 w.ready.borrow_mut().extend(rest[..n].iter().cloned());
@@ -440,7 +451,6 @@ impl Worker {
     pub(crate) fn new(index: usize, shared: Arc<Shared>, deque: Deque<Arc<G>>) -> Worker {
         Worker {
             index,
-            shared,
             runnext: Cell::new(None),
             ready: RefCell::new(VecDeque::new()),
             deque,
@@ -457,6 +467,8 @@ impl Worker {
             g_cache: RefCell::new(Vec::new()),
             tick: Cell::new(0),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1)),
+            trace: shared.trace.as_ref().map(|t| t.worker_ring(index)),
+            shared,
         }
     }
 
@@ -489,6 +501,9 @@ impl Worker {
         self.panicking_at_start.set(std::thread::panicking());
         // Reset on every way out, so this thread can run a runtime again.
         let _tls = ThreadLocals::set(self);
+        if let (Some(t), Some(r)) = (&self.shared.trace, &self.trace) {
+            t.bind(r);
+        }
         while !self.shared.is_shutdown() {
             match self.next_local().or_else(|| self.search()) {
                 Some(g) => self.run_g(g),
@@ -607,6 +622,9 @@ impl Worker {
                         .steal_batch_and_pop(&self.deque)
                     {
                         bump(&self.me().stats.steals);
+                        if let Some(r) = &self.trace {
+                            r.record(Kind::Steal, 0, g.id, victim as u64);
+                        }
                         return Some(g);
                     }
                 }
@@ -694,6 +712,9 @@ impl Worker {
         stats.running.store(g.id, Ordering::Relaxed);
         CURRENT.with(|c| c.set(Arc::as_ptr(&g)));
         self.spawn_run.set(0);
+        if let Some(r) = &self.trace {
+            r.record(Kind::RunStart, 0, g.id, 0);
+        }
         let result = loop {
             let result = coro.resume(());
             bump(&stats.switches);
@@ -707,6 +728,14 @@ impl Worker {
         };
         stats.running.store(0, Ordering::Relaxed);
         CURRENT.with(|c| c.set(std::ptr::null()));
+        if let Some(r) = &self.trace {
+            let stop = match result {
+                CoroutineResult::Yield(Suspend::Park) => Stop::Park,
+                CoroutineResult::Yield(_) => Stop::Yield,
+                CoroutineResult::Return(()) => Stop::Exit,
+            };
+            r.run_stop(g.id, stop, g.wait_reason());
+        }
         match result {
             CoroutineResult::Yield(Suspend::Yield | Suspend::YieldToSpawned) => {
                 self.yielded.borrow_mut().push_back(g)
@@ -754,6 +783,9 @@ impl Worker {
             // Refill with neighbouring slots, so they can be released together later.
             if let Err(e) = self.shared.stacks.alloc_batch(STACK_CACHE / 2, &mut cache) {
                 eprintln!("fatal error: cannot allocate a goroutine stack: {e}");
+                if let Some(t) = &self.shared.trace {
+                    t.write();
+                }
                 std::process::exit(2);
             }
         }
@@ -882,6 +914,9 @@ impl Worker {
         if batch.is_empty() {
             return;
         }
+        if let Some(r) = &self.trace {
+            r.record(Kind::EvictBegin, 0, 0, 0);
+        }
         batch.sort_unstable_by_key(|e| e.limit);
         let guard = self.shared.stacks.guard_size();
         // SAFETY: every slot of `batch` was claimed above by its suspended goroutine's home.
@@ -899,6 +934,9 @@ impl Worker {
         let add = |c: &AtomicU64, n: u64| c.store(c.load(Ordering::Relaxed) + n, Ordering::Relaxed);
         add(&stats.evictions, evicted);
         add(&stats.evicted_bytes, bytes);
+        if let Some(r) = &self.trace {
+            r.record(Kind::EvictEnd, 0, evicted, bytes);
+        }
     }
 
     /// At shutdown: unwinds every goroutine still homed here, on this thread (their
@@ -929,11 +967,17 @@ impl Worker {
             // SAFETY: home thread, no other borrow of the coroutine.
             let coro = unsafe { g.coro_mut() }.expect("a registered goroutine has started");
             bump(&stats.switches);
+            if let Some(r) = &self.trace {
+                r.record(Kind::RunStart, 0, g.id, 0);
+            }
             // A yield back means it blocked in a destructor while unwinding, or caught the
             // unwind and then parked or yielded: given up (see above). It is never resumed,
             // so a goroutine that catches every unwind cannot keep its worker busy forever.
             let finished = matches!(coro.resume(()), CoroutineResult::Return(()));
             CURRENT.with(|c| c.set(std::ptr::null()));
+            if let Some(r) = &self.trace {
+                r.run_stop(g.id, Stop::Unwound, g.wait_reason());
+            }
             if finished {
                 self.finish(g);
             } else {

@@ -275,6 +275,7 @@ impl RawMutex {
 #[cold]
 fn fatal_unlock() -> ! {
     eprintln!("fatal error: sync: unlock of unlocked mutex");
+    crate::trace::write_current();
     std::process::exit(2);
 }
 

@@ -17,6 +17,9 @@
 //! given set (when it cannot list them it says so), so the deadlock detector built on it
 //! can only err towards not reporting. Nothing here is called from a signal handler.
 
+mod ticks;
+pub(crate) use ticks::ticks;
+
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]

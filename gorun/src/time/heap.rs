@@ -303,7 +303,7 @@ impl Timers {
                         }
                     }
                 }
-                worker::schedule_drain(&mut woken);
+                worker::schedule_drain(&mut woken, crate::trace::Via::Timer);
                 st = self.state.lock().unwrap();
                 continue;
             }

@@ -63,7 +63,19 @@ fn yield_pair() {
 }
 
 fn pingpong() {
-    gorun::run(|| {
+    pingpong_on(gorun::Builder::new());
+}
+
+/// Ping-pong with the execution trace on (written to a temporary file at the end, which
+/// is timed too: a few ms for the last 64 Ki events of each worker).
+fn pingpong_traced() {
+    let path = std::env::temp_dir().join(format!("gorun-bench-trace-{}.json", std::process::id()));
+    pingpong_on(gorun::Builder::new().trace(&path));
+    std::fs::remove_file(&path).ok();
+}
+
+fn pingpong_on(b: gorun::Builder) {
+    b.run(|| {
         let (ping_tx, ping_rx) = gorun::chan::<u64>(0);
         let (pong_tx, pong_rx) = gorun::chan::<u64>(0);
         let h = gorun::go(move || {
@@ -170,6 +182,11 @@ fn main() {
             name: "pingpong",
             ops: N,
             run: pingpong,
+        },
+        Bench {
+            name: "pingpong_trace",
+            ops: N,
+            run: pingpong_traced,
         },
         Bench {
             name: "mpmc",

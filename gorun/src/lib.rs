@@ -155,6 +155,13 @@
 //! reports goroutines left running when main returns; [`metrics`] counts spawns, switches,
 //! parks, steals and evictions.
 //!
+//! An execution trace shows what each worker ran and why: [`Builder::trace`] (or the
+//! `GORUN_TRACE=path` environment variable) writes a Chrome trace-event JSON file, opened by
+//! Perfetto's UI and `chrome://tracing`, with a track per worker, a slice per goroutine run,
+//! parks with their wait reasons, and arrows from each waker to the run it caused. It is
+//! written when the runtime shuts down, and also when a deadlock or another fatal error
+//! ends the process.
+//!
 //! ## Memory: copy-on-park
 //!
 //! Each goroutine has a 64 KiB stack slot, but only touched pages cost memory, and a parked

@@ -259,6 +259,9 @@ pub(crate) struct Worker {
     rng: Cell<u64>,
     /// This worker's ring when the runtime records a trace.
     trace: Option<Arc<Ring>>,
+    /// What the last run's stop recorded, while the worker has not searched or slept
+    /// since (see `Ring::run_start`).
+    after_stop: Cell<Option<(u64, u64)>>,
 }
 
 /// Sets `WORKER` for the life of `Worker::run`, and clears both thread-locals however it
@@ -395,19 +398,22 @@ pub(crate) fn hold_thread(on: bool) {
 
 /// Queues a woken, started goroutine on its home worker.
 pub(crate) fn schedule(g: Arc<G>) {
-    if let Some(t) = &g.shared.trace {
-        t.wake(g.id, Via::Direct);
-    }
     let home = g.home();
     debug_assert_ne!(home, UNSTARTED);
     let g = with_worker(|w| match w {
         Some(w) if w.index == home && Arc::ptr_eq(&w.shared, &g.shared) => {
+            if let Some(r) = &w.trace {
+                r.wake_local(g.id, current_id());
+            }
             w.push_runnext(g);
             None
         }
         _ => Some(g),
     });
     if let Some(g) = g {
+        if let Some(t) = &g.shared.trace {
+            t.wake(g.id, Via::Direct); // before it is queued: the wake precedes its run
+        }
         if g.shared.is_shutdown() {
             return; // the home worker is gone or going; nothing will run it
         }
@@ -468,6 +474,7 @@ impl Worker {
             tick: Cell::new(0),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1)),
             trace: shared.trace.as_ref().map(|t| t.worker_ring(index)),
+            after_stop: Cell::new(None),
             shared,
         }
     }
@@ -596,6 +603,7 @@ impl Worker {
 
     /// Tries to steal unstarted goroutines from the other workers for a short while.
     fn search(&self) -> Option<Arc<G>> {
+        self.after_stop.set(None);
         let n = self.shared.workers.len();
         let start = std::time::Instant::now();
         let mut waited = std::time::Duration::ZERO;
@@ -713,7 +721,7 @@ impl Worker {
         CURRENT.with(|c| c.set(Arc::as_ptr(&g)));
         self.spawn_run.set(0);
         if let Some(r) = &self.trace {
-            r.record(Kind::RunStart, 0, g.id, 0);
+            r.run_start(g.id, self.after_stop.get());
         }
         let result = loop {
             let result = coro.resume(());
@@ -734,7 +742,7 @@ impl Worker {
                 CoroutineResult::Yield(_) => Stop::Yield,
                 CoroutineResult::Return(()) => Stop::Exit,
             };
-            r.run_stop(g.id, stop, g.wait_reason());
+            self.after_stop.set(Some(r.run_stop(g.id, stop, g.wait_reason())));
         }
         match result {
             CoroutineResult::Yield(Suspend::Yield | Suspend::YieldToSpawned) => {
@@ -968,7 +976,7 @@ impl Worker {
             let coro = unsafe { g.coro_mut() }.expect("a registered goroutine has started");
             bump(&stats.switches);
             if let Some(r) = &self.trace {
-                r.record(Kind::RunStart, 0, g.id, 0);
+                r.run_start(g.id, None);
             }
             // A yield back means it blocked in a destructor while unwinding, or caught the
             // unwind and then parked or yielded: given up (see above). It is never resumed,

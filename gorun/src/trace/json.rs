@@ -71,7 +71,7 @@ pub(super) fn render(
     let window = tracks
         .iter()
         .filter(|t| t.dropped > 0)
-        .filter_map(|t| t.events.first())
+        .filter_map(|t| t.events.iter().find(|e| e.ticks != super::UNTIMED))
         .map(|e| clock.ns(e.ticks))
         .max()
         .unwrap_or(0);
@@ -80,12 +80,16 @@ pub(super) fn render(
     let mut total_dropped = 0;
     let mut per_track = Vec::new();
     for t in &tracks {
+        let mut last = 0;
         let all: Vec<At> = t
             .events
             .iter()
             .filter_map(|e| {
+                if e.ticks != super::UNTIMED {
+                    last = clock.ns(e.ticks);
+                }
                 Some(At {
-                    ns: clock.ns(e.ticks),
+                    ns: last,
                     tid: t.tid,
                     kind: Kind::from_u8(e.code as u8)?,
                     a: (e.code >> 8) as u8,

@@ -60,6 +60,12 @@ impl Ring {
         self.head.store(h + 1, Ordering::Release);
     }
 
+    /// How many events were ever written (the owning thread's view).
+    #[inline]
+    pub(crate) fn written(&self) -> u64 {
+        self.head.load(Ordering::Relaxed)
+    }
+
     /// The events still held, oldest first, and how many were dropped: overwritten before
     /// this copy or while it was taken, counting the slot the writer writes next (a reader
     /// cannot tell whether it is being written).

@@ -30,7 +30,7 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use super::{Event, Kind, Stop, Via};
-use crate::park::WaitReason;
+use crate::goroutine::WaitReason;
 
 pub(super) struct Clock {
     pub(super) start_ticks: u64,

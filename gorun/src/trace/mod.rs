@@ -40,7 +40,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use std::time::Instant;
 
-use crate::park::WaitReason;
+use crate::goroutine::WaitReason;
 pub(crate) use ring::Ring;
 use ring::Event;
 

@@ -1,5 +1,5 @@
 //! Writes an execution trace of a small pipeline: a generator feeds three workers through
-//! a channel, the workers hash their jobs (one job in four goes through a blocking call),
+//! a channel, three hashers hash the jobs (one job in four goes through a blocking call),
 //! and a collector gathers the results in a `select!` with a ticker. Open the file in
 //! <https://ui.perfetto.dev> (Open trace file) or `chrome://tracing` (Load); the README's
 //! Execution trace section says what the tracks, slices and arrows are.
@@ -13,7 +13,7 @@ use gorun::GoBuilder;
 
 /// Some CPU work, so runs have a visible length.
 fn hash(mut x: u64) -> u64 {
-    for _ in 0..20_000 {
+    for _ in 0..150_000 {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
@@ -29,22 +29,22 @@ fn main() {
         let (jobs_tx, jobs_rx) = gorun::chan::<u64>(2);
         let (results_tx, results_rx) = gorun::chan::<u64>(0);
         GoBuilder::new().name("generator").go(move || {
-            for job in 0..24 {
+            for job in 0..16 {
                 jobs_tx.send(job).unwrap();
-                if job % 8 == 7 {
+                if job % 8 == 3 {
                     gorun::sleep(Duration::from_millis(1)); // a timer wakes it
                 }
             }
         });
         for w in 0..3 {
             let (jobs, results) = (jobs_rx.clone(), results_tx.clone());
-            GoBuilder::new().name(format!("worker-{w}")).go(move || {
+            GoBuilder::new().name(format!("hasher-{w}")).go(move || {
                 for job in &jobs {
                     let h = if job % 4 == 0 {
                         // A blocking call: runs on the blocking pool while the worker
                         // thread runs other goroutines.
                         gorun::blocking(move || {
-                            std::thread::sleep(Duration::from_micros(300));
+                            std::thread::sleep(Duration::from_micros(200));
                             hash(job)
                         })
                     } else {

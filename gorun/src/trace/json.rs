@@ -27,7 +27,7 @@
 //! everything: at the oldest event kept by the overflowing ring that wrapped last.
 
 use std::collections::HashMap;
-use std::fmt::Write;
+use std::fmt::{Arguments, Write};
 
 use super::{Event, Kind, Stop, Via};
 use crate::goroutine::WaitReason;
@@ -129,7 +129,7 @@ pub(super) fn render(
                 Kind::RunStart => {
                     if let Some(open) = running.take() {
                         // A stop lost (cannot happen while events are kept in order).
-                        out.run(open, e.ns, "unknown", names);
+                        out.run(open, e.ns, format_args!("unknown"), names);
                     }
                     running = Some(e);
                 }
@@ -137,42 +137,51 @@ pub(super) fn render(
                     let Some(open) = running.take().filter(|o| o.g == e.g) else {
                         continue; // its start fell before the window
                     };
-                    let reason = WaitReason::from_u8(e.b);
-                    let end = match e.a {
-                        a if a == Stop::Park as u8 => format!("park: {}", reason.as_str()),
-                        a if a == Stop::Yield as u8 => "yield".into(),
-                        a if a == Stop::Exit as u8 => "exit".into(),
-                        _ => "unwound at shutdown".into(),
-                    };
-                    out.run(open, e.ns, &end, names);
+                    let reason = WaitReason::from_u8(e.b).as_str();
                     if e.a == Stop::Park as u8 {
+                        out.run(open, e.ns, format_args!("park: {reason}"), names);
                         out.instant(
                             e,
-                            &format!("park: {}", reason.as_str()),
+                            format_args!("park: {reason}"),
                             "park",
-                            &format!(
-                                "\"goroutine\":{},\"reason\":{}",
-                                e.g,
-                                quote(reason.as_str())
-                            ),
+                            format_args!("\"goroutine\":{},\"reason\":\"{reason}\"", e.g),
                         );
+                    } else {
+                        let end = match e.a {
+                            a if a == Stop::Yield as u8 => "yield",
+                            a if a == Stop::Exit as u8 => "exit",
+                            _ => "unwound at shutdown",
+                        };
+                        out.run(open, e.ns, format_args!("{end}"), names);
                     }
                 }
                 Kind::Wake | Kind::Spawn => {
-                    let (name, cat) = match e.kind {
-                        Kind::Wake => (format!("wake g{}", e.g), "wake"),
-                        _ => (format!("go g{}", e.g), "spawn"),
+                    let cat = if e.kind == Kind::Wake {
+                        out.slice(
+                            e.tid,
+                            e.ns,
+                            0,
+                            format_args!("wake g{}", e.g),
+                            "wake",
+                            format_args!(
+                                "\"goroutine\":{},\"waker\":{},\"via\":\"{}\"",
+                                e.g,
+                                e.arg,
+                                Via::as_str(e.a)
+                            ),
+                        );
+                        "wake"
+                    } else {
+                        out.slice(
+                            e.tid,
+                            e.ns,
+                            0,
+                            format_args!("go g{}", e.g),
+                            "spawn",
+                            format_args!("\"goroutine\":{},\"parent\":{}", e.g, e.arg),
+                        );
+                        "spawn"
                     };
-                    let args = match e.kind {
-                        Kind::Wake => format!(
-                            "\"goroutine\":{},\"waker\":{},\"via\":\"{}\"",
-                            e.g,
-                            e.arg,
-                            Via::as_str(e.a)
-                        ),
-                        _ => format!("\"goroutine\":{},\"parent\":{}", e.g, e.arg),
-                    };
-                    out.slice(e.tid, e.ns, 0, &name, cat, &args);
                     let next = starts.get(&e.g).and_then(|v| {
                         let i = v.partition_point(|&(ns, _)| ns < e.ns);
                         v.get(i).copied()
@@ -184,9 +193,9 @@ pub(super) fn render(
                 }
                 Kind::Steal => out.instant(
                     e,
-                    &format!("steal g{} from worker {}", e.g, e.arg),
+                    format_args!("steal g{} from worker {}", e.g, e.arg),
                     "steal",
-                    &format!("\"goroutine\":{},\"victim\":{}", e.g, e.arg),
+                    format_args!("\"goroutine\":{},\"victim\":{}", e.g, e.arg),
                 ),
                 Kind::EvictBegin | Kind::BlockingBegin => {
                     pending.insert(e.kind as u8, e.ns);
@@ -197,9 +206,9 @@ pub(super) fn render(
                             e.tid,
                             begin,
                             e.ns - begin,
-                            &format!("evict {} stacks", e.g),
+                            format_args!("evict {} stacks", e.g),
                             "stack",
-                            &format!("\"stacks\":{},\"bytes\":{}", e.g, e.arg),
+                            format_args!("\"stacks\":{},\"bytes\":{}", e.g, e.arg),
                         );
                     }
                 }
@@ -209,9 +218,9 @@ pub(super) fn render(
                             e.tid,
                             begin,
                             e.ns - begin,
-                            &format!("blocking call of g{}", e.g),
+                            format_args!("blocking call of g{}", e.g),
                             "blocking",
-                            &format!("\"goroutine\":{}", e.g),
+                            format_args!("\"goroutine\":{}", e.g),
                         );
                     }
                 }
@@ -221,22 +230,24 @@ pub(super) fn render(
                         e.tid,
                         begin,
                         e.ns - begin,
-                        &format!("restore stack of g{}", e.g),
+                        format_args!("restore stack of g{}", e.g),
                         "stack",
-                        &format!("\"goroutine\":{}", e.g),
+                        format_args!("\"goroutine\":{}", e.g),
                     );
                 }
                 Kind::Batch => {
-                    let (name, cat) = match e.a {
-                        a if a == Via::Timer as u8 => (format!("timers: {} due", e.arg), "timer"),
-                        _ => (format!("netpoll: {} ready", e.arg), "netpoll"),
-                    };
-                    out.instant(e, &name, cat, &format!("\"woken\":{}", e.arg));
+                    let args = format_args!("\"woken\":{}", e.arg);
+                    if e.a == Via::Timer as u8 {
+                        out.instant(e, format_args!("timers: {} due", e.arg), "timer", args);
+                    } else {
+                        out.instant(e, format_args!("netpoll: {} ready", e.arg), "netpoll", args);
+                    }
                 }
             }
         }
         if let Some(open) = running {
-            out.run(open, end_ns.max(open.ns), "running at trace end", names);
+            let end = end_ns.max(open.ns);
+            out.run(open, end, format_args!("running at trace end"), names);
         }
     }
     let mut s = String::with_capacity(out.0.len() + 200);
@@ -265,37 +276,56 @@ impl Out {
         );
     }
 
-    fn slice(&mut self, tid: u64, ns: u64, dur: u64, name: &str, cat: &str, args: &str) {
+    fn slice(
+        &mut self,
+        tid: u64,
+        ns: u64,
+        dur: u64,
+        name: Arguments,
+        cat: &str,
+        args: Arguments,
+    ) {
         let _ = writeln!(
             self.0,
-            "{{\"ph\":\"X\",\"pid\":1,\"tid\":{tid},\"ts\":{},\"dur\":{},\"name\":{},\"cat\":\"{cat}\",\"args\":{{{args}}}}},",
+            "{{\"ph\":\"X\",\"pid\":1,\"tid\":{tid},\"ts\":{},\"dur\":{},\"name\":\"{name}\",\"cat\":\"{cat}\",\"args\":{{{args}}}}},",
             Us(ns),
             Us(dur),
-            quote(name)
         );
     }
 
-    fn instant(&mut self, e: &At, name: &str, cat: &str, args: &str) {
+    fn instant(&mut self, e: &At, name: Arguments, cat: &str, args: Arguments) {
         let _ = writeln!(
             self.0,
-            "{{\"ph\":\"i\",\"s\":\"t\",\"pid\":1,\"tid\":{},\"ts\":{},\"name\":{},\"cat\":\"{cat}\",\"args\":{{{args}}}}},",
+            "{{\"ph\":\"i\",\"s\":\"t\",\"pid\":1,\"tid\":{},\"ts\":{},\"name\":\"{name}\",\"cat\":\"{cat}\",\"args\":{{{args}}}}},",
             e.tid,
             Us(e.ns),
-            quote(name)
         );
     }
 
-    fn run(&mut self, open: &At, end: u64, why: &str, names: &HashMap<u64, Box<str>>) {
-        let name = names.get(&open.g);
-        let title = match name {
-            Some(n) => format!("g{} {n}", open.g),
-            None => format!("g{}", open.g),
-        };
-        let mut args = format!("\"goroutine\":{},\"end\":{}", open.g, quote(why));
-        if let Some(n) = name {
-            let _ = write!(args, ",\"name\":{}", quote(n));
+    /// A run slice; `why` is plain text (no characters to escape).
+    fn run(&mut self, open: &At, end: u64, why: Arguments, names: &HashMap<u64, Box<str>>) {
+        let (g, dur) = (open.g, end - open.ns);
+        match names.get(&g) {
+            Some(n) => self.slice(
+                open.tid,
+                open.ns,
+                dur,
+                format_args!("g{g} {}", Esc(n)),
+                "run",
+                format_args!(
+                    "\"goroutine\":{g},\"end\":\"{why}\",\"name\":\"{}\"",
+                    Esc(n)
+                ),
+            ),
+            None => self.slice(
+                open.tid,
+                open.ns,
+                dur,
+                format_args!("g{g}"),
+                "run",
+                format_args!("\"goroutine\":{g},\"end\":\"{why}\""),
+            ),
         }
-        self.slice(open.tid, open.ns, end - open.ns, &title, "run", &args);
     }
 
     fn flow(&mut self, id: u64, cat: &str, from: u64, from_ns: u64, to: u64, to_ns: u64) {
@@ -323,23 +353,27 @@ impl std::fmt::Display for Us {
 
 /// `s` as a JSON string literal.
 fn quote(s: &str) -> String {
-    let mut q = String::with_capacity(s.len() + 2);
-    q.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => q.push_str("\\\""),
-            '\\' => q.push_str("\\\\"),
-            '\n' => q.push_str("\\n"),
-            '\r' => q.push_str("\\r"),
-            '\t' => q.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(q, "\\u{:04x}", c as u32);
+    format!("\"{}\"", Esc(s))
+}
+
+/// The characters of `s` escaped for a JSON string.
+struct Esc<'a>(&'a str);
+
+impl std::fmt::Display for Esc<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for c in self.0.chars() {
+            match c {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
+                c if (c as u32) < 0x20 => write!(f, "\\u{:04x}", c as u32)?,
+                c => f.write_char(c)?,
             }
-            c => q.push(c),
         }
+        Ok(())
     }
-    q.push('"');
-    q
 }
 
 #[cfg(test)]

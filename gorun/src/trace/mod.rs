@@ -264,9 +264,16 @@ impl Tracer {
             return r.clone();
         }
         let tid = OTHER_TIDS + others.len() as u64;
-        let name = match me.name() {
+        let base = match me.name() {
             Some(n) => n.strip_prefix("gorun-").unwrap_or(n).to_string(),
-            None => format!("thread {}", tid - OTHER_TIDS),
+            None => "thread".to_string(),
+        };
+        // Numbered when several threads share a name (the blocking pool's).
+        let same = others.iter().filter(|(_, r)| r.name.starts_with(&base)).count();
+        let name = if same == 0 && me.name().is_some() {
+            base
+        } else {
+            format!("{base} {}", same + 1)
         };
         let ring = Arc::new(Ring::new(THREAD_EVENTS, tid, name));
         others.push((me.id(), ring.clone()));

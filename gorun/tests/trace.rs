@@ -63,7 +63,10 @@ fn load(path: &Path) -> Trace {
     let mut threads = HashMap::new();
     let mut dropped = 0;
     for e in &events {
-        assert!(e["ph"].is_string() && e["pid"].is_u64() && e["tid"].is_u64(), "{e}");
+        assert!(
+            e["ph"].is_string() && e["pid"].is_u64() && e["tid"].is_u64(),
+            "{e}"
+        );
         if e["ph"] == "M" && e["name"] == "thread_name" {
             let name = e["args"]["name"].as_str().unwrap().to_string();
             threads.insert(e["tid"].as_u64().unwrap(), name);
@@ -81,10 +84,7 @@ fn load(path: &Path) -> Trace {
     let mut runs = Vec::new();
     for e in &events {
         let ph = e["ph"].as_str().unwrap();
-        assert!(
-            !matches!(ph, "B" | "E"),
-            "slices are complete events: {e}"
-        );
+        assert!(!matches!(ph, "B" | "E"), "slices are complete events: {e}");
         if ph == "X" {
             let dur = e["dur"].as_f64().expect("an X slice has a duration");
             assert!(dur >= 0.0, "{e}");
@@ -92,11 +92,23 @@ fn load(path: &Path) -> Trace {
         }
         if ph == "X" && e["cat"] == "run" {
             let tid = e["tid"].as_u64().unwrap();
-            assert!(threads[&tid].starts_with("worker "), "a run on {}", threads[&tid]);
-            let g = e["args"]["goroutine"].as_u64().expect("a run names its goroutine");
+            assert!(
+                threads[&tid].starts_with("worker "),
+                "a run on {}",
+                threads[&tid]
+            );
+            let g = e["args"]["goroutine"]
+                .as_u64()
+                .expect("a run names its goroutine");
             let end = e["args"]["end"].as_str().expect("a run says why it ended");
             let start = ts(e);
-            runs.push((tid, start, start + e["dur"].as_f64().unwrap(), g, end.to_string()));
+            runs.push((
+                tid,
+                start,
+                start + e["dur"].as_f64().unwrap(),
+                g,
+                end.to_string(),
+            ));
         }
         if e["cat"] == "park" {
             assert_eq!(ph, "i");
@@ -203,7 +215,10 @@ fn a_ping_pong_trace_is_well_formed() {
     assert_eq!(t.tid_named("worker 1"), Some(2));
     assert_eq!(t.dropped, 0);
     // Main and the ponger ran, each many times, and the ponger's runs carry its name.
-    let ponger: Vec<_> = t.named("run").filter(|e| e["args"]["name"] == "ponger").collect();
+    let ponger: Vec<_> = t
+        .named("run")
+        .filter(|e| e["args"]["name"] == "ponger")
+        .collect();
     assert!(ponger.len() >= 1000, "{} runs of the ponger", ponger.len());
     assert!(ponger[0]["name"].as_str().unwrap().ends_with(" ponger"));
     assert!(t.runs.iter().any(|r| r.3 == 1));
@@ -214,7 +229,9 @@ fn a_ping_pong_trace_is_well_formed() {
         .map(|e| e["args"]["reason"].as_str().unwrap())
         .collect();
     assert!(
-        reasons.iter().all(|r| r.starts_with("chan ") || *r == "join"),
+        reasons
+            .iter()
+            .all(|r| r.starts_with("chan ") || *r == "join"),
         "parks are the channel operations and main's join"
     );
     assert!(reasons.contains(&"join"));
@@ -261,21 +278,26 @@ fn wake_flows_cross_threads() {
     assert!(cross >= 2, "{cross} cross-thread flows");
     let timers = t.tid_named("timers").expect("the timer thread has a track");
     assert!(
-        t.flows.values().any(|&(s, f)| s == timers && t.threads[&f].starts_with("worker ")),
+        t.flows
+            .values()
+            .any(|&(s, f)| s == timers && t.threads[&f].starts_with("worker ")),
         "an arrow from the timer thread to a worker"
     );
-    let plain = t
-        .flows
-        .values()
-        .any(|&(s, _)| s >= 1000 && s != timers);
+    let plain = t.flows.values().any(|&(s, _)| s >= 1000 && s != timers);
     assert!(plain, "an arrow from the plain thread");
     let vias: Vec<_> = t
         .named("wake")
         .filter(|e| e["ph"] == "X")
         .map(|e| e["args"]["via"].as_str().unwrap())
         .collect();
-    assert!(vias.contains(&"timer") && vias.contains(&"direct"), "{vias:?}");
-    assert!(t.named("timer").any(|e| e["ph"] == "i"), "the timer's batch");
+    assert!(
+        vias.contains(&"timer") && vias.contains(&"direct"),
+        "{vias:?}"
+    );
+    assert!(
+        t.named("timer").any(|e| e["ph"] == "i"),
+        "the timer's batch"
+    );
     std::fs::remove_file(&path).ok();
 }
 
@@ -305,7 +327,11 @@ fn blocking_calls_and_sockets_are_traced() {
     let blocking: Vec<_> = t.named("blocking").collect();
     assert_eq!(blocking.len(), 1, "one blocking call");
     let pool = blocking[0]["tid"].as_u64().unwrap();
-    assert!(t.threads[&pool].contains("blocking"), "{}", t.threads[&pool]);
+    assert!(
+        t.threads[&pool].contains("blocking"),
+        "{}",
+        t.threads[&pool]
+    );
     assert!(
         t.flows.values().any(|&(s, _)| s == pool),
         "the pool thread wakes its caller"
@@ -398,10 +424,16 @@ fn child_env_traced() {
 #[test]
 fn gorun_trace_env_var_writes_the_trace() {
     let path = trace_path("env");
-    let out = run_child_with("child_env_traced", &[("GORUN_TRACE", path.to_str().unwrap())]);
+    let out = run_child_with(
+        "child_env_traced",
+        &[("GORUN_TRACE", path.to_str().unwrap())],
+    );
     assert!(out.status.success(), "{}", out.stderr);
     let t = load(&path);
-    assert!(t.runs.iter().any(|r| r.3 == 1 && r.4 == "exit"), "main ran and exited");
+    assert!(
+        t.runs.iter().any(|r| r.3 == 1 && r.4 == "exit"),
+        "main ran and exited"
+    );
     assert!(t.named("park").any(|e| e["args"]["reason"] == "sleep"));
     std::fs::remove_file(&path).ok();
 }
@@ -424,7 +456,10 @@ fn child_deadlock_traced() {
 #[test]
 fn a_deadlock_still_writes_the_trace() {
     let path = trace_path("deadlock");
-    let out = run_child_with("child_deadlock_traced", &[("TRACE_OUT", path.to_str().unwrap())]);
+    let out = run_child_with(
+        "child_deadlock_traced",
+        &[("TRACE_OUT", path.to_str().unwrap())],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("all goroutines are asleep"));
     let t = load(&path);
@@ -453,7 +488,10 @@ fn child_fatal_panic_traced() {
 #[test]
 fn a_fatal_panic_still_writes_the_trace() {
     let path = trace_path("panic");
-    let out = run_child_with("child_fatal_panic_traced", &[("TRACE_OUT", path.to_str().unwrap())]);
+    let out = run_child_with(
+        "child_fatal_panic_traced",
+        &[("TRACE_OUT", path.to_str().unwrap())],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("panic: boom"), "{}", out.stderr);
     let t = load(&path);

@@ -742,7 +742,8 @@ impl Worker {
                 CoroutineResult::Yield(_) => Stop::Yield,
                 CoroutineResult::Return(()) => Stop::Exit,
             };
-            self.after_stop.set(Some(r.run_stop(g.id, stop, g.wait_reason())));
+            self.after_stop
+                .set(Some(r.run_stop(g.id, stop, g.wait_reason())));
         }
         match result {
             CoroutineResult::Yield(Suspend::Yield | Suspend::YieldToSpawned) => {

@@ -276,15 +276,7 @@ impl Out {
         );
     }
 
-    fn slice(
-        &mut self,
-        tid: u64,
-        ns: u64,
-        dur: u64,
-        name: Arguments,
-        cat: &str,
-        args: Arguments,
-    ) {
+    fn slice(&mut self, tid: u64, ns: u64, dur: u64, name: Arguments, cat: &str, args: Arguments) {
         let _ = writeln!(
             self.0,
             "{{\"ph\":\"X\",\"pid\":1,\"tid\":{tid},\"ts\":{},\"dur\":{},\"name\":\"{name}\",\"cat\":\"{cat}\",\"args\":{{{args}}}}},",

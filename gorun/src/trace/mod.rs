@@ -41,8 +41,8 @@ use std::thread::ThreadId;
 use std::time::Instant;
 
 use crate::goroutine::WaitReason;
-pub(crate) use ring::Ring;
 use ring::Event;
+pub(crate) use ring::Ring;
 
 /// Events a worker's ring holds (32 bytes each: 1 MiB per worker).
 const WORKER_EVENTS: usize = 1 << 15;
@@ -224,7 +224,13 @@ impl Tracer {
             start: Instant::now(),
             start_ticks: crate::sys::ticks(),
             workers: (0..workers)
-                .map(|i| Arc::new(Ring::new(WORKER_EVENTS, i as u64 + 1, format!("worker {i}"))))
+                .map(|i| {
+                    Arc::new(Ring::new(
+                        WORKER_EVENTS,
+                        i as u64 + 1,
+                        format!("worker {i}"),
+                    ))
+                })
                 .collect(),
             others: Mutex::new(Vec::new()),
             names: Mutex::new(HashMap::new()),
@@ -269,7 +275,10 @@ impl Tracer {
             None => "thread".to_string(),
         };
         // Numbered when several threads share a name (the blocking pool's).
-        let same = others.iter().filter(|(_, r)| r.name.starts_with(&base)).count();
+        let same = others
+            .iter()
+            .filter(|(_, r)| r.name.starts_with(&base))
+            .count();
         let name = if same == 0 && me.name().is_some() {
             base
         } else {

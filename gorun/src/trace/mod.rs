@@ -21,6 +21,12 @@
 //! blocking-pool calls. A wake is recorded before the goroutine is queued, so it precedes
 //! the run it causes.
 //!
+//! Clock reads are the main cost, so a goroutine switch takes one: a run that starts
+//! straight after another's stop (nothing recorded, searched or slept in between) reuses
+//! that stop's time, and a wake-up of a goroutine homed on the waker's own worker (which
+//! runs only after the waker stops) is stamped `UNTIMED`, taking the time of its track's
+//! previous event when the file is written. Cross-thread wake-ups read the clock.
+//!
 //! # Writing
 //!
 //! The file is written once: when the runtime has shut down (`Builder::try_run`, after

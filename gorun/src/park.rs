@@ -153,7 +153,7 @@ pub(crate) fn park_until(reason: WaitReason, site: &'static Location<'static>, d
             g.park(reason, site);
             // Woken early: the timer leaves the heap now (a million timeouts that succeed
             // at once leave nothing behind).
-            timer.cancel(&g.shared.timers());
+            timer.cancel(g.shared.timers());
         }
         None => {
             let now = Instant::now();

@@ -114,7 +114,7 @@ pub(crate) fn disarm_on_drop<T>(rx: &Receiver<T>, shared: &Arc<Shared>, timer: T
     let shared: Weak<Shared> = Arc::downgrade(shared);
     rx.on_disconnect(Box::new(move || {
         if let Some(s) = shared.upgrade() {
-            timer.cancel(&s.timers());
+            timer.cancel(s.timers());
         }
     }));
 }

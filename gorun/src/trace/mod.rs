@@ -314,6 +314,15 @@ impl Tracer {
         self.with_ring(|r| r.record(Kind::Batch, via as u8, 0, n as u64));
     }
 
+    /// Copy-on-park: a batch of evictions begins (`None`), or ends having moved `n` stacks
+    /// (`Some((n, bytes))`), on the calling worker.
+    pub(crate) fn evict(&self, done: Option<(u64, u64)>) {
+        self.with_ring(|r| match done {
+            None => r.record(Kind::EvictBegin, 0, 0, 0),
+            Some((n, bytes)) => r.record(Kind::EvictEnd, 0, n, bytes),
+        });
+    }
+
     /// `g`'s evicted stack was restored; it began at `began` (ticks).
     pub(crate) fn restored(&self, g: u64, began: u64) {
         self.with_ring(|r| r.record(Kind::Restore, 0, g, began));
@@ -384,7 +393,7 @@ pub(crate) fn leave() {
 /// reports that end the process from a goroutine.
 pub(crate) fn write_current() {
     crate::runtime::worker::with_current_g(|g| {
-        if let Some(t) = g.and_then(|g| g.shared.trace.as_ref()) {
+        if let Some(t) = g.and_then(|g| g.shared.trace()) {
             t.write();
         }
     });

@@ -1,6 +1,6 @@
-//! Writes an execution trace of a small pipeline: a generator feeds three workers through
-//! a channel, three hashers hash the jobs (one job in four goes through a blocking call),
-//! and a collector gathers the results in a `select!` with a ticker. Open the file in
+//! Writes an execution trace of a small pipeline: a generator feeds three hashers through
+//! a channel, they hash the jobs (one job in four goes through a blocking call), and a
+//! collector gathers the results in a `select!` with a ticker. Open the file in
 //! <https://ui.perfetto.dev> (Open trace file) or `chrome://tracing` (Load); the README's
 //! Execution trace section says what the tracks, slices and arrows are.
 //!

@@ -31,7 +31,9 @@
 //!
 //! The file is written once: when the runtime has shut down (`Builder::try_run`, after
 //! its workers exit), or when a fatal report ends the process (`Shared::fail`, an unjoined
-//! panic), from whatever the rings hold then; see `json` for its layout. Owned by the
+//! panic, an unlock of an unlocked mutex, a failed stack allocation), from whatever the
+//! rings hold then; see `json` for its layout. A process ended from the fault handler (a
+//! stack overflow) writes none: writing a file is not async-signal-safe. Owned by the
 //! runtime's `Shared`; rings outlive it only in the thread-local caches, until their
 //! thread records for another runtime or exits.
 

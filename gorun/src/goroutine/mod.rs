@@ -438,6 +438,7 @@ pub(crate) fn fatal_panic(payload: &(dyn std::any::Any + Send)) -> ! {
         );
     }
     eprint!("{out}");
+    crate::trace::write_current();
     std::process::exit(2);
 }
 

@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::park::{self, WaitReason};
-use crate::runtime::{worker, Handle};
+use crate::runtime::{seeded, worker, Handle};
 
 const MAX_THREADS: usize = 512;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -106,7 +106,8 @@ where
     T: Send + 'static,
 {
     let site = Location::caller();
-    if worker::with_current_g(|g| g.is_none()) {
+    // Under a seed the pool's timing must not enter the schedule: `f` runs here.
+    if worker::with_current_g(|g| g.is_none()) || seeded::active() {
         return f();
     }
     let slot = Arc::new(Mutex::new(Slot { result: None }));

@@ -38,7 +38,7 @@ use corosensei::{Coroutine, Yielder};
 
 use crate::diag::lockgraph::HeldLocks;
 use crate::park::WaitReason;
-use crate::runtime::{worker, Shared};
+use crate::runtime::{seeded, worker, Shared};
 use crate::stack::evict::{self, Evicted, Eviction, SlotMeta};
 use crate::stack::pack::References;
 use crate::stack::SlotStack;
@@ -547,7 +547,7 @@ impl G {
         if b > 0 {
             self.budget.set(b - 1);
         } else {
-            self.budget.set(BUDGET);
+            self.budget.set(seeded::budget(BUDGET));
             self.give_way(Suspend::Yield);
         }
     }
@@ -576,7 +576,7 @@ impl G {
     pub(crate) fn suspend(&self, why: Suspend) {
         // A Tokio context entered by `block_on` belongs to this goroutine, not the thread.
         let ctx = crate::bridge::suspend();
-        self.budget.set(BUDGET);
+        self.budget.set(seeded::budget(BUDGET));
         let y = self.yielder.get();
         debug_assert!(!y.is_null());
         // SAFETY: `yielder` points into this goroutine's own stack, set by its body before
@@ -740,6 +740,7 @@ pub(crate) fn fatal_panic(payload: &(dyn std::any::Any + Send)) -> ! {
             g.id, g.parent, g.spawn_site
         );
     }
+    out += &seeded::replay_note().unwrap_or_default();
     eprint!("{out}");
     std::process::exit(2);
 }

@@ -16,6 +16,8 @@
 
 pub(crate) mod handle;
 mod registry;
+pub(crate) mod rng;
+pub(crate) mod seeded;
 pub(crate) mod worker;
 
 use std::panic::{self, Location};
@@ -31,6 +33,7 @@ use crate::stack::{self, StackPool};
 use crate::time::Timers;
 pub use handle::Handle;
 use registry::Registry;
+use seeded::Seeded;
 use worker::{Worker, WorkerShared};
 
 /// State shared by the workers of one runtime and by every goroutine in it.
@@ -77,6 +80,8 @@ pub(crate) struct Config {
     /// A fatal report (deadlock, lock cycle) is printed and the process exits with code 2
     /// at once (`run`), instead of unwinding and returning it (`try_run`).
     pub(crate) exit_on_fatal: bool,
+    /// Seeded scheduling (`Builder::seed`, `GORUN_SEED`; see `seeded`).
+    pub(crate) seeded: Option<Seeded>,
 }
 
 impl Shared {
@@ -108,6 +113,9 @@ impl Shared {
     pub(crate) fn fail(&self, report: Deadlock) {
         if self.config.exit_on_fatal {
             eprint!("{report}");
+            if let Some(s) = self.config.seeded {
+                eprint!("{}", seeded::replay_hint(s.seed));
+            }
             std::process::exit(2);
         }
         self.failure.lock().unwrap().get_or_insert(report);
@@ -242,6 +250,7 @@ impl Builder {
                 evict_after: Some(Duration::from_millis(100)),
                 resident_budget: Some(16 << 20),
                 exit_on_fatal: false,
+                seeded: None,
             },
         }
     }
@@ -352,7 +361,51 @@ impl Builder {
         self
     }
 
+    /// Deterministic schedules: one worker, and every scheduling choice drawn from a
+    /// generator seeded with `seed` (which goroutine runs next, among every runnable one,
+    /// unstarted ones included, at every switch; [`select!`](crate::select!)'s pick among
+    /// ready cases; the coop budget). The same seed replays the same interleaving and
+    /// output; different seeds explore different ones. See "Deterministic schedules" in the
+    /// crate docs for what stays nondeterministic (wake-ups from outside the runtime: timers
+    /// on the real clock, I/O, plain threads).
+    ///
+    /// The `GORUN_SEED` environment variable, when set, overrides this seed, and seeds
+    /// runtimes built without one (so a failing seed is replayed without editing code).
+    /// A seed also overrides [`workers`](Builder::workers): a seeded runtime has one.
+    ///
+    /// ```
+    /// use gorun::chan;
+    ///
+    /// let order = |seed| {
+    ///     gorun::Builder::new().seed(seed).run(|| {
+    ///         let (tx, rx) = chan(0);
+    ///         for id in 0..3 {
+    ///             let tx = tx.clone();
+    ///             gorun::go(move || tx.send(id).unwrap());
+    ///         }
+    ///         (0..3).map(|_| rx.recv().unwrap()).collect::<Vec<_>>()
+    ///     })
+    /// };
+    /// assert_eq!(order(7), order(7)); // one seed, one interleaving
+    /// ```
+    pub fn seed(mut self, seed: u64) -> Builder {
+        let explore = self.config.seeded.is_some_and(|s| s.explore);
+        self.config.seeded = Some(Seeded { seed, explore });
+        self
+    }
+
+    /// Under a seed, makes every gorun operation a switch point (see `gorun::check`).
+    pub(crate) fn explore(mut self) -> Builder {
+        if let Some(s) = &mut self.config.seeded {
+            s.explore = true;
+        }
+        self
+    }
+
     fn worker_count(&self) -> usize {
+        if self.config.seeded.is_some() {
+            return 1;
+        }
         if let Some(n) = self.workers {
             return n;
         }
@@ -413,7 +466,7 @@ impl Builder {
     /// assert!(report.contains("goroutine 1 [sync.WaitGroup.Wait]:"));
     /// ```
     #[track_caller]
-    pub fn try_run<F, T>(self, f: F) -> Result<T, Deadlock>
+    pub fn try_run<F, T>(mut self, f: F) -> Result<T, Deadlock>
     where
         F: FnOnce() -> T,
     {
@@ -422,6 +475,10 @@ impl Builder {
             "gorun::run called from inside a goroutine: a goroutine already has a runtime; \
              use gorun::go to start more goroutines"
         );
+        if let Some(seed) = seeded::env_seed() {
+            self = self.seed(seed);
+        }
+        let _seeded = self.config.seeded.map(|_| seeded::Live::new());
         let site = Location::caller();
         let n = self.worker_count();
         let deques: Vec<Deque<Arc<G>>> = (0..n).map(|_| Deque::new_lifo()).collect();
@@ -646,7 +703,7 @@ where
         let id = handle::inject(&shared, task.clone(), name, site);
         return JoinHandle::new(task, id);
     }
-    worker::with_worker(|w| {
+    let handle = worker::with_worker(|w| {
         let w = w.expect("checked above");
         let parent = worker::current_id();
         let g = w.new_goroutine(parent, site, name, task.clone());
@@ -656,7 +713,9 @@ where
             worker::with_current_g(|g| g.map(|g| g.give_way(goroutine::Suspend::YieldToSpawned)));
         }
         JoinHandle::new(task, id)
-    })
+    });
+    seeded::point();
+    handle
 }
 
 /// Keeps the calling goroutine's stack resident while it lives: a hint to copy-on-park, not

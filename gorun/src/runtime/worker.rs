@@ -61,7 +61,8 @@ use std::thread::Thread;
 use corosensei::{Coroutine, CoroutineResult};
 use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 
-use super::Shared;
+use super::rng::Rng;
+use super::{seeded, Shared};
 use crate::goroutine::{Entry, Suspend, G, UNSTARTED};
 use crate::park::WaitReason;
 use crate::stack::evict::{self, SlotMeta};
@@ -255,7 +256,11 @@ pub(crate) struct Worker {
     /// Free stacks kept by this worker, so most starts and finishes skip the shared pool.
     stack_cache: RefCell<Vec<SlotStack>>,
     tick: Cell<u32>,
-    rng: Cell<u64>,
+    /// The worker's generator: steal victims, `select!`'s picks (`rng::random`), and under
+    /// a seed every scheduling draw.
+    pub(super) rng: Rng,
+    /// Seeded scheduling (`Builder::seed`): the next goroutine is drawn by `seeded::draw`.
+    seeded: bool,
 }
 
 /// Sets `WORKER` for the life of `Worker::run`, and clears both thread-locals however it
@@ -440,7 +445,6 @@ impl Worker {
     pub(crate) fn new(index: usize, shared: Arc<Shared>, deque: Deque<Arc<G>>) -> Worker {
         Worker {
             index,
-            shared,
             runnext: Cell::new(None),
             ready: RefCell::new(VecDeque::new()),
             deque,
@@ -456,7 +460,9 @@ impl Worker {
             ids: Cell::new((0, 0)),
             g_cache: RefCell::new(Vec::new()),
             tick: Cell::new(0),
-            rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1)),
+            rng: Rng::new(shared.config.seeded.map_or(index as u64, |s| s.seed)),
+            seeded: shared.config.seeded.is_some(),
+            shared,
         }
     }
 
@@ -500,6 +506,9 @@ impl Worker {
     }
 
     fn next_local(&self) -> Option<Arc<G>> {
+        if self.seeded {
+            return self.next_seeded();
+        }
         let t = self.tick.get().wrapping_add(1);
         self.tick.set(t);
         if t.is_multiple_of(FAIR_TICKS) {
@@ -535,6 +544,25 @@ impl Worker {
             }
         }
         self.yielded.borrow_mut().pop_front()
+    }
+
+    /// Seeded scheduling (see `seeded`): every goroutine runnable here into `ready`, then
+    /// one drawn from the seeded generator.
+    fn next_seeded(&self) -> Option<Arc<G>> {
+        self.drain_remote();
+        let mut ready = self.ready.borrow_mut();
+        ready.extend(self.runnext.take());
+        ready.extend(self.yielded.borrow_mut().drain(..));
+        loop {
+            while let Some(g) = self.deque.pop() {
+                ready.push_back(g);
+            }
+            match self.steal_injector() {
+                Some(g) => ready.push_back(g),
+                None => break,
+            }
+        }
+        seeded::draw(&mut ready, &self.rng)
     }
 
     /// The fairness step's sources, by number.
@@ -592,7 +620,7 @@ impl Worker {
                 }
             }
             if n > 1 {
-                let start = self.next_rand() as usize % n;
+                let start = self.rng.below(n);
                 for i in 0..n {
                     let victim = (start + i) % n;
                     let v = &self.shared.workers[victim];
@@ -664,16 +692,6 @@ impl Worker {
         drop(blocker);
         me.sleeping.store(false, Ordering::SeqCst);
         self.shared.remove_idle(self.index);
-    }
-
-    fn next_rand(&self) -> u64 {
-        // xorshift64
-        let mut x = self.rng.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.rng.set(x);
-        x
     }
 
     fn run_g(&self, g: Arc<G>) {

@@ -341,12 +341,12 @@ pub use blocking::blocking;
 pub use bridge::block_on;
 #[cfg(feature = "tokio")]
 pub use bridge::tokio_rt::handle as tokio_handle;
-pub use check::check;
 pub use chan::{
     chan, never, IntoIter, Iter, Receiver, RecvError, RecvFuture, RecvTimeoutError, Select,
     SelectTimeoutError, SelectedOperation, SendError, SendFuture, SendTimeoutError, Sender,
     TryIter, TryRecvError, TrySelectError, TrySendError,
 };
+pub use check::check;
 pub use context::{Cancel, Context, ContextError};
 pub use diag::{dump, metrics, Deadlock, Metrics};
 pub use errgroup::{BoxError, ErrGroup};

@@ -126,7 +126,10 @@ fn gorun_seed_overrides_and_sets_the_seed() {
         println!("TRACE {a:?}");
         return;
     }
-    let out = run_child_with("gorun_seed_overrides_and_sets_the_seed", &[("GORUN_SEED", "5")]);
+    let out = run_child_with(
+        "gorun_seed_overrides_and_sets_the_seed",
+        &[("GORUN_SEED", "5")],
+    );
     assert!(out.status.success(), "child failed:\n{}", out.stderr);
     assert!(out.stdout.contains(&format!("TRACE {:?}", program(5))));
 }
@@ -193,14 +196,22 @@ fn failure(stderr: &str) -> (u64, usize, String) {
 #[test]
 fn check_finds_a_check_then_act_race_and_its_seed_replays_it() {
     let out = run_child("racy_child");
-    assert!(!out.status.success(), "check missed the race:\n{}", out.stderr);
+    assert!(
+        !out.status.success(),
+        "check missed the race:\n{}",
+        out.stderr
+    );
     let (seed, run, race) = failure(&out.stderr);
     assert!(run <= 100);
     assert!(race.contains("tokens=2"), "{race}");
     let seed_s = seed.to_string();
     for _ in 0..3 {
         let replay = run_child_with("racy_child", &[("GORUN_SEED", &seed_s)]);
-        assert!(!replay.status.success(), "replay passed:\n{}", replay.stderr);
+        assert!(
+            !replay.status.success(),
+            "replay passed:\n{}",
+            replay.stderr
+        );
         let (s, r, again) = failure(&replay.stderr);
         assert_eq!((s, r), (seed, 1), "a replay runs only the given seed");
         assert_eq!(again, race, "the replay took another interleaving");
@@ -279,5 +290,9 @@ fn a_fatal_report_under_a_seed_names_the_seed() {
     let out = run_child("detached_panic_child");
     assert_eq!(out.status.code(), Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("panic: boom"), "{}", out.stderr);
-    assert!(out.stderr.contains("GORUN_SEED=3 cargo test"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("GORUN_SEED=3 cargo test"),
+        "{}",
+        out.stderr
+    );
 }

@@ -19,8 +19,8 @@ mod select;
 mod state;
 mod waiter;
 
-pub(crate) use state::block_forever;
 use crate::runtime::seeded;
+pub(crate) use state::block_forever;
 use state::{new_chan, Chan, TryRecv, TrySend};
 pub use waiter::Ctx;
 pub(crate) use waiter::Waiter;
@@ -85,8 +85,7 @@ impl<T> Sender<T> {
     #[track_caller]
     pub fn send(&self, v: T) -> Result<(), SendError<T>> {
         let site = Location::caller();
-        seeded::around(|| self.chan.send_impl(v, site, None))
-            .map_err(|e| SendError(e.into_inner()))
+        seeded::around(|| self.chan.send_impl(v, site, None)).map_err(|e| SendError(e.into_inner()))
     }
 
     /// Sends without parking.

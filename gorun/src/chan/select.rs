@@ -321,7 +321,6 @@ impl<T> Case for SendCase<'_, T> {
     }
 }
 
-
 /// A dynamic `select` over any number of channel operations.
 ///
 /// Add cases with [`recv`](Select::recv) and [`send`](Select::send) (each returns the case's

@@ -31,8 +31,8 @@ use std::time::{Duration, Instant};
 use super::waitq::{Pos, WaitQueue, HANDOFF, WOKEN};
 use crate::diag::lockgraph::{LockInfo, Waiting};
 use crate::park::WaitReason;
-use crate::shim::{fence, loom_const_fn, AtomicU32};
 use crate::runtime::seeded;
+use crate::shim::{fence, loom_const_fn, AtomicU32};
 
 const LOCKED: u32 = 1;
 const WOKEN_BIT: u32 = 2;

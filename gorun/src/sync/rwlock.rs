@@ -24,8 +24,8 @@ use std::time::Instant;
 use super::waitq::{self, Pos, WaitQueue, HANDOFF};
 use crate::diag::lockgraph::{LockInfo, Waiting};
 use crate::park::WaitReason;
-use crate::shim::{fence, loom_const_fn, AtomicUsize};
 use crate::runtime::seeded;
+use crate::shim::{fence, loom_const_fn, AtomicUsize};
 
 const WRITER: usize = 1;
 const WRITER_WAITING: usize = 2;

@@ -13,9 +13,9 @@ use std::time::Instant;
 
 use super::waitq::{self, Pos, WaitQueue, WOKEN};
 use crate::park::WaitReason;
+use crate::runtime::seeded;
 use crate::shim::AtomicU64;
 use crate::JoinHandle;
-use crate::runtime::seeded;
 
 struct Inner {
     state: AtomicU64,

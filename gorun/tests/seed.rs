@@ -296,3 +296,18 @@ fn a_fatal_report_under_a_seed_names_the_seed() {
         out.stderr
     );
 }
+
+#[test]
+fn a_seeded_run_of_many_goroutines_stays_linear() {
+    // Each switch draws among every runnable goroutine: that must not cost their number.
+    let total = Builder::new().seed(11).run(|| {
+        let (tx, rx) = chan::<u64>(0);
+        for i in 0..20_000u64 {
+            let tx = tx.clone();
+            drop(go(move || tx.send(i).unwrap()));
+        }
+        drop(tx);
+        rx.iter().sum::<u64>()
+    });
+    assert_eq!(total, 20_000 * 19_999 / 2);
+}

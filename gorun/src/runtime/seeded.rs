@@ -6,9 +6,10 @@
 //! A seeded runtime has one worker, whose generator (`rng::Rng`) is seeded with the seed.
 //! At every switch the worker (`Worker::next_seeded`) gathers every goroutine runnable
 //! here — `runnext`, `ready`, the deque's unstarted ones, the injector, `yielded`, the
-//! remote wake-ups — into `ready`, sorts it by goroutine id, and runs the one [`draw`]
-//! picks. Sorting gives a canonical order, so how the candidates arrived (which queue, the
-//! order of a batch of wake-ups) does not matter, only which are runnable. The same
+//! remote wake-ups — into `ready`, in that order, and runs the one [`draw`] picks. Every
+//! goroutine enters `ready` in an order fixed by the program and the earlier draws; a batch
+//! of wake-ups from another thread is sorted by goroutine id first ([`order_batch`]), so
+//! the order inside a batch (a timer thread's ties) does not matter either. The same
 //! generator draws `select!`'s pick among ready cases (`rng::random`) and the coop budget
 //! after each refill ([`budget`]); under `check` ([`Seeded::explore`]) every gorun
 //! operation is also a switch point ([`point`]).
@@ -160,16 +161,18 @@ pub(crate) fn replay_hint(seed: u64) -> String {
     )
 }
 
-/// Draws the goroutine to run next from `ready` (every goroutine runnable here): sorted by
-/// id, then one at random.
+/// Puts a batch of wake-ups from other threads in a canonical order (by goroutine id), so
+/// the order in which a batch arrived (a timer thread's ties, say) does not matter.
+pub(crate) fn order_batch(batch: &mut [Arc<G>]) {
+    batch.sort_unstable_by_key(|g| g.id);
+}
+
+/// Draws the goroutine to run next from `ready` (every goroutine runnable here), in O(1):
+/// the order of `ready` is itself a function of the seed and the program, since every
+/// goroutine entered it in a deterministic order (see the module docs).
 pub(crate) fn draw(ready: &mut VecDeque<Arc<G>>, rng: &Rng) -> Option<Arc<G>> {
     match ready.len() {
         0 => None,
-        1 => ready.pop_front(),
-        n => {
-            // Mostly sorted already (the previous draw left it so): a stable sort is linear.
-            ready.make_contiguous().sort_by_key(|g| g.id);
-            ready.remove(rng.below(n))
-        }
+        n => ready.swap_remove_back(rng.below(n)),
     }
 }

@@ -549,8 +549,10 @@ impl Worker {
     /// Seeded scheduling (see `seeded`): every goroutine runnable here into `ready`, then
     /// one drawn from the seeded generator.
     fn next_seeded(&self) -> Option<Arc<G>> {
+        let before = self.ready.borrow().len();
         self.drain_remote();
         let mut ready = self.ready.borrow_mut();
+        seeded::order_batch(&mut ready.make_contiguous()[before..]);
         ready.extend(self.runnext.take());
         ready.extend(self.yielded.borrow_mut().drain(..));
         loop {

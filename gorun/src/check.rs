@@ -11,7 +11,8 @@ use crate::Builder;
 /// Runs `body` as the main goroutine of `iterations` seeded runtimes (seeds `0`, `1`, ...,
 /// `iterations - 1`; see [`Builder::seed`]), each with a forced switch point before and
 /// after every gorun operation (channel operations, `select!`, `Mutex` and `RwLock` lock
-/// and unlock, `WaitGroup`, spawns, joins), where the seeded scheduler may run any other
+/// and unlock, `WaitGroup`, `Cond` signals, `Semaphore`, spawns, joins), where the seeded
+/// scheduler may run any other
 /// runnable goroutine. This explores interleavings that a normal run almost never shows,
 /// such as a check-then-act race across a channel send.
 ///

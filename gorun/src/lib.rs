@@ -189,7 +189,8 @@
 //! ```
 //!
 //! [`check`] runs a test body under many seeds, making every gorun operation (channel
-//! operations, `select!`, lock and unlock, `WaitGroup`, spawn, join) a point where the
+//! operations, `select!`, lock and unlock, `WaitGroup`, `Cond`, `Semaphore`, spawn, join) a
+//! point where the
 //! scheduler may switch, so races that need an unlucky interleaving show up in a few
 //! dozen runs. A failure prints its seed:
 //!

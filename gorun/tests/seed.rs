@@ -136,9 +136,9 @@ fn gorun_seed_overrides_and_sets_the_seed() {
 
 /// A check-then-act race across a channel send: each goroutine sends a token unless the
 /// flag says one was sent, and sets the flag after sending. Only a switch at the send lets
-/// both through.
-fn racy_body() {
-    let log: Log = Arc::default();
+/// both through. Returns the number of tokens sent (1 unless the race struck), recording
+/// each step in `log`.
+fn token_race(log: &Log) -> usize {
     let (tx, rx) = chan::<u32>(2);
     let sent = Arc::new(AtomicBool::new(false));
     let hs: Vec<_> = (0..2u32)
@@ -158,9 +158,15 @@ fn racy_body() {
     for h in hs {
         h.join().unwrap();
     }
-    if rx.len() != 1 {
+    rx.len()
+}
+
+fn racy_body() {
+    let log: Log = Arc::default();
+    let tokens = token_race(&log);
+    if tokens != 1 {
         let trace = log.lock().unwrap().join(", ");
-        panic!("RACE tokens={} trace=[{trace}]", rx.len());
+        panic!("RACE tokens={tokens} trace=[{trace}]");
     }
 }
 
@@ -310,4 +316,42 @@ fn a_seeded_run_of_many_goroutines_stays_linear() {
         rx.iter().sum::<u64>()
     });
     assert_eq!(total, 20_000 * 19_999 / 2);
+}
+
+#[test]
+fn explored_schedule_child() {
+    if in_child() {
+        // Under GORUN_SEED, `check` runs that one schedule: 100 times the same trace.
+        let mut first: Option<Vec<String>> = None;
+        for run in 0..100 {
+            let log: Log = Arc::default();
+            let l = log.clone();
+            gorun::check(1, move || {
+                token_race(&l);
+            });
+            let trace = log.lock().unwrap().clone();
+            match &first {
+                None => first = Some(trace),
+                Some(f) => assert_eq!(&trace, f, "run {run} took another interleaving"),
+            }
+        }
+        println!("TRACE {:?}", first.unwrap());
+    }
+}
+
+#[test]
+fn check_schedules_replay_exactly_and_differ_between_seeds() {
+    let traces: HashSet<String> = ["0", "1", "2", "3", "4", "5"]
+        .iter()
+        .map(|seed| {
+            let out = run_child_with("explored_schedule_child", &[("GORUN_SEED", seed)]);
+            assert!(out.status.success(), "seed {seed}:\n{}", out.stderr);
+            let line = out
+                .stdout
+                .lines()
+                .find_map(|l| l.find("TRACE ").map(|i| &l[i..]));
+            line.expect("the child prints its trace").to_string()
+        })
+        .collect();
+    assert!(traces.len() >= 2, "6 seeds gave one interleaving");
 }

@@ -1,7 +1,8 @@
 //! The crate's one random generator: each worker owns one (`Worker::rng`), and [`random`]
 //! draws from the calling worker's, so a seeded runtime (see `seeded`) makes every random
-//! choice of the scheduler and of `select!` from one stream. Plain threads (a `select!` in
-//! the blocking pool, say) draw from a per-thread generator seeded from the clock.
+//! choice of the scheduler and of `select!` from one stream. Unseeded workers, and plain
+//! threads (a `select!` in the blocking pool, say) through a per-thread generator, are
+//! seeded from the clock, so unseeded runs differ as Go's do.
 //!
 //! Owner only: a generator is a `Cell`, touched by the thread that owns it.
 
@@ -44,7 +45,8 @@ thread_local! {
     static THREAD_RNG: Rng = Rng::new(clock_seed());
 }
 
-fn clock_seed() -> u64 {
+/// A seed that differs between runs and threads.
+pub(crate) fn clock_seed() -> u64 {
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);

@@ -61,7 +61,7 @@ use std::thread::Thread;
 use corosensei::{Coroutine, CoroutineResult};
 use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 
-use super::rng::Rng;
+use super::rng::{self, Rng};
 use super::{seeded, Shared};
 use crate::goroutine::WaitReason;
 use crate::goroutine::{Entry, Suspend, G, UNSTARTED};
@@ -460,7 +460,11 @@ impl Worker {
             ids: Cell::new((0, 0)),
             g_cache: RefCell::new(Vec::new()),
             tick: Cell::new(0),
-            rng: Rng::new(shared.config.seeded.map_or(index as u64, |s| s.seed)),
+            // Unseeded, each run draws differently, as Go's `select` does.
+            rng: match shared.config.seeded {
+                Some(s) => Rng::new(s.seed),
+                None => Rng::new(rng::clock_seed() ^ index as u64),
+            },
             seeded: shared.config.seeded.is_some(),
             shared,
         }

@@ -65,7 +65,7 @@ use super::cold::ColdList;
 use super::netpoll::{self, Blocker};
 use super::rng::{self, Rng};
 use super::{seeded, Shared};
-use crate::goroutine::{Entry, Suspend, G, UNSTARTED};
+use crate::goroutine::{EntryPoint, Suspend, G, UNSTARTED};
 use crate::stack::evict::SlotMeta;
 use crate::stack::overflow::{self, RunningInfo};
 use crate::stack::SlotStack;
@@ -813,7 +813,7 @@ impl Worker {
         parent: u64,
         site: &'static Location<'static>,
         name: Option<Box<str>>,
-        body: Entry,
+        body: EntryPoint,
     ) -> Arc<G> {
         let (next, end) = self.ids.get();
         let (id, end) = if next < end {

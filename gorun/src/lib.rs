@@ -162,6 +162,68 @@
 //! written when the runtime shuts down, and also when a deadlock or another fatal error
 //! ends the process.
 //!
+//! ## Deterministic schedules
+//!
+//! [`Builder::seed`] runs a program on one worker with every scheduling choice drawn from a
+//! generator seeded with the seed: at every switch, which goroutine runs next, drawn among
+//! every runnable one (unstarted ones included); [`select!`]'s pick among ready cases; the
+//! coop budget after each refill. Different seeds give different interleavings, and one
+//! seed replays the same interleaving, and so the same output, run after run.
+//!
+//! ```
+//! use std::sync::{Arc, Mutex};
+//!
+//! let trace = |seed| {
+//!     let log = Arc::new(Mutex::new(Vec::new()));
+//!     let l = log.clone();
+//!     gorun::Builder::new().seed(seed).run(move || {
+//!         let hs: Vec<_> = (0..3)
+//!             .map(|id| {
+//!                 let l = l.clone();
+//!                 gorun::go(move || {
+//!                     for step in 0..2 {
+//!                         l.lock().unwrap().push((id, step));
+//!                         gorun::yield_now();
+//!                     }
+//!                 })
+//!             })
+//!             .collect();
+//!         hs.into_iter().for_each(|h| h.join().unwrap());
+//!     });
+//!     Arc::try_unwrap(log).unwrap().into_inner().unwrap()
+//! };
+//! assert_eq!(trace(1), trace(1));
+//! ```
+//!
+//! [`check`] runs a test body under many seeds, making every gorun operation (channel
+//! operations, `select!`, lock and unlock, `WaitGroup`, `Cond`, `Semaphore`, spawn, join) a
+//! point where the
+//! scheduler may switch, so races that need an unlucky interleaving show up in a few
+//! dozen runs. A failure prints its seed:
+//!
+//! ```text
+//! gorun::check: run 12 of 100 failed with seed 11
+//! gorun: this run was scheduled with seed 11; replay it with GORUN_SEED=11 cargo test racy_test -- --exact
+//! ```
+//!
+//! The `GORUN_SEED` environment variable sets the seed of every runtime the process
+//! starts, overriding [`Builder::seed`] and seeding runtimes built without one; under
+//! [`check`] it runs only that seed. So the printed command replays the failing schedule
+//! exactly, without touching the code. A fatal report of a seeded runtime (a deadlock
+//! under [`run`], a detached goroutine's panic) ends with the same replay line.
+//!
+//! What a seed makes deterministic is everything the goroutines of the runtime do to each
+//! other: spawns, channels, `select!`, the `sync` types, joins, yields, goroutine ids.
+//! [`blocking`] runs its closure inline on the worker under a seed, so the pool's timing
+//! cannot enter the schedule (a closure that waits for a goroutine therefore never
+//! returns). What stays nondeterministic is what comes from outside the runtime, at
+//! whatever moment it comes: timers on the real clock (when a sleeper wakes relative to
+//! running goroutines), sockets and the netpoller, plain threads sending on channels or
+//! starting goroutines through a [`Handle`], and of course the program's own sources of
+//! randomness (`HashMap`'s hasher, the time of day). Goroutine dumps, stuck warnings and
+//! copy-on-park, which the monitor thread drives by the clock, change nothing in the
+//! schedule.
+//!
 //! ## Memory: copy-on-park
 //!
 //! Each goroutine has a 64 KiB stack slot, but only touched pages cost memory, and a parked
@@ -266,6 +328,7 @@
 mod blocking;
 mod bridge;
 mod chan;
+mod check;
 mod context;
 mod diag;
 mod errgroup;
@@ -292,6 +355,7 @@ pub use chan::{
     SelectTimeoutError, SelectedOperation, SendError, SendFuture, SendTimeoutError, Sender,
     TryIter, TryRecvError, TrySelectError, TrySendError,
 };
+pub use check::check;
 pub use context::{Cancel, Context, ContextError};
 pub use diag::{dump, metrics, Metrics};
 pub use errgroup::{BoxError, ErrGroup};

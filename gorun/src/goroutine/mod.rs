@@ -48,7 +48,7 @@ use std::time::Duration;
 
 use corosensei::Coroutine;
 
-use crate::runtime::{worker, Shared};
+use crate::runtime::{seeded, worker, Shared};
 use crate::stack::SlotStack;
 
 /// Why a goroutine switched back to its worker.
@@ -437,6 +437,7 @@ pub(crate) fn fatal_panic(payload: &(dyn std::any::Any + Send)) -> ! {
             g.id, g.parent, g.spawn_site
         );
     }
+    out += &seeded::replay_note().unwrap_or_default();
     eprint!("{out}");
     crate::trace::write_current();
     std::process::exit(2);

@@ -12,6 +12,7 @@ use crossbeam_deque::{Injector, Worker as Deque};
 
 use super::lockgraph::LockGraph;
 use super::registry::Registry;
+use super::seeded::{self, Seeded};
 use super::timers::Timers;
 use super::worker::{self, Worker, WorkerShared};
 use super::{Config, Deadlock, Shared, MAIN_ID};
@@ -67,6 +68,7 @@ impl Builder {
                 evict_after: Some(Duration::from_millis(100)),
                 resident_budget: Some(16 << 20),
                 exit_on_fatal: false,
+                seeded: None,
             },
             trace: None,
         }
@@ -209,7 +211,51 @@ impl Builder {
         self
     }
 
+    /// Deterministic schedules: one worker, and every scheduling choice drawn from a
+    /// generator seeded with `seed` (which goroutine runs next, among every runnable one,
+    /// unstarted ones included, at every switch; [`select!`](crate::select!)'s pick among
+    /// ready cases; the coop budget). The same seed replays the same interleaving and
+    /// output; different seeds explore different ones. See "Deterministic schedules" in the
+    /// crate docs for what stays nondeterministic (wake-ups from outside the runtime: timers
+    /// on the real clock, I/O, plain threads).
+    ///
+    /// The `GORUN_SEED` environment variable, when set, overrides this seed, and seeds
+    /// runtimes built without one (so a failing seed is replayed without editing code).
+    /// A seed also overrides [`workers`](Builder::workers): a seeded runtime has one.
+    ///
+    /// ```
+    /// use gorun::chan;
+    ///
+    /// let order = |seed| {
+    ///     gorun::Builder::new().seed(seed).run(|| {
+    ///         let (tx, rx) = chan(0);
+    ///         for id in 0..3 {
+    ///             let tx = tx.clone();
+    ///             gorun::go(move || tx.send(id).unwrap());
+    ///         }
+    ///         (0..3).map(|_| rx.recv().unwrap()).collect::<Vec<_>>()
+    ///     })
+    /// };
+    /// assert_eq!(order(7), order(7)); // one seed, one interleaving
+    /// ```
+    pub fn seed(mut self, seed: u64) -> Builder {
+        let explore = self.config.seeded.is_some_and(|s| s.explore);
+        self.config.seeded = Some(Seeded { seed, explore });
+        self
+    }
+
+    /// Under a seed, makes every gorun operation a switch point (see `gorun::check`).
+    pub(crate) fn explore(mut self) -> Builder {
+        if let Some(s) = &mut self.config.seeded {
+            s.explore = true;
+        }
+        self
+    }
+
     fn worker_count(&self) -> usize {
+        if self.config.seeded.is_some() {
+            return 1;
+        }
         if let Some(n) = self.workers {
             return n;
         }
@@ -270,7 +316,7 @@ impl Builder {
     /// assert!(report.contains("goroutine 1 [sync.WaitGroup.Wait]:"));
     /// ```
     #[track_caller]
-    pub fn try_run<F, T>(self, f: F) -> Result<T, Deadlock>
+    pub fn try_run<F, T>(mut self, f: F) -> Result<T, Deadlock>
     where
         F: FnOnce() -> T,
     {
@@ -279,6 +325,10 @@ impl Builder {
             "gorun::run called from inside a goroutine: a goroutine already has a runtime; \
              use gorun::go to start more goroutines"
         );
+        if let Some(seed) = seeded::env_seed() {
+            self = self.seed(seed);
+        }
+        let _seeded = self.config.seeded.map(|_| seeded::Live::new());
         let site = Location::caller();
         let n = self.worker_count();
         let deques: Vec<Deque<Arc<G>>> = (0..n).map(|_| Deque::new_lifo()).collect();

@@ -24,6 +24,8 @@ pub(crate) mod handle;
 pub(crate) mod lockgraph;
 pub(crate) mod netpoll;
 mod registry;
+pub(crate) mod rng;
+pub(crate) mod seeded;
 pub(crate) mod spawn;
 pub(crate) mod timers;
 pub(crate) mod worker;
@@ -39,6 +41,7 @@ use crate::stack::StackPool;
 pub use fatal::Deadlock;
 use lockgraph::LockGraph;
 use registry::Registry;
+use seeded::Seeded;
 use timers::Timers;
 use worker::WorkerShared;
 
@@ -95,6 +98,8 @@ pub(crate) struct Config {
     /// A fatal report (deadlock, lock cycle) is printed and the process exits with code 2
     /// at once (`run`), instead of unwinding and returning it (`try_run`).
     pub(crate) exit_on_fatal: bool,
+    /// Seeded scheduling (`Builder::seed`, `GORUN_SEED`; see `seeded`).
+    pub(crate) seeded: Option<Seeded>,
 }
 
 impl Shared {
@@ -171,6 +176,9 @@ impl Shared {
     pub(crate) fn fail(&self, report: Deadlock) {
         if self.config.exit_on_fatal {
             eprint!("{report}");
+            if let Some(s) = self.config.seeded {
+                eprint!("{}", seeded::replay_hint(s.seed));
+            }
             if let Some(t) = &self.trace {
                 t.write();
             }

@@ -4,7 +4,7 @@
 use std::panic::Location;
 use std::sync::Arc;
 
-use super::{handle, worker};
+use super::{handle, seeded, worker};
 use crate::goroutine::{self, JoinHandle, Task, G};
 
 /// Starts a goroutine running `f` and returns a handle to join it.
@@ -21,8 +21,8 @@ use crate::goroutine::{self, JoinHandle, Task, G};
 /// plain thread starts goroutines through a [`Handle`](crate::Handle).
 ///
 /// # Panics
-/// Outside a runtime (wrap the program in [`run`](crate::run) or `#[gorun::main]`), on a plain thread
-/// other than a blocking-pool one.
+/// Outside a runtime (wrap the program in [`run`](crate::run) or `#[gorun::main]`), on a
+/// plain thread other than a blocking-pool one.
 #[track_caller]
 pub fn go<F, T>(f: F) -> JoinHandle<T>
 where
@@ -54,7 +54,7 @@ where
         let id = handle::inject(&shared, task.clone(), name, site);
         return JoinHandle::new(task, id);
     }
-    worker::with_worker(|w| {
+    let handle = worker::with_worker(|w| {
         let w = w.expect("checked above");
         let parent = worker::current_id();
         let g = w.new_goroutine(parent, site, name, task.clone());
@@ -67,7 +67,9 @@ where
             worker::with_current_g(|g| g.map(|g| g.give_way(goroutine::Suspend::YieldToSpawned)));
         }
         JoinHandle::new(task, id)
-    })
+    });
+    seeded::point();
+    handle
 }
 
 /// Keeps the calling goroutine's stack resident while it lives: a hint to copy-on-park, not

@@ -63,7 +63,8 @@ use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 
 use super::cold::ColdList;
 use super::netpoll::{self, Blocker};
-use super::Shared;
+use super::rng::{self, Rng};
+use super::{seeded, Shared};
 use crate::goroutine::{AtHome, EntryPoint, Suspend, G, UNSTARTED};
 use crate::stack::evict::SlotMeta;
 use crate::stack::overflow::{self, RunningInfo};
@@ -244,7 +245,11 @@ pub(crate) struct Worker {
     /// Free stacks kept by this worker, so most starts and finishes skip the shared pool.
     stack_cache: RefCell<Vec<SlotStack>>,
     tick: Cell<u32>,
-    rng: Cell<u64>,
+    /// The worker's generator: steal victims, `select!`'s picks (`rng::random`), and under
+    /// a seed every scheduling draw.
+    pub(super) rng: Rng,
+    /// Seeded scheduling (`Builder::seed`): the next goroutine is drawn by `seeded::draw`.
+    seeded: bool,
     /// This worker's ring when the runtime records a trace.
     trace: Option<Arc<Ring>>,
     /// What the last run's stop recorded, while the worker has not searched or slept
@@ -457,7 +462,12 @@ impl Worker {
             ids: Cell::new((0, 0)),
             g_cache: RefCell::new(Vec::new()),
             tick: Cell::new(0),
-            rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1)),
+            // Unseeded, each run draws differently, as Go's `select` does.
+            rng: match shared.config.seeded {
+                Some(s) => Rng::new(s.seed),
+                None => Rng::new(rng::clock_seed() ^ index as u64),
+            },
+            seeded: shared.config.seeded.is_some(),
             trace: shared.trace.as_ref().map(|t| t.worker_ring(index)),
             after_stop: Cell::new(None),
             shared,
@@ -513,6 +523,9 @@ impl Worker {
     }
 
     fn next_local(&self) -> Option<Arc<G>> {
+        if self.seeded {
+            return self.next_seeded();
+        }
         let t = self.tick.get().wrapping_add(1);
         self.tick.set(t);
         if t.is_multiple_of(FAIR_TICKS) {
@@ -548,6 +561,27 @@ impl Worker {
             }
         }
         self.yielded.borrow_mut().pop_front()
+    }
+
+    /// Seeded scheduling (see `seeded`): every goroutine runnable here into `ready`, then
+    /// one drawn from the seeded generator.
+    fn next_seeded(&self) -> Option<Arc<G>> {
+        let before = self.ready.borrow().len();
+        self.drain_remote();
+        let mut ready = self.ready.borrow_mut();
+        seeded::order_batch(&mut ready.make_contiguous()[before..]);
+        ready.extend(self.runnext.take());
+        ready.extend(self.yielded.borrow_mut().drain(..));
+        loop {
+            while let Some(g) = self.deque.pop() {
+                ready.push_back(g);
+            }
+            match self.steal_injector() {
+                Some(g) => ready.push_back(g),
+                None => break,
+            }
+        }
+        seeded::draw(&mut ready, &self.rng)
     }
 
     /// The fairness step's sources, by number.
@@ -606,7 +640,7 @@ impl Worker {
                 }
             }
             if n > 1 {
-                let start = self.next_rand() as usize % n;
+                let start = self.rng.below(n);
                 for i in 0..n {
                     let victim = (start + i) % n;
                     let v = &self.shared.workers[victim];
@@ -681,16 +715,6 @@ impl Worker {
         drop(blocker);
         me.sleeping.store(false, Ordering::SeqCst);
         self.shared.remove_idle(self.index);
-    }
-
-    fn next_rand(&self) -> u64 {
-        // xorshift64
-        let mut x = self.rng.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.rng.set(x);
-        x
     }
 
     fn run_g(&self, g: Arc<G>) {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::mutex::MutexGuard;
 use super::waitq::{self, Pos, WaitQueue, WOKEN};
 use crate::park::WaitReason;
+use crate::runtime::seeded;
 
 /// A condition variable: goroutines wait for a signal while holding a [`Mutex`](super::Mutex).
 ///
@@ -115,12 +116,14 @@ impl Cond {
         if let Some(w) = w {
             w.grant(WOKEN);
         }
+        seeded::point();
     }
 
     /// Wakes every goroutine waiting now.
     pub fn broadcast(&self) {
         let ws = self.queue.lock().take_all();
         waitq::grant_all(ws, WOKEN);
+        seeded::point();
     }
 }
 

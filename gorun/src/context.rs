@@ -174,14 +174,14 @@ impl Context {
             return self.with_cancel(); // the parent's deadline comes first
         }
         let node = self.child(Some(deadline));
-        if node.err().is_none() && deadline <= Instant::now() {
+        let clock = Clock::current();
+        if node.err().is_none() && deadline <= clock.now() {
             // Already past: done at once, as Go's WithDeadline (no timer to race with).
             node.cancel(ContextError::DeadlineExceeded);
         }
         if node.err().is_none() {
-            let clock = Clock::current();
             let weak = Arc::downgrade(&node);
-            let action = TimerAction::Call(Box::new(move || {
+            let action = TimerAction::Call(Box::new(move |_| {
                 if let Some(node) = weak.upgrade() {
                     node.cancel(ContextError::DeadlineExceeded);
                 }
@@ -210,7 +210,7 @@ impl Context {
 
     /// [`with_deadline`](Context::with_deadline) at `timeout` from now.
     pub fn with_timeout(&self, timeout: Duration) -> (Context, Cancel) {
-        match Instant::now().checked_add(timeout) {
+        match Clock::current().now().checked_add(timeout) {
             Some(deadline) => self.with_deadline(deadline),
             None => self.with_cancel(),
         }

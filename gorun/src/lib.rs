@@ -272,8 +272,9 @@ mod scope;
 mod shim;
 mod stack;
 pub mod sync;
+pub mod synctest;
 mod sys;
-mod time;
+pub mod time;
 
 pub use blocking::blocking;
 pub use bridge::block_on;

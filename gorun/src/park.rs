@@ -64,6 +64,8 @@ pub(crate) enum WaitReason {
     Blocking,
     /// `block_on`: a future is pending; its waker may fire from any thread.
     Future,
+    /// `synctest::wait`: until every other goroutine is durably blocked.
+    SynctestWait,
 }
 
 impl WaitReason {
@@ -89,11 +91,12 @@ impl WaitReason {
             WaitReason::Join => "join",
             WaitReason::Blocking => "blocking",
             WaitReason::Future => "future",
+            WaitReason::SynctestWait => "synctest.Wait",
         }
     }
 
     pub(crate) fn from_u8(v: u8) -> WaitReason {
-        const ALL: [WaitReason; 20] = [
+        const ALL: [WaitReason; 21] = [
             WaitReason::None,
             WaitReason::ChanReceive,
             WaitReason::ChanSend,
@@ -114,6 +117,7 @@ impl WaitReason {
             WaitReason::Join,
             WaitReason::Blocking,
             WaitReason::Future,
+            WaitReason::SynctestWait,
         ];
         ALL.get(v as usize).copied().unwrap_or(WaitReason::None)
     }
@@ -201,7 +205,8 @@ impl Drop for TimerWait {
     }
 }
 
-/// Parks the caller until woken, `deadline` passes, or spuriously.
+/// Parks the caller until woken, `deadline` (on the runtime's clock, `time::now`) passes,
+/// or spuriously.
 pub(crate) fn park_until(reason: WaitReason, site: &'static Location<'static>, deadline: Instant) {
     match worker::current_g() {
         Some(g) => {

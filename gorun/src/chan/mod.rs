@@ -96,7 +96,7 @@ impl<T> Sender<T> {
     /// Sends, parking at most `timeout`.
     #[track_caller]
     pub fn send_timeout(&self, v: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
-        match Instant::now().checked_add(timeout) {
+        match crate::time::now().checked_add(timeout) {
             Some(d) => self.chan.send_impl(v, Location::caller(), Some(d)),
             None => self.chan.send_impl(v, Location::caller(), None),
         }
@@ -165,7 +165,7 @@ impl<T> Receiver<T> {
     /// Receives, parking at most `timeout`.
     #[track_caller]
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        match Instant::now().checked_add(timeout) {
+        match crate::time::now().checked_add(timeout) {
             Some(d) => self.chan.recv_impl(Location::caller(), Some(d)),
             None => self.chan.recv_impl(Location::caller(), None),
         }

@@ -539,7 +539,7 @@ impl<'a> Select<'a> {
         self,
         timeout: Duration,
     ) -> Result<SelectedOperation<'a>, SelectTimeoutError> {
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = crate::time::now().checked_add(timeout);
         self.run(Wait::Until(deadline), Location::caller())
             .map_err(|_| SelectTimeoutError)
     }
@@ -594,7 +594,7 @@ impl<'a> Select<'a> {
     /// [`ready`](Select::ready), parking at most `timeout`.
     #[track_caller]
     pub fn ready_timeout(&mut self, timeout: Duration) -> Result<usize, SelectTimeoutError> {
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = crate::time::now().checked_add(timeout);
         self.wait_ready(Wait::Until(deadline), Location::caller())
             .map_err(|_| SelectTimeoutError)
     }
@@ -632,7 +632,7 @@ impl<'a> Select<'a> {
         while found.is_none() {
             match deadline {
                 None => park::park(WaitReason::Select, site),
-                Some(d) if Instant::now() >= d => break,
+                Some(d) if crate::time::now() >= d => break,
                 Some(d) => park::park_until(WaitReason::Select, site, d),
             }
             found = order.iter().copied().find(|&i| self.cases[i].observe(None));
@@ -704,7 +704,7 @@ where
                 super::block_forever(reason, site)
             }
             Wait::Until(Some(d)) => {
-                while Instant::now() < d {
+                while crate::time::now() < d {
                     park::park_until(WaitReason::Select, site, d);
                 }
                 return Err(());
@@ -723,7 +723,7 @@ where
                 return Ok(i);
             }
         }
-        if matches!(wait, Wait::No) || deadline.is_some_and(|d| Instant::now() >= d) {
+        if matches!(wait, Wait::No) || deadline.is_some_and(|d| crate::time::now() >= d) {
             return Err(());
         }
         let ctx = Arc::new(Ctx::new());
@@ -751,7 +751,7 @@ where
             match deadline {
                 None => park::park(WaitReason::Select, site),
                 Some(d) => {
-                    if Instant::now() >= d {
+                    if crate::time::now() >= d {
                         if ctx.abort() {
                             break None;
                         }
@@ -852,7 +852,7 @@ pub fn select_cases(
     let wait = match timeout {
         None => Wait::Until(None),
         Some(None) => Wait::No,
-        Some(Some(d)) => Wait::Until(Instant::now().checked_add(d)),
+        Some(Some(d)) => Wait::Until(crate::time::now().checked_add(d)),
     };
     run_cases(cases, wait, biased, Location::caller()).is_ok()
 }

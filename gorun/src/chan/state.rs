@@ -327,7 +327,7 @@ impl<T> Chan<T> {
             match deadline {
                 None => park::park(reason, site),
                 Some(d) => {
-                    if Instant::now() >= d {
+                    if crate::time::now() >= d {
                         if w.ctx().abort() {
                             self.unregister(w, send);
                             break false;
@@ -370,7 +370,7 @@ impl<T> Chan<T> {
             Err(TrySend::Disconnected(v)) => return Err(SendTimeoutError::Disconnected(v)),
             Err(TrySend::Full(v)) => v,
         };
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if deadline.is_some_and(|d| crate::time::now() >= d) {
             return Err(SendTimeoutError::Timeout(v));
         }
         let w = self.new_waiter(None, 0, Some(v));
@@ -399,7 +399,7 @@ impl<T> Chan<T> {
             match deadline {
                 None => block_forever(WaitReason::ChanReceiveNil, site),
                 Some(d) => {
-                    while Instant::now() < d {
+                    while crate::time::now() < d {
                         park::park_until(WaitReason::ChanReceiveNil, site, d);
                     }
                     return Err(RecvTimeoutError::Timeout);
@@ -418,7 +418,7 @@ impl<T> Chan<T> {
             Err(TryRecv::Closed) => return Err(RecvTimeoutError::Disconnected),
             Err(TryRecv::Empty) => {}
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if deadline.is_some_and(|d| crate::time::now() >= d) {
             return Err(RecvTimeoutError::Timeout);
         }
         let w = self.new_waiter(None, 0, None);

@@ -23,9 +23,42 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::atomic::Ordering;
 use std::sync::{Mutex, OnceLock};
 
+use crate::goroutine::G;
+use crate::park::WaitReason;
+use crate::runtime::Shared;
 use crate::sys::{self, Tid};
+
+/// Whether every worker sleeps with nothing queued anywhere: no remote wake, no stealable
+/// goroutine, an empty injector (the first condition of both the deadlock check and the
+/// virtual clock's idle check).
+pub(crate) fn workers_idle(s: &Shared) -> bool {
+    s.workers.iter().all(|w| w.is_sleeping() && !w.has_remote())
+        && !s.workers.iter().any(|w| w.has_stealable())
+        && s.injector.is_empty()
+}
+
+/// Goroutine switches of every worker so far: a goroutine's wait changes only by running,
+/// so an unchanged sum means nothing ran in between.
+pub(crate) fn switches(s: &Shared) -> u64 {
+    s.workers
+        .iter()
+        .map(|w| w.stats.switches.load(Ordering::Relaxed))
+        .sum()
+}
+
+/// Whether `g` is blocked on something only another goroutine or a timer of its runtime
+/// can end (Go's "durably blocked"): not running or runnable, and not waiting for I/O, a
+/// `blocking` call or a future, which the outside world ends.
+pub(crate) fn durably_blocked(g: &G) -> bool {
+    g.is_blocked()
+        && !matches!(
+            g.wait_reason(),
+            WaitReason::IoWait | WaitReason::Blocking | WaitReason::Future
+        )
+}
 
 /// Returned by `Builder::try_run` when every goroutine is asleep (or some wait for each
 /// other's locks); its `Display` is exactly what `run` prints before exiting with code 2.

@@ -28,6 +28,7 @@ use crossbeam_deque::{Injector, Worker as Deque};
 use crate::diag::{self, lockgraph::LockGraph, monitor::Monitor, Deadlock};
 use crate::goroutine::{self, JoinHandle, Runnable, Task, G};
 use crate::stack::{self, StackPool};
+use crate::synctest::{self, Bubble};
 use crate::time::Timers;
 pub use handle::Handle;
 use registry::Registry;
@@ -41,6 +42,8 @@ pub(crate) struct Shared {
     num_idle: AtomicUsize,
     shutdown: AtomicBool,
     pub(crate) timers: Timers,
+    /// The `synctest::wait` caller (see `synctest`).
+    pub(crate) bubble: Bubble,
     pub(crate) stacks: StackPool,
     pub(crate) registry: Registry,
     pub(crate) lock_graph: LockGraph,
@@ -77,6 +80,11 @@ pub(crate) struct Config {
     /// A fatal report (deadlock, lock cycle) is printed and the process exits with code 2
     /// at once (`run`), instead of unwinding and returning it (`try_run`).
     pub(crate) exit_on_fatal: bool,
+    /// `run` panics with a fatal report (a detached goroutine's panic included) instead of
+    /// exiting (`Builder::panic_on_fatal`).
+    pub(crate) panic_on_fatal: bool,
+    /// The clock is virtual (`Builder::virtual_time`).
+    pub(crate) virtual_time: bool,
 }
 
 impl Shared {
@@ -242,6 +250,8 @@ impl Builder {
                 evict_after: Some(Duration::from_millis(100)),
                 resident_budget: Some(16 << 20),
                 exit_on_fatal: false,
+                panic_on_fatal: false,
+                virtual_time: false,
             },
         }
     }
@@ -315,6 +325,58 @@ impl Builder {
         self
     }
 
+    /// Runs the runtime on a virtual clock (Go's `testing/synctest`), for tests: every
+    /// sleep, timer, ticker, timeout and deadline, and [`time::now`](crate::time::now), use
+    /// a clock that starts at the real time the runtime starts and moves only when every
+    /// goroutine is durably blocked (on channels, `sync` types, joins, sleeps or timers; not
+    /// on I/O or in [`blocking`](crate::blocking)), then straight to the next deadline. It
+    /// never moves while a goroutine runs or is runnable. So a test that sleeps an hour
+    /// takes milliseconds, timeouts fire in deadline order (equal deadlines in the order
+    /// they were set), and [`synctest::wait`](crate::synctest::wait) lets a test look at
+    /// the state "right now". Any number of workers. A deadlock (every goroutine durably
+    /// blocked, no timer to wait for) is reported as usual. See the crate docs'
+    /// "Virtual time".
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// gorun::Builder::new().virtual_time(true).run(|| {
+    ///     let start = gorun::time::now();
+    ///     let timeout = gorun::after(Duration::from_secs(60));
+    ///     let (_tx, rx) = gorun::chan::<u32>(0);
+    ///     assert!(rx.recv_timeout(Duration::from_secs(30)).is_err());
+    ///     assert_eq!(gorun::time::now() - start, Duration::from_secs(30));
+    ///     timeout.recv().unwrap();
+    ///     assert_eq!(gorun::time::now() - start, Duration::from_secs(60));
+    /// });
+    /// ```
+    pub fn virtual_time(mut self, on: bool) -> Builder {
+        self.config.virtual_time = on;
+        self
+    }
+
+    /// Makes [`run`](Builder::run) panic with a fatal report instead of printing it and
+    /// exiting the process with code 2: a deadlock, a lock cycle, or a goroutine's panic
+    /// that nobody joins (`panic: ...` with the goroutine's id and creation site). The
+    /// runtime is unwound first, as under [`try_run`](Builder::try_run). This is what
+    /// `#[gorun::test]` uses, so that such a test fails alone instead of ending the whole
+    /// test binary. Off by default.
+    ///
+    /// ```
+    /// let r = std::panic::catch_unwind(|| {
+    ///     gorun::Builder::new().panic_on_fatal(true).run(|| {
+    ///         gorun::go(|| panic!("boom")); // detached: nobody joins it
+    ///         gorun::sleep(std::time::Duration::from_secs(10));
+    ///     })
+    /// });
+    /// let msg = *r.unwrap_err().downcast::<String>().unwrap();
+    /// assert!(msg.starts_with("panic: boom"));
+    /// ```
+    pub fn panic_on_fatal(mut self, on: bool) -> Builder {
+        self.config.panic_on_fatal = on;
+        self
+    }
+
     /// Number of worker threads (default: the number of cores, or the `GORUN_WORKERS`
     /// environment variable when set).
     ///
@@ -374,8 +436,9 @@ impl Builder {
     /// returns its value once it returns. Goroutines still running then are abandoned (and
     /// unwound). A panic of the main goroutine propagates out of `run`.
     ///
-    /// If every goroutine deadlocks, prints Go's report and exits the process with code 2;
-    /// use [`Builder::try_run`] to get the report as an error instead.
+    /// If every goroutine deadlocks, prints Go's report and exits the process with code 2
+    /// (panics with it under [`Builder::panic_on_fatal`]); use [`Builder::try_run`] to get
+    /// the report as an error instead.
     ///
     /// # Panics
     /// If called from inside a goroutine, or if the runtime cannot start.
@@ -384,9 +447,11 @@ impl Builder {
     where
         F: FnOnce() -> T,
     {
-        self.config.exit_on_fatal = true;
+        let panic_on_fatal = self.config.panic_on_fatal;
+        self.config.exit_on_fatal = !panic_on_fatal;
         match self.try_run(f) {
             Ok(v) => v,
+            Err(report) if panic_on_fatal => std::panic::panic_any(report.to_string()),
             Err(deadlock) => {
                 eprint!("{deadlock}");
                 std::process::exit(2);
@@ -434,7 +499,8 @@ impl Builder {
             idle: Mutex::new(Vec::new()),
             num_idle: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
-            timers: Timers::new(),
+            timers: Timers::new(self.config.virtual_time),
+            bubble: Bubble::new(),
             stacks: StackPool::new(self.stack_size),
             registry: Registry::new(n),
             lock_graph: LockGraph::default(),
@@ -473,7 +539,9 @@ impl Builder {
         // Busy workers must not starve I/O: poll if nobody did during a tick (Go's sysmon).
         let mut io_check = crate::net::poller::StallCheck::default();
         let monitor = monitor.start(Box::new(move || io_check.tick()));
-        let timer_thread = shared.timers.start();
+        let timer_thread = shared
+            .timers
+            .start(Some(synctest::idle_hook(Arc::downgrade(&shared))));
         let mut deques = deques.into_iter();
         let worker0 = Worker::new(0, shared.clone(), deques.next().unwrap());
         worker::bump(&shared.workers[0].stats.spawned);

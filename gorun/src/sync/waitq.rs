@@ -69,7 +69,7 @@ impl Waiter {
             }
             match deadline {
                 None => park::park(reason, site),
-                Some(d) if Instant::now() >= d => return None,
+                Some(d) if crate::time::now() >= d => return None,
                 Some(d) => park::park_until(reason, site, d),
             }
         }

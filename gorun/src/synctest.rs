@@ -30,8 +30,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::diag::deadlock;
-use crate::goroutine::G;
-use crate::park::{self, WaitReason};
+use crate::goroutine::{WaitReason, G};
+use crate::park;
 use crate::runtime::{worker, Shared};
 use crate::time::{Idle, IdleHook};
 

@@ -168,7 +168,9 @@ impl Context {
     }
 
     /// A child context that is also cancelled, with [`ContextError::DeadlineExceeded`], at
-    /// `deadline` (or at `self`'s deadline, if earlier).
+    /// `deadline` (or at `self`'s deadline, if earlier). The deadline is on the runtime's
+    /// clock ([`time::now`](crate::time::now), virtual under
+    /// [`Builder::virtual_time`](crate::Builder::virtual_time)).
     pub fn with_deadline(&self, deadline: Instant) -> (Context, Cancel) {
         if self.deadline().is_some_and(|d| d <= deadline) {
             return self.with_cancel(); // the parent's deadline comes first

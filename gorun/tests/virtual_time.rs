@@ -195,7 +195,10 @@ fn blocking_call_holds_the_clock_and_wait() {
             d.store(true, Ordering::SeqCst);
         });
         gorun::sleep(Duration::from_nanos(1));
-        assert!(done.load(Ordering::SeqCst), "the clock moved during a blocking call");
+        assert!(
+            done.load(Ordering::SeqCst),
+            "the clock moved during a blocking call"
+        );
         assert_eq!(now() - start, Duration::from_nanos(1));
 
         let done = Arc::new(AtomicBool::new(false));
@@ -205,7 +208,10 @@ fn blocking_call_holds_the_clock_and_wait() {
             d.store(true, Ordering::SeqCst);
         });
         gorun::synctest::wait();
-        assert!(done.load(Ordering::SeqCst), "wait returned during a blocking call");
+        assert!(
+            done.load(Ordering::SeqCst),
+            "wait returned during a blocking call"
+        );
     });
 }
 
@@ -225,7 +231,10 @@ fn clock_stands_still_while_a_goroutine_runs() {
             s.store(true, Ordering::SeqCst);
         });
         gorun::sleep(SEC);
-        assert!(spun.load(Ordering::SeqCst), "the clock moved while a goroutine ran");
+        assert!(
+            spun.load(Ordering::SeqCst),
+            "the clock moved while a goroutine ran"
+        );
         assert_eq!(now() - start, SEC);
     });
 }
@@ -253,7 +262,10 @@ fn socket_read_holds_the_clock() {
             r.store(true, Ordering::SeqCst);
         });
         gorun::sleep(SEC);
-        assert!(read.load(Ordering::SeqCst), "the clock moved during a socket read");
+        assert!(
+            read.load(Ordering::SeqCst),
+            "the clock moved during a socket read"
+        );
         writer.join().unwrap();
     });
 }

@@ -755,9 +755,9 @@ pub(crate) fn fatal_panic(payload: &(dyn std::any::Any + Send)) {
         )
     });
     match g {
-        Some(g) if g.shared.config.panic_on_fatal => {
-            g.shared.fail(crate::runtime::Deadlock::with_header(&header, &body))
-        }
+        Some(g) if g.shared.config.panic_on_fatal => g
+            .shared
+            .fail(crate::runtime::Deadlock::with_header(&header, &body)),
         _ => {
             eprint!("{header}\n\n{body}");
             std::process::exit(2);

@@ -12,9 +12,9 @@
 //!   when it discards one, as Go's `Stop` does on its unbuffered timer channel.
 //! - `stop`, `reset` and drop cancel the heap entry (`TimerHandle::cancel`), so a stopped
 //!   timer holds no entry; a firing closure holds only a `Weak` to its timer.
-//! - Timers made in a runtime (or on one of its blocking-pool threads) use that runtime's
-//!   timer heap and fire only while it runs; elsewhere they use one process-wide heap with
-//!   its own thread, started on first use.
+//! - Timers made in a runtime (or on one of its blocking-pool threads, unless its clock is
+//!   virtual) use that runtime's timer heap and fire only while it runs; elsewhere they use
+//!   one process-wide heap with its own thread, started on first use.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -31,9 +31,14 @@ pub(crate) enum Clock {
 }
 
 impl Clock {
-    /// The caller's runtime's heap, or the process-wide one on a plain thread.
+    /// The caller's runtime's heap, or the process-wide one on a plain thread. A plain
+    /// thread in a runtime (a `blocking` call) uses its runtime's heap only on real time:
+    /// a virtual clock stands still while a `blocking` call runs, so a timer on it would
+    /// never fire for that thread.
     pub(crate) fn current() -> Clock {
-        match worker::with_current_g(|g| g.map(|g| g.shared.clone())).or_else(handle::entered) {
+        let shared = worker::with_current_g(|g| g.map(|g| g.shared.clone()))
+            .or_else(|| handle::entered().filter(|s| !s.timers.is_virtual()));
+        match shared {
             Some(shared) => Clock::Runtime(shared),
             None => Clock::Process(process_timers()),
         }

@@ -357,3 +357,16 @@ fn macro_deadlock_fails_the_test_with_the_report() {
         out.stdout
     );
 }
+
+#[gorun::main(workers = 2, virtual_time)]
+fn main_with_arguments() -> Duration {
+    let start = now();
+    gorun::sleep(Duration::from_secs(600));
+    assert_eq!(gorun::metrics().workers, 2);
+    now() - start
+}
+
+#[test]
+fn main_macro_takes_the_same_arguments() {
+    assert_eq!(main_with_arguments(), Duration::from_secs(600));
+}

@@ -370,3 +370,36 @@ fn main_with_arguments() -> Duration {
 fn main_macro_takes_the_same_arguments() {
     assert_eq!(main_with_arguments(), Duration::from_secs(600));
 }
+
+/// Many goroutines on several workers, each sleeping different amounts in a loop: every
+/// wake-up sees the clock exactly at its deadline (it never moved on while a woken
+/// goroutine was still runnable), and timeouts in `select!` fire exactly too.
+#[test]
+fn many_sleepers_each_wake_exactly_at_their_deadline() {
+    virt(4).run(|| {
+        let (_tx, never) = gorun::chan::<()>(0);
+        let hs: Vec<_> = (0..200u64)
+            .map(|i| {
+                let never = never.clone();
+                gorun::go(move || {
+                    for j in 0..20u64 {
+                        let d = Duration::from_millis(1 + (i * 7 + j * 13) % 50);
+                        let before = now();
+                        if j % 2 == 0 {
+                            gorun::sleep(d);
+                        } else {
+                            gorun::select! {
+                                recv(never) -> _ => unreachable!(),
+                                default(d) => {}
+                            }
+                        }
+                        assert_eq!(now() - before, d, "goroutine {i}, round {j}");
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+    });
+}

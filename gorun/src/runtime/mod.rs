@@ -362,7 +362,8 @@ impl Builder {
     /// that nobody joins (`panic: ...` with the goroutine's id and creation site). The
     /// runtime is unwound first, as under [`try_run`](Builder::try_run). This is what
     /// `#[gorun::test]` uses, so that such a test fails alone instead of ending the whole
-    /// test binary. Off by default.
+    /// test binary. Under [`try_run`](Builder::try_run) such a panic report is returned as
+    /// `Err`, like a deadlock. Off by default.
     ///
     /// ```
     /// let r = std::panic::catch_unwind(|| {

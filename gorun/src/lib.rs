@@ -194,7 +194,8 @@
 //!
 //! Any number of workers may run. Use [`time::now`] where you would use std's
 //! `Instant::now`: std's clock (`Instant::now`, `Instant::elapsed`) keeps real time, and so
-//! do plain threads and [`blocking`] calls (timers they make use real time too). Plain
+//! do plain threads and [`blocking`] calls (timers they make use real time too), and so do
+//! socket timeouts (`set_read_timeout`), since the clock stands still during I/O. Plain
 //! threads are outside the virtual world: one that sends on a channel races with the
 //! clock. A deadlock (every goroutine durably blocked and no timer pending) is reported
 //! as usual.

@@ -403,3 +403,29 @@ fn many_sleepers_each_wake_exactly_at_their_deadline() {
         }
     });
 }
+
+/// Socket timeouts are on real time: the virtual clock stands still while a goroutine
+/// waits for I/O, so a timeout on it would never fire.
+#[test]
+fn socket_read_timeout_fires_on_real_time() {
+    virt(2).run(|| {
+        let ln = gorun::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = ln.local_addr().unwrap();
+        let client = std::net::TcpStream::connect(addr).unwrap();
+        let (mut conn, _) = ln.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let start = now();
+        let mut b = [0u8; 1];
+        let err = std::io::Read::read(&mut conn, &mut b).unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            ),
+            "{err}"
+        );
+        assert_eq!(now(), start, "the virtual clock moved during I/O");
+        drop(client);
+    });
+}

@@ -27,6 +27,7 @@ mod heap;
 mod timer;
 
 pub(crate) use heap::{Idle, IdleHook, TimerAction, TimerHandle, Timers};
+pub(crate) use timer::real_timers;
 pub(crate) use timer::Clock;
 pub use timer::{at, Ticker, Timer};
 

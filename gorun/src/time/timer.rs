@@ -77,6 +77,16 @@ impl Clock {
     }
 }
 
+/// A heap on real time for `shared`'s goroutines: its own, or, when its clock is virtual,
+/// the process-wide one (I/O timeouts, see `park::park_until_real`).
+pub(crate) fn real_timers(shared: &Shared) -> &Timers {
+    if shared.timers.is_virtual() {
+        process_timers()
+    } else {
+        &shared.timers
+    }
+}
+
 /// The timer heap of plain threads, with its thread started on first use.
 fn process_timers() -> &'static Timers {
     static TIMERS: OnceLock<Timers> = OnceLock::new();

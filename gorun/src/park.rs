@@ -34,9 +34,9 @@ use std::time::Instant;
 
 pub(crate) use crate::goroutine::WaitReason;
 use crate::goroutine::G;
+use crate::runtime::timers::{TimerAction, TimerHandle, Timers};
 use crate::runtime::worker;
 use crate::shim::thread::{self, Thread};
-use crate::time::{TimerAction, TimerHandle, Timers};
 
 /// A handle that wakes one parked goroutine or thread, or an async task.
 #[derive(Clone)]
@@ -120,6 +120,28 @@ impl Drop for TimerWait {
     }
 }
 
+/// Parks the caller until `done()` holds or `deadline` (if any) passes; returns whether
+/// `done()` held. `done` is checked first and after every wake, the deadline after `done`:
+/// every timed or untimed wait for a condition in the crate is this one loop.
+#[inline]
+pub(crate) fn wait_until(
+    reason: WaitReason,
+    site: &'static Location<'static>,
+    deadline: Option<Instant>,
+    mut done: impl FnMut() -> bool,
+) -> bool {
+    loop {
+        if done() {
+            return true;
+        }
+        match deadline {
+            None => park(reason, site),
+            Some(d) if crate::time::now() >= d => return false,
+            Some(d) => park_until(reason, site, d),
+        }
+    }
+}
+
 /// Parks the caller until woken, `deadline` (on the runtime's clock, `time::now`) passes,
 /// or spuriously.
 pub(crate) fn park_until(reason: WaitReason, site: &'static Location<'static>, deadline: Instant) {
@@ -146,7 +168,7 @@ fn park_until_on(
         Some(g) => {
             let timers = match real {
                 true => crate::time::real_timers(&g.shared),
-                false => &g.shared.timers,
+                false => g.shared.timers(),
             };
             let timer = timers.add(deadline, TimerAction::Wake(Unparker::Goroutine(g.clone())));
             // Woken early, or unwound: the timer leaves the heap now (a million timeouts that

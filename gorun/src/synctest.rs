@@ -11,61 +11,27 @@
 //!
 //! # Invariants and ownership
 //!
-//! - A runtime has at most one [`wait`] caller at a time, kept in `Bubble::waiter` under its
-//!   lock; it leaves the slot when the idle check wakes it, or by itself if it is unwound.
+//! - The `wait` caller's slot and the workers' idle notices are the core's
+//!   (`runtime/bubble.rs`); this module only reads runtime state, and wakes the caller.
 //! - The idle check (`check_idle`) runs only on the runtime's timer thread, as its idle hook
-//!   (`time::Timers::start`): after a worker that found nothing to run notified it
-//!   (`worker_idle`), and, with a virtual clock, whenever nothing is due. It reads runtime
-//!   state and never changes it, except to wake the `wait` caller. Its verdict "every
-//!   goroutine is durably blocked" takes, in this order: every worker asleep with nothing
-//!   queued, every goroutine started and durably blocked, and still every worker asleep with
-//!   no switch since. A durably blocked goroutine is woken only by another goroutine (none
-//!   runs) or a timer (only the thread running the check fires them), so the verdict holds
-//!   until the timer thread acts on it. Plain threads outside the runtime are outside this
-//!   reasoning: one that sends on a channel races with the clock, as a goroutine outside a
-//!   Go bubble would.
+//!   (installed by the builder): after a worker that found nothing to run notified it, and,
+//!   with a virtual clock, whenever nothing is due. Its verdict "every goroutine is durably
+//!   blocked" takes, in this order: every worker asleep with nothing queued, every
+//!   goroutine started and durably blocked, and still every worker asleep with no switch
+//!   since. A durably blocked goroutine is woken only by another goroutine (none runs) or a
+//!   timer (only the thread running the check fires them), so the verdict holds until the
+//!   timer thread acts on it. Plain threads outside the runtime are outside this reasoning:
+//!   one that sends on a channel races with the clock, as a goroutine outside a Go bubble
+//!   would.
 
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 
 use crate::diag::deadlock;
 use crate::goroutine::{WaitReason, G};
 use crate::park;
 use crate::runtime::{worker, Shared};
 use crate::time::{Idle, IdleHook};
-
-/// A runtime's `wait` caller, if any.
-pub(crate) struct Bubble {
-    waiter: Mutex<Option<Arc<G>>>,
-    /// Whether `waiter` is set (read by idle workers without the lock).
-    waiting: AtomicBool,
-}
-
-impl Bubble {
-    pub(crate) fn new() -> Bubble {
-        Bubble {
-            waiter: Mutex::new(None),
-            waiting: AtomicBool::new(false),
-        }
-    }
-
-    fn waiter_is(&self, g: &G) -> bool {
-        let slot = self.waiter.lock().unwrap();
-        slot.as_ref().is_some_and(|w| std::ptr::eq(&**w, g))
-    }
-
-    /// Takes `g` out of the slot if it is there; returns whether it was.
-    fn remove(&self, g: &G) -> bool {
-        let mut slot = self.waiter.lock().unwrap();
-        if slot.as_ref().is_some_and(|w| std::ptr::eq(&**w, g)) {
-            *slot = None;
-            self.waiting.store(false, Ordering::SeqCst);
-            return true;
-        }
-        false
-    }
-}
 
 /// Blocks until every other goroutine of the runtime is durably blocked (Go's
 /// `synctest.Wait`): they all wait on channels, `sync` types, joins, sleeps or timers,
@@ -105,34 +71,21 @@ pub fn wait() {
     let g = worker::current_g().unwrap_or_else(|| {
         panic!("gorun::synctest::wait called outside a goroutine: call it inside gorun::run")
     });
-    let bubble = &g.shared.bubble;
-    {
-        let mut slot = bubble.waiter.lock().unwrap();
-        assert!(
-            slot.is_none(),
-            "gorun::synctest::wait: another goroutine of this runtime is already waiting"
-        );
-        *slot = Some(g.clone());
-        bubble.waiting.store(true, Ordering::SeqCst);
-    }
+    let bubble = g.shared.bubble();
+    assert!(
+        bubble.enter(g.clone()),
+        "gorun::synctest::wait: another goroutine of this runtime is already waiting"
+    );
     // Unwound while waiting (the runtime shut down): leave the slot.
     struct Leave<'a>(&'a G);
     impl Drop for Leave<'_> {
         fn drop(&mut self) {
-            self.0.shared.bubble.remove(self.0);
+            self.0.shared.bubble().leave(self.0);
         }
     }
     let _leave = Leave(&g);
-    while bubble.waiter_is(&g) {
+    while bubble.is_waiter(&g) {
         park::park(WaitReason::SynctestWait, site);
-    }
-}
-
-/// Called by a worker about to sleep with nothing to run: lets the timer thread run the
-/// idle check when it matters (a virtual clock, or a [`wait`] caller).
-pub(crate) fn worker_idle(s: &Shared) {
-    if s.timers.is_virtual() || s.bubble.waiting.load(Ordering::SeqCst) {
-        s.timers.notify_idle();
     }
 }
 
@@ -147,15 +100,15 @@ pub(crate) fn idle_hook(s: Weak<Shared>) -> IdleHook {
 /// Whether every goroutine is durably blocked; if so and a [`wait`] caller waits, wakes it
 /// instead (it has priority over the clock, as in Go).
 fn check_idle(s: &Shared) -> Idle {
-    if s.is_shutdown() || !deadlock::workers_idle(s) {
+    if s.is_shutdown() || !s.workers_quiet() {
         return Idle::Busy;
     }
     let before = deadlock::switches(s);
-    let gs = s.registry.snapshot();
+    let gs = s.goroutines();
     if gs.len() != s.num_goroutine() {
         return Idle::Busy; // some are not started yet
     }
-    let waiter = s.bubble.waiter.lock().unwrap().clone();
+    let waiter = s.bubble().waiter();
     let mut timer_wait = false;
     for g in &gs {
         if waiter.as_ref().is_some_and(|w| Arc::ptr_eq(w, g)) {
@@ -166,11 +119,11 @@ fn check_idle(s: &Shared) -> Idle {
         }
         timer_wait |= g.timer_wait();
     }
-    if !deadlock::workers_idle(s) || deadlock::switches(s) != before {
+    if !s.workers_quiet() || deadlock::switches(s) != before {
         return Idle::Busy;
     }
     if let Some(w) = waiter {
-        if s.bubble.remove(&w) {
+        if s.bubble().leave(&w) {
             w.unpark();
         }
         return Idle::Busy;

@@ -27,19 +27,10 @@ use crate::goroutine::{WaitReason, G};
 use crate::runtime::Shared;
 use crate::sys::{self, Tid};
 
-/// Whether every worker sleeps with nothing queued anywhere: no remote wake, no stealable
-/// goroutine, an empty injector (the first condition of both the deadlock check and the
-/// virtual clock's idle check, `synctest`).
-pub(crate) fn workers_idle(s: &Shared) -> bool {
-    s.workers.iter().all(|w| w.is_sleeping() && !w.has_remote())
-        && !s.workers.iter().any(|w| w.has_stealable())
-        && s.injector.is_empty()
-}
-
 /// Goroutine switches of every worker so far: a goroutine's wait changes only by running,
 /// so an unchanged sum means nothing ran in between.
 pub(crate) fn switches(s: &Shared) -> u64 {
-    s.workers
+    s.workers()
         .iter()
         .map(|w| w.stats.switches.load(Ordering::Relaxed))
         .sum()

@@ -21,12 +21,12 @@
 //! Inside the crate: `sleep` and timeouts (`park::park_until`) arm a `Wake` timer and cancel
 //! it when they return early; `after` and `tick` arm a timer that sends on a timer channel,
 //! and that timer leaves the heap as soon as the channel's last receiver is dropped. The
-//! heap, its thread and the virtual clock are in `heap.rs`.
+//! heap, its thread and the virtual clock are in `runtime/timers.rs` (part of the scheduler
+//! core).
 
-mod heap;
 mod timer;
 
-pub(crate) use heap::{Idle, IdleHook, TimerAction, TimerHandle, Timers};
+pub(crate) use crate::runtime::timers::{Idle, IdleHook, TimerAction, TimerHandle, Timers};
 pub(crate) use timer::real_timers;
 pub(crate) use timer::Clock;
 pub use timer::{at, Ticker, Timer};
@@ -61,7 +61,7 @@ use crate::runtime::Shared;
 /// });
 /// ```
 pub fn now() -> Instant {
-    worker::with_current_g(|g| g.map(|g| g.shared.timers.now())).unwrap_or_else(Instant::now)
+    worker::with_current_g(|g| g.map(|g| g.shared.timers().now())).unwrap_or_else(Instant::now)
 }
 
 /// Pauses the calling goroutine for at least `d`, letting others run (Go's `time.Sleep`).
@@ -85,9 +85,7 @@ pub fn sleep(d: Duration) {
         std::thread::sleep(d);
         return;
     }
-    while now() < deadline {
-        park::park_until(WaitReason::Sleep, site, deadline);
-    }
+    park::wait_until(WaitReason::Sleep, site, Some(deadline), || false);
 }
 
 /// A channel that receives the current time once, after `d` (Go's `time.After`). It is
@@ -112,7 +110,7 @@ pub fn after(d: Duration) -> Receiver<Instant> {
                 let _ = tx.try_send(at);
             };
             let timer = shared
-                .timers
+                .timers()
                 .add(deadline, TimerAction::Call(Box::new(send)));
             disarm_on_drop(&rx, &shared, timer);
         }
@@ -157,7 +155,7 @@ pub fn tick(d: Duration) -> Receiver<Instant> {
                 )
             };
             let timer = shared
-                .timers
+                .timers()
                 .add(first, TimerAction::Every(Box::new(send), d));
             disarm_on_drop(&rx, &shared, timer);
         }
@@ -185,7 +183,7 @@ pub(crate) fn disarm_on_drop<T>(rx: &Receiver<T>, shared: &Arc<Shared>, timer: T
     let shared: Weak<Shared> = Arc::downgrade(shared);
     rx.on_disconnect(Box::new(move || {
         if let Some(s) = shared.upgrade() {
-            timer.cancel(&s.timers);
+            timer.cancel(s.timers());
         }
     }));
 }

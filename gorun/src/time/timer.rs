@@ -37,7 +37,7 @@ impl Clock {
     /// never fire for that thread.
     pub(crate) fn current() -> Clock {
         let shared = worker::with_current_g(|g| g.map(|g| g.shared.clone()))
-            .or_else(|| handle::entered().filter(|s| !s.timers.is_virtual()));
+            .or_else(|| handle::entered().filter(|s| !s.timers().is_virtual()));
         match shared {
             Some(shared) => Clock::Runtime(shared),
             None => Clock::Process(process_timers()),
@@ -46,7 +46,7 @@ impl Clock {
 
     fn timers(&self) -> &Timers {
         match self {
-            Clock::Runtime(shared) => &shared.timers,
+            Clock::Runtime(shared) => shared.timers(),
             Clock::Process(t) => t,
         }
     }
@@ -80,10 +80,10 @@ impl Clock {
 /// A heap on real time for `shared`'s goroutines: its own, or, when its clock is virtual,
 /// the process-wide one (I/O timeouts, see `park::park_until_real`).
 pub(crate) fn real_timers(shared: &Shared) -> &Timers {
-    if shared.timers.is_virtual() {
+    if shared.timers().is_virtual() {
         process_timers()
     } else {
-        &shared.timers
+        shared.timers()
     }
 }
 

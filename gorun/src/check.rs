@@ -69,7 +69,11 @@ pub fn check<F: Fn()>(iterations: usize, body: F) {
     };
     for (i, &seed) in seeds.iter().enumerate() {
         let run = panic::catch_unwind(AssertUnwindSafe(|| {
-            Builder::new().seed(seed).explore().try_run(&body)
+            Builder::new()
+                .seed(seed)
+                .explore()
+                .panic_on_fatal(true)
+                .try_run(&body)
         }));
         if let Ok(Ok(())) = run {
             continue;

@@ -51,7 +51,10 @@
 //! - [`scope`]: goroutines that borrow from the caller, all joined before it returns.
 //! - [`Context`] and [`ErrGroup`]: Go's cancellation (`done()` works in [`select!`]) and
 //!   errgroup.
-//! - [`Timer`], [`Ticker`] and [`at`]: timers that stop and reset with Go 1.23's rules.
+//! - [`Timer`], [`Ticker`] and [`at`]: timers that stop and reset with Go 1.23's rules;
+//!   [`time`] has them all, with [`time::now`], the runtime's clock.
+//! - [Virtual time](#virtual-time) and [`synctest::wait`]: tests of timeouts that run in
+//!   milliseconds and see exact times.
 //! - [`goroutine_local!`]: per-goroutine values, where `thread_local!` is per worker.
 //!
 //! Data races do not compile: goroutines take `Send + 'static` closures, so shared state
@@ -161,6 +164,52 @@
 //! parks with their wait reasons, and arrows from each waker to the run it caused. It is
 //! written when the runtime shuts down, and also when a deadlock or another fatal error
 //! ends the process.
+//!
+//! ## Virtual time
+//!
+//! Concurrent code with timeouts is slow and flaky to test on a real clock. A runtime built
+//! with [`Builder::virtual_time`] (or a test under `#[gorun::test(virtual_time)]`) runs on
+//! a virtual clock instead, as Go 1.25's `testing/synctest` does: every [`sleep`],
+//! [`after`], [`tick`], [`at`], [`Timer`], [`Ticker`], every timeout (`recv_timeout`,
+//! `send_timeout`, [`select!`]'s `default(timeout)`, [`sync::Cond::wait_timeout`]) and
+//! every [`Context`] deadline, and [`time::now`], read a clock that starts at the real time
+//! the runtime starts and moves only when every goroutine is *durably blocked*: parked on
+//! a channel, a `select!`, a `sync` type, a join, a sleep or a timer. Then it jumps
+//! straight to the next deadline, and the timers due then fire in the order they were set.
+//! While any goroutine runs or is runnable, waits for I/O or a future, or is inside
+//! [`blocking`], the clock does not move. So a test that sleeps an hour finishes in
+//! milliseconds, a 1 s sleep ends at exactly 1 s, and [`synctest::wait`] returns once every
+//! other goroutine is durably blocked, so a test can check what has happened "by now".
+//!
+//! ```
+//! use std::time::Duration;
+//! use gorun::time::now;
+//!
+//! gorun::Builder::new().virtual_time(true).run(|| {
+//!     let start = now();
+//!     let (tx, rx) = gorun::chan::<&str>(0);
+//!     gorun::go(move || {
+//!         gorun::sleep(Duration::from_secs(3600));
+//!         tx.send("an hour later").unwrap();
+//!     });
+//!     assert!(rx.recv_timeout(Duration::from_secs(60)).is_err()); // times out at 60 s
+//!     assert_eq!(now() - start, Duration::from_secs(60));
+//!     assert_eq!(rx.recv().unwrap(), "an hour later");
+//!     assert_eq!(now() - start, Duration::from_secs(3600)); // exactly
+//! });
+//! ```
+//!
+//! Any number of workers may run. Use [`time::now`] where you would use std's
+//! `Instant::now`: std's clock (`Instant::now`, `Instant::elapsed`) keeps real time, and so
+//! do plain threads and [`blocking`] calls (timers they make use real time too), and so do
+//! socket timeouts (`set_read_timeout`), since the clock stands still during I/O. Plain
+//! threads are outside the virtual world: one that sends on a channel races with the
+//! clock. A deadlock (every goroutine durably blocked and no timer pending) is reported
+//! as usual.
+//!
+//! Under `#[gorun::test]` (arguments: `workers = n`, `virtual_time`, `seed = n`), a
+//! deadlock or a panic in a goroutine nobody joins fails that test with a panic carrying
+//! the report ([`Builder::panic_on_fatal`]) instead of ending the whole test binary.
 //!
 //! ## Deterministic schedules
 //!
@@ -342,8 +391,9 @@ mod scope;
 mod shim;
 mod stack;
 pub mod sync;
+pub mod synctest;
 mod sys;
-mod time;
+pub mod time;
 mod trace;
 
 pub use blocking::blocking;

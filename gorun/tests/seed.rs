@@ -355,3 +355,11 @@ fn check_schedules_replay_exactly_and_differ_between_seeds() {
         .collect();
     assert!(traces.len() >= 2, "6 seeds gave one interleaving");
 }
+
+/// `#[gorun::test(seed = n)]` runs the test on a seeded runtime: one worker.
+#[gorun::test(seed = 3)]
+fn test_macro_takes_a_seed() {
+    assert_eq!(gorun::metrics().workers, 1);
+    let h = gorun::go(|| 7);
+    assert_eq!(h.join().unwrap(), 7);
+}

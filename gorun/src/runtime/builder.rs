@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Worker as Deque};
 
+use super::bubble::Bubble;
 use super::lockgraph::LockGraph;
 use super::registry::Registry;
 use super::seeded::{self, Seeded};
@@ -19,6 +20,7 @@ use super::{Config, Deadlock, Shared, MAIN_ID};
 use crate::diag::{self, monitor::Monitor};
 use crate::goroutine::{Runnable, Task, G};
 use crate::stack::{self, StackPool};
+use crate::synctest;
 
 /// The most worker threads a runtime may have (a control block keeps its home in 16 bits).
 const MAX_WORKERS: usize = 4096;
@@ -69,6 +71,8 @@ impl Builder {
                 resident_budget: Some(16 << 20),
                 exit_on_fatal: false,
                 seeded: None,
+                panic_on_fatal: false,
+                virtual_time: false,
             },
             trace: None,
         }
@@ -171,6 +175,59 @@ impl Builder {
     /// running. Off by default (SIGQUIT then kills the process as usual).
     pub fn dump_on_sigquit(mut self, on: bool) -> Builder {
         self.config.dump_on_sigquit = on;
+        self
+    }
+
+    /// Runs the runtime on a virtual clock (Go's `testing/synctest`), for tests: every
+    /// sleep, timer, ticker, timeout and deadline, and [`time::now`](crate::time::now), use
+    /// a clock that starts at the real time the runtime starts and moves only when every
+    /// goroutine is durably blocked (on channels, `sync` types, joins, sleeps or timers; not
+    /// on I/O or in [`blocking`](crate::blocking)), then straight to the next deadline. It
+    /// never moves while a goroutine runs or is runnable. So a test that sleeps an hour
+    /// takes milliseconds, timeouts fire in deadline order (equal deadlines in the order
+    /// they were set), and [`synctest::wait`](crate::synctest::wait) lets a test look at
+    /// the state "right now". Any number of workers. A deadlock (every goroutine durably
+    /// blocked, no timer to wait for) is reported as usual. See the crate docs'
+    /// "Virtual time".
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// gorun::Builder::new().virtual_time(true).run(|| {
+    ///     let start = gorun::time::now();
+    ///     let timeout = gorun::after(Duration::from_secs(60));
+    ///     let (_tx, rx) = gorun::chan::<u32>(0);
+    ///     assert!(rx.recv_timeout(Duration::from_secs(30)).is_err());
+    ///     assert_eq!(gorun::time::now() - start, Duration::from_secs(30));
+    ///     timeout.recv().unwrap();
+    ///     assert_eq!(gorun::time::now() - start, Duration::from_secs(60));
+    /// });
+    /// ```
+    pub fn virtual_time(mut self, on: bool) -> Builder {
+        self.config.virtual_time = on;
+        self
+    }
+
+    /// Makes [`run`](Builder::run) panic with a fatal report instead of printing it and
+    /// exiting the process with code 2: a deadlock, a lock cycle, or a goroutine's panic
+    /// that nobody joins (`panic: ...` with the goroutine's id and creation site). The
+    /// runtime is unwound first, as under [`try_run`](Builder::try_run). This is what
+    /// `#[gorun::test]` uses, so that such a test fails alone instead of ending the whole
+    /// test binary. Under [`try_run`](Builder::try_run) such a panic report is returned as
+    /// `Err`, like a deadlock. Off by default.
+    ///
+    /// ```
+    /// let r = std::panic::catch_unwind(|| {
+    ///     gorun::Builder::new().panic_on_fatal(true).run(|| {
+    ///         gorun::go(|| panic!("boom")); // detached: nobody joins it
+    ///         gorun::sleep(std::time::Duration::from_secs(10));
+    ///     })
+    /// });
+    /// let msg = *r.unwrap_err().downcast::<String>().unwrap();
+    /// assert!(msg.starts_with("panic: boom"));
+    /// ```
+    pub fn panic_on_fatal(mut self, on: bool) -> Builder {
+        self.config.panic_on_fatal = on;
         self
     }
 
@@ -277,8 +334,9 @@ impl Builder {
     /// returns its value once it returns. Goroutines still running then are abandoned (and
     /// unwound). A panic of the main goroutine propagates out of `run`.
     ///
-    /// If every goroutine deadlocks, prints Go's report and exits the process with code 2;
-    /// use [`Builder::try_run`] to get the report as an error instead.
+    /// If every goroutine deadlocks, prints Go's report and exits the process with code 2
+    /// (panics with it under [`Builder::panic_on_fatal`]); use [`Builder::try_run`] to get
+    /// the report as an error instead.
     ///
     /// # Panics
     /// If called from inside a goroutine, or if the runtime cannot start.
@@ -287,9 +345,11 @@ impl Builder {
     where
         F: FnOnce() -> T,
     {
-        self.config.exit_on_fatal = true;
+        let panic_on_fatal = self.config.panic_on_fatal;
+        self.config.exit_on_fatal = !panic_on_fatal;
         match self.try_run(f) {
             Ok(v) => v,
+            Err(report) if panic_on_fatal => std::panic::panic_any(report.to_string()),
             Err(deadlock) => {
                 eprint!("{deadlock}");
                 std::process::exit(2);
@@ -341,7 +401,8 @@ impl Builder {
             idle: Mutex::new(Vec::new()),
             num_idle: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
-            timers: Timers::new(),
+            timers: Timers::new(self.config.virtual_time),
+            bubble: Bubble::new(),
             stacks: StackPool::new(self.stack_size),
             registry: Registry::new(n),
             lock_graph: LockGraph::default(),
@@ -385,7 +446,9 @@ impl Builder {
         // Busy workers must not starve I/O: poll if nobody did during a tick (Go's sysmon).
         let mut io_check = crate::net::poller::StallCheck::default();
         let monitor = monitor.start(Box::new(move || io_check.tick()));
-        let timer_thread = shared.timers.start();
+        let timer_thread = shared
+            .timers
+            .start(Some(synctest::idle_hook(Arc::downgrade(&shared))));
         let mut deques = deques.into_iter();
         let worker0 = Worker::new(0, shared.clone(), deques.next().unwrap());
         worker::bump(&shared.workers[0].stats.spawned);

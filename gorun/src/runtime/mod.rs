@@ -17,6 +17,7 @@
 //! Several runtimes may run at once on different threads (as `cargo test` does); each has
 //! its own `Shared`, and goroutines find theirs through their control block.
 
+mod bubble;
 pub(crate) mod builder;
 mod cold;
 mod fatal;
@@ -38,6 +39,7 @@ use crossbeam_deque::Injector;
 
 use crate::goroutine::G;
 use crate::stack::StackPool;
+use bubble::Bubble;
 pub use fatal::Deadlock;
 use lockgraph::LockGraph;
 use registry::Registry;
@@ -58,6 +60,8 @@ pub(crate) struct Shared {
     num_idle: AtomicUsize,
     shutdown: AtomicBool,
     timers: Timers,
+    /// The `synctest::wait` caller (see `synctest`).
+    bubble: Bubble,
     stacks: StackPool,
     registry: Registry,
     lock_graph: LockGraph,
@@ -100,12 +104,22 @@ pub(crate) struct Config {
     pub(crate) exit_on_fatal: bool,
     /// Seeded scheduling (`Builder::seed`, `GORUN_SEED`; see `seeded`).
     pub(crate) seeded: Option<Seeded>,
+    /// `run` panics with a fatal report (a detached goroutine's panic included) instead of
+    /// exiting (`Builder::panic_on_fatal`).
+    pub(crate) panic_on_fatal: bool,
+    /// The clock is virtual (`Builder::virtual_time`).
+    pub(crate) virtual_time: bool,
 }
 
 impl Shared {
     /// The runtime's timer heap.
     pub(crate) fn timers(&self) -> &Timers {
         &self.timers
+    }
+
+    /// The runtime's `synctest::wait` caller, if any.
+    pub(crate) fn bubble(&self) -> &Bubble {
+        &self.bubble
     }
 
     /// The runtime's stack slots.

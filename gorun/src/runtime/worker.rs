@@ -419,7 +419,8 @@ pub(crate) fn schedule(g: Arc<G>) {
 /// calling worker go straight to its own ready queue. Leaves `gs` empty with its
 /// allocation (for a caller that reuses it).
 pub(crate) fn schedule_drain(gs: &mut Vec<Arc<G>>, via: Via) {
-    gs.sort_unstable_by_key(|g| (Arc::as_ptr(&g.shared) as usize, g.home()));
+    // Stable: goroutines of one worker are queued in the order they were woken.
+    gs.sort_by_key(|g| (Arc::as_ptr(&g.shared) as usize, g.home()));
     let mut rest = &gs[..];
     while let Some(first) = rest.first() {
         let n = rest
@@ -699,6 +700,7 @@ impl Worker {
             || self.shared.workers.iter().any(|w| w.has_stealable())
             || self.shared.shutdown.load(Ordering::SeqCst);
         if !work {
+            super::bubble::worker_idle(&self.shared);
             // Cold goroutines are evicted when idle; wake up for the next ones to cool.
             let timeout = match self.shared.config.evict_after {
                 Some(after) if self.evict_old(usize::MAX) => Some(after),

@@ -47,12 +47,12 @@ use corosensei::stack::{Stack, StackPointer};
 
 use evict::SlotMeta;
 
+use crate::sys::MADV_GUARD_INSTALL;
+
 /// Slots per mapping. 256 slots of 68 KiB = 17 MiB of address space per chunk.
 const SLOTS_PER_CHUNK: usize = 256;
 /// Free slots kept without trimming their pages.
 const KEEP_HOT: usize = 256;
-/// Linux's `MADV_GUARD_INSTALL` (6.13+); not yet in every libc release.
-pub(crate) const MADV_GUARD_INSTALL: libc::c_int = 102;
 
 /// The smallest and largest usable stack sizes `Builder::stack_size` accepts.
 pub(crate) const MIN_STACK: usize = 16 * 1024;

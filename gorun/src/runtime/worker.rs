@@ -18,7 +18,9 @@
 //! worker's own thread, through `remote` otherwise. A goroutine just spawned or just woken
 //! locally goes to `runnext`, so a hand-off between two goroutines of one worker is two
 //! context switches and no cross-thread traffic; `runnext` is not stealable, which keeps a
-//! freshly spawned peer on its spawner's worker (see `STEAL_DELAY`).
+//! freshly spawned peer on its spawner's worker (see `STEAL_DELAY`). The exception: a
+//! worker carrying many goroutines starts a new one on a sleeping, lighter worker instead
+//! (see `placement`).
 //!
 //! The owner takes the newest unstarted goroutine first, so a tree of goroutines (each
 //! spawning children and waiting for them) runs depth first, with few alive at once (skynet:

@@ -12,7 +12,8 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::park::{self, WaitReason};
-use crate::runtime::{worker, Handle};
+use crate::runtime::handle::Handle;
+use crate::runtime::worker;
 
 const MAX_THREADS: usize = 512;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);

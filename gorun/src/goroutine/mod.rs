@@ -512,13 +512,13 @@ impl G {
 
     /// The lowest usable address of the stack (home worker only, after start).
     fn stack_limit(&self) -> usize {
-        self.stack_top.get() - self.shared.stacks.usable_size()
+        self.stack_top.get() - self.shared.stacks().usable_size()
     }
 
     /// The guard range below the stack (home worker only, after start).
     pub(crate) fn guard(&self) -> (usize, usize) {
         let limit = self.stack_limit();
-        (limit - self.shared.stacks.guard_size(), limit)
+        (limit - self.shared.stacks().guard_size(), limit)
     }
 
     /// Called by the goroutine's body when it first runs.
@@ -726,7 +726,7 @@ impl G {
                 .compare_exchange(s, next, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) if s == PARKED_THREAD => {
-                    self.shared.workers[self.home()].unpark_thread();
+                    self.shared.workers()[self.home()].unpark_thread();
                     return false;
                 }
                 Ok(_) => return s == PARKED,

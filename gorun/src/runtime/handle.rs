@@ -97,7 +97,7 @@ impl Handle {
         let on_worker =
             worker::with_worker(|w| w.is_some_and(|w| Arc::ptr_eq(&w.shared, &self.shared)));
         if on_worker {
-            return super::spawn(f, None, site);
+            return super::spawn::spawn(f, None, site);
         }
         let task = Arc::new(Task::new(f));
         let id = inject(&self.shared, task.clone(), None, site);

@@ -22,8 +22,8 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::waitq::{self, Pos, WaitQueue, HANDOFF};
-use crate::diag::lockgraph::{LockInfo, Waiting};
 use crate::park::WaitReason;
+use crate::runtime::lockgraph::{LockInfo, Waiting};
 use crate::shim::{fence, loom_const_fn, AtomicUsize};
 
 const WRITER: usize = 1;

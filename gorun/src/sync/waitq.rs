@@ -62,17 +62,12 @@ impl Waiter {
         site: &'static Location<'static>,
         deadline: Option<Instant>,
     ) -> Option<usize> {
-        loop {
-            let t = self.token.load(Ordering::Acquire);
-            if t != WAITING {
-                return Some(t);
-            }
-            match deadline {
-                None => park::park(reason, site),
-                Some(d) if Instant::now() >= d => return None,
-                Some(d) => park::park_until(reason, site, d),
-            }
-        }
+        let mut t = WAITING;
+        park::wait_until(reason, site, deadline, || {
+            t = self.token.load(Ordering::Acquire);
+            t != WAITING
+        })
+        .then_some(t)
     }
 
     /// Waits for a grant that is stored or about to be (the waiter left the queue).

@@ -171,7 +171,7 @@ pub(crate) fn metrics_of(s: &Shared) -> Metrics {
         timers: s.timers().pending(),
         evictions: sum(|st| st.evictions.load(Ordering::Relaxed)),
         evicted_bytes: sum(|st| st.evicted_bytes.load(Ordering::Relaxed)),
-        worker_switches: (s.workers.iter())
+        worker_switches: (s.workers().iter())
             .map(|w| w.stats.switches.load(Ordering::Relaxed))
             .collect(),
         placed_away: sum(|st| st.placed_away.load(Ordering::Relaxed)),

@@ -84,7 +84,7 @@ impl Pool {
     }
 }
 
-struct Slot<T> {
+struct ResultCell<T> {
     result: Option<std::thread::Result<T>>,
 }
 
@@ -110,7 +110,7 @@ where
     if worker::with_current_g(|g| g.is_none()) {
         return f();
     }
-    let slot = Arc::new(Mutex::new(Slot { result: None }));
+    let slot = Arc::new(Mutex::new(ResultCell { result: None }));
     let done = slot.clone();
     let me = park::current();
     let handle = Handle::try_current();

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::waiter::{Ctx, CtxRef, Slot, Waiter, WAITING};
+use super::waiter::{Ctx, CtxRef, ValueCell, Waiter, WAITING};
 use super::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use crate::park::{self, Unparker, WaitReason};
 use crate::shim::{fast_lock, AtomicPtr, AtomicUsize, FastMutex, FastMutexGuard};
@@ -135,7 +135,7 @@ impl<T> Chan<T> {
                     (ctx, None) => *ctx = CtxRef::Own(Ctx::new()),
                 }
                 inner.case = case;
-                inner.slot = Slot::new(v);
+                inner.slot = ValueCell::new(v);
                 return w;
             }
         }
@@ -145,7 +145,7 @@ impl<T> Chan<T> {
                 None => CtxRef::Own(Ctx::new()),
             },
             case,
-            slot: Slot::new(v),
+            slot: ValueCell::new(v),
         })
     }
 

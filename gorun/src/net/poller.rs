@@ -168,18 +168,18 @@ fn wake_all(woken: &mut Vec<(u64, Unparker)>, gs: &mut Vec<Arc<G>>) {
     }
 }
 
-struct Slot {
+struct IoSlot {
     gen: u32,
     state: Option<Arc<IoState>>,
 }
 
 #[derive(Default)]
-struct Slots {
-    entries: Vec<Slot>,
+struct IoSlots {
+    entries: Vec<IoSlot>,
     free: Vec<usize>,
 }
 
-impl Slots {
+impl IoSlots {
     fn get(&self, token: Token) -> Option<&Arc<IoState>> {
         let idx = token.0 & 0xffff_ffff;
         let gen = (token.0 >> 32) as u32;
@@ -208,7 +208,7 @@ struct PollState {
 
 pub(crate) struct Poller {
     registry: Registry,
-    slots: Mutex<Slots>,
+    slots: Mutex<IoSlots>,
     state: Mutex<PollState>,
     /// Wakes the blocker out of `epoll_wait` (registered under [`WAKER`]).
     waker: mio::Waker,
@@ -238,7 +238,7 @@ fn poller() -> io::Result<&'static Poller> {
             .map_err(|e| format!("gorun netpoller: cannot start its thread: {e}"))?;
         Ok(Poller {
             registry,
-            slots: Mutex::new(Slots::default()),
+            slots: Mutex::new(IoSlots::default()),
             state: Mutex::new(PollState {
                 poll,
                 events: Events::with_capacity(1024),
@@ -452,7 +452,7 @@ impl<S: Source> Io<S> {
             let idx = match slots.free.pop() {
                 Some(i) => i,
                 None => {
-                    slots.entries.push(Slot {
+                    slots.entries.push(IoSlot {
                         gen: 0,
                         state: None,
                     });

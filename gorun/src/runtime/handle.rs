@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use super::{worker, Shared};
 use crate::diag::{self, Metrics};
-use crate::goroutine::{Entry, JoinHandle, Task, G};
+use crate::goroutine::{EntryPoint, JoinHandle, Task, G};
 
 thread_local! {
     /// The runtime a plain thread is working for (set by the blocking pool), if any.
@@ -139,7 +139,7 @@ pub(crate) fn entered() -> Option<Arc<Shared>> {
 /// is not one of its workers; returns its id.
 pub(crate) fn inject(
     shared: &Arc<Shared>,
-    entry: Entry,
+    entry: EntryPoint,
     name: Option<Box<str>>,
     site: &'static Location<'static>,
 ) -> u64 {

@@ -66,7 +66,7 @@ use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 use super::cold::ColdList;
 use super::netpoll::{self, Blocker};
 use super::Shared;
-use crate::goroutine::{Entry, Suspend, G, UNSTARTED};
+use crate::goroutine::{EntryPoint, Suspend, G, UNSTARTED};
 use crate::stack::evict::SlotMeta;
 use crate::stack::overflow::{self, RunningInfo};
 use crate::stack::SlotStack;
@@ -807,7 +807,7 @@ impl Worker {
         parent: u64,
         site: &'static Location<'static>,
         name: Option<Box<str>>,
-        body: Entry,
+        body: EntryPoint,
     ) -> Arc<G> {
         let (next, end) = self.ids.get();
         let (id, end) = if next < end {

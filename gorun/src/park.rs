@@ -34,7 +34,7 @@ use std::time::Instant;
 
 pub(crate) use crate::goroutine::WaitReason;
 use crate::goroutine::G;
-use crate::runtime::timers::{TimerAction, TimerHandle, Timers};
+use crate::runtime::timers::{self, TimerAction, TimerHandle, Timers};
 use crate::runtime::worker;
 use crate::shim::thread::{self, Thread};
 
@@ -136,7 +136,7 @@ pub(crate) fn wait_until(
         }
         match deadline {
             None => park(reason, site),
-            Some(d) if crate::time::now() >= d => return false,
+            Some(d) if timers::now() >= d => return false,
             Some(d) => park_until(reason, site, d),
         }
     }
@@ -167,7 +167,7 @@ fn park_until_on(
     match worker::current_g() {
         Some(g) => {
             let timers = match real {
-                true => crate::time::real_timers(&g.shared),
+                true => timers::real_timers(&g.shared),
                 false => g.shared.timers(),
             };
             let timer = timers.add(deadline, TimerAction::Wake(Unparker::Goroutine(g.clone())));

@@ -96,7 +96,10 @@ impl<T> Sender<T> {
     /// Sends, parking at most `timeout`.
     #[track_caller]
     pub fn send_timeout(&self, v: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
-        let (site, deadline) = (Location::caller(), crate::time::now().checked_add(timeout));
+        let (site, deadline) = (
+            Location::caller(),
+            crate::runtime::timers::now().checked_add(timeout),
+        );
         seeded::around(|| self.chan.send_impl(v, site, deadline))
     }
 
@@ -163,7 +166,10 @@ impl<T> Receiver<T> {
     /// Receives, parking at most `timeout`.
     #[track_caller]
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        let (site, deadline) = (Location::caller(), crate::time::now().checked_add(timeout));
+        let (site, deadline) = (
+            Location::caller(),
+            crate::runtime::timers::now().checked_add(timeout),
+        );
         seeded::around(|| self.chan.recv_impl(site, deadline))
     }
 

@@ -505,7 +505,7 @@ impl<'a> Select<'a> {
         self,
         timeout: Duration,
     ) -> Result<SelectedOperation<'a>, SelectTimeoutError> {
-        let deadline = crate::time::now().checked_add(timeout);
+        let deadline = crate::runtime::timers::now().checked_add(timeout);
         self.run(Wait::Until(deadline), Location::caller())
             .map_err(|_| SelectTimeoutError)
     }
@@ -560,7 +560,7 @@ impl<'a> Select<'a> {
     /// [`ready`](Select::ready), parking at most `timeout`.
     #[track_caller]
     pub fn ready_timeout(&mut self, timeout: Duration) -> Result<usize, SelectTimeoutError> {
-        let deadline = crate::time::now().checked_add(timeout);
+        let deadline = crate::runtime::timers::now().checked_add(timeout);
         self.wait_ready(Wait::Until(deadline), Location::caller())
             .map_err(|_| SelectTimeoutError)
     }
@@ -697,7 +697,8 @@ where
                 return Ok(i);
             }
         }
-        if matches!(wait, Wait::No) || deadline.is_some_and(|d| crate::time::now() >= d) {
+        if matches!(wait, Wait::No) || deadline.is_some_and(|d| crate::runtime::timers::now() >= d)
+        {
             return Err(());
         }
         let ctx = Arc::new(Ctx::new());
@@ -820,7 +821,7 @@ pub fn select_cases(
     let wait = match timeout {
         None => Wait::Until(None),
         Some(None) => Wait::No,
-        Some(Some(d)) => Wait::Until(crate::time::now().checked_add(d)),
+        Some(Some(d)) => Wait::Until(crate::runtime::timers::now().checked_add(d)),
     };
     run_cases(cases, wait, biased, Location::caller()).is_ok()
 }

@@ -10,7 +10,10 @@ use crate::goroutine::{self, JoinHandle, Task, G};
 /// Starts a goroutine running `f` and returns a handle to join it.
 ///
 /// The goroutine starts on the calling goroutine's worker by default; idle workers may steal
-/// it before it starts. Once started it stays on that worker's thread.
+/// it before it starts. When the caller's worker already carries many more goroutines than
+/// another worker (an acceptor starting one goroutine per connection, say), the new
+/// goroutine is queued on that other worker instead. Once started it stays on that
+/// worker's thread.
 ///
 /// A goroutine gets its stack when it starts. If no stack can be had then (the kernel's
 /// memory-map limit on kernels without `MADV_GUARD_INSTALL`, or address space exhausted),
@@ -62,7 +65,7 @@ where
             t.spawn(g.id, parent, g.name());
         }
         let id = g.id;
-        w.push_runnext(g);
+        w.place_spawned(g);
         if w.spawned_one() {
             worker::with_current_g(|g| g.map(|g| g.give_way(goroutine::Suspend::YieldToSpawned)));
         }

@@ -25,7 +25,7 @@
 //! scan, which is what decides when time moves).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle as ThreadHandle;
 use std::time::{Duration, Instant};
 
@@ -456,4 +456,30 @@ impl Timers {
             action,
         });
     }
+}
+
+/// The running goroutine's clock (`gorun::time::now`): its runtime's, virtual or real;
+/// `Instant::now()` on a plain thread.
+pub(crate) fn now() -> Instant {
+    worker::with_current_g(|g| g.map(|g| g.shared.timers().now())).unwrap_or_else(Instant::now)
+}
+
+/// A heap on real time for `shared`'s goroutines: its own, or, when its clock is virtual,
+/// the process-wide one (I/O timeouts, see `park::park_until_real`).
+pub(crate) fn real_timers(shared: &super::Shared) -> &Timers {
+    if shared.timers().is_virtual() {
+        process_timers()
+    } else {
+        shared.timers()
+    }
+}
+
+/// The timer heap of plain threads, with its thread started on first use.
+pub(crate) fn process_timers() -> &'static Timers {
+    static TIMERS: OnceLock<Timers> = OnceLock::new();
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    let timers = TIMERS.get_or_init(|| Timers::new(false));
+    // The thread runs as long as the process; its handle is not needed.
+    STARTED.call_once(|| drop(timers.start(None)));
+    timers
 }

@@ -18,7 +18,9 @@
 //! worker's own thread, through `remote` otherwise. A goroutine just spawned or just woken
 //! locally goes to `runnext`, so a hand-off between two goroutines of one worker is two
 //! context switches and no cross-thread traffic; `runnext` is not stealable, which keeps a
-//! freshly spawned peer on its spawner's worker (see `STEAL_DELAY`).
+//! freshly spawned peer on its spawner's worker (see `STEAL_DELAY`). The exception: a
+//! worker carrying many goroutines starts a new one on a sleeping, lighter worker instead
+//! (see `placement`).
 //!
 //! The owner takes the newest unstarted goroutine first, so a tree of goroutines (each
 //! spawning children and waiting for them) runs depth first, with few alive at once (skynet:
@@ -54,7 +56,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
 
@@ -70,6 +72,8 @@ use crate::stack::evict::SlotMeta;
 use crate::stack::overflow::{self, RunningInfo};
 use crate::stack::SlotStack;
 use crate::trace::{Kind, Ring, Stop, Via};
+
+mod placement;
 
 /// Ticks between checks of the shared queues ahead of local work (fairness).
 const FAIR_TICKS: u32 = 61;
@@ -99,6 +103,8 @@ const STEAL_EAGER: usize = 128;
 pub(crate) struct WorkerShared {
     remote: parking_lot::Mutex<Vec<Arc<G>>>,
     has_remote: AtomicBool,
+    /// `remote`'s length, stored under its lock, read without it (placement's estimate).
+    remote_hint: AtomicUsize,
     stealer: Stealer<Arc<G>>,
     sleeping: AtomicBool,
     /// Set while this worker is the netpoller's blocker (it sleeps in `epoll_wait`, so
@@ -120,9 +126,13 @@ pub(crate) struct WorkerStats {
     pub(crate) switches: AtomicU64,
     pub(crate) parks: AtomicU64,
     pub(crate) steals: AtomicU64,
-    /// Goroutines spawned by goroutines of this worker, and goroutines finished here.
+    /// Goroutines spawned by goroutines of this worker, started here, and finished here
+    /// (`started - finished` is the load that placement balances, see `placement`).
     pub(crate) spawned: AtomicU64,
+    pub(crate) started: AtomicU64,
     pub(crate) finished: AtomicU64,
+    /// Goroutines this worker's goroutines spawned that it placed on another worker.
+    pub(crate) placed_away: AtomicU64,
     /// Goroutines queued here when the running one was switched in, and `spawned` then:
     /// the monitor's estimate of how many wait behind a goroutine that hogs the worker.
     pub(crate) backlog: AtomicU64,
@@ -142,6 +152,7 @@ impl WorkerShared {
         WorkerShared {
             remote: parking_lot::Mutex::new(Vec::new()),
             has_remote: AtomicBool::new(false),
+            remote_hint: AtomicUsize::new(0),
             stealer,
             sleeping: AtomicBool::new(false),
             in_poll: AtomicBool::new(false),
@@ -158,7 +169,10 @@ impl WorkerShared {
 
     /// Queues woken goroutines homed here with one lock and at most one thread wake-up.
     pub(crate) fn push_remote_many(&self, gs: impl IntoIterator<Item = Arc<G>>) {
-        self.remote.lock().extend(gs);
+        let mut remote = self.remote.lock();
+        remote.extend(gs);
+        self.remote_hint.store(remote.len(), Ordering::Relaxed);
+        drop(remote);
         self.has_remote.store(true, Ordering::SeqCst);
         if self.sleeping.load(Ordering::SeqCst) {
             self.unpark();
@@ -187,7 +201,9 @@ impl WorkerShared {
     /// Takes everything queued remotely (used by the worker and by final cleanup).
     pub(crate) fn take_remote(&self) -> Vec<Arc<G>> {
         self.has_remote.store(false, Ordering::SeqCst);
-        std::mem::take(&mut *self.remote.lock())
+        let mut remote = self.remote.lock();
+        self.remote_hint.store(0, Ordering::Relaxed);
+        std::mem::take(&mut *remote)
     }
 
     pub(crate) fn has_stealable(&self) -> bool {
@@ -614,6 +630,7 @@ impl Worker {
         // Drained in place: the queue keeps its buffer, so a stream of wake-ups from another
         // thread allocates nothing (and frees nothing across threads).
         let mut remote = me.remote.lock();
+        me.remote_hint.store(0, Ordering::Relaxed);
         self.ready.borrow_mut().extend(remote.drain(..));
     }
 
@@ -830,6 +847,7 @@ impl Worker {
         // SAFETY: called once, on this (the home) thread, by the owner of the entry; `slot`
         // is the state of the coroutine's stack, alive as long as the pool.
         unsafe { g.start(self.index, coro, top, &*slot) };
+        bump(&self.me().stats.started);
         self.shared.registry.insert(g);
     }
 

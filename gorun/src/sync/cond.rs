@@ -81,7 +81,7 @@ impl Cond {
         guard: MutexGuard<'a, T>,
         timeout: Duration,
     ) -> (MutexGuard<'a, T>, WaitTimeoutResult) {
-        let deadline = crate::time::now().checked_add(timeout);
+        let deadline = crate::runtime::timers::now().checked_add(timeout);
         let (guard, timed_out) = self.wait_until(guard, deadline, Location::caller());
         (guard, WaitTimeoutResult(timed_out))
     }

@@ -27,7 +27,6 @@
 mod timer;
 
 pub(crate) use crate::runtime::timers::{Idle, IdleHook, TimerAction, TimerHandle, Timers};
-pub(crate) use timer::real_timers;
 pub(crate) use timer::Clock;
 pub use timer::{at, Ticker, Timer};
 
@@ -61,7 +60,7 @@ use crate::runtime::Shared;
 /// });
 /// ```
 pub fn now() -> Instant {
-    worker::with_current_g(|g| g.map(|g| g.shared.timers().now())).unwrap_or_else(Instant::now)
+    crate::runtime::timers::now()
 }
 
 /// Pauses the calling goroutine for at least `d`, letting others run (Go's `time.Sleep`).

@@ -17,7 +17,7 @@
 //!   one process-wide heap with its own thread, started on first use.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use super::{TimerAction, TimerHandle, Timers};
@@ -40,7 +40,7 @@ impl Clock {
             .or_else(|| handle::entered().filter(|s| !s.timers().is_virtual()));
         match shared {
             Some(shared) => Clock::Runtime(shared),
-            None => Clock::Process(process_timers()),
+            None => Clock::Process(crate::runtime::timers::process_timers()),
         }
     }
 
@@ -75,26 +75,6 @@ impl Clock {
     fn deadline_after(&self, d: Duration) -> Option<Instant> {
         self.now().checked_add(d)
     }
-}
-
-/// A heap on real time for `shared`'s goroutines: its own, or, when its clock is virtual,
-/// the process-wide one (I/O timeouts, see `park::park_until_real`).
-pub(crate) fn real_timers(shared: &Shared) -> &Timers {
-    if shared.timers().is_virtual() {
-        process_timers()
-    } else {
-        shared.timers()
-    }
-}
-
-/// The timer heap of plain threads, with its thread started on first use.
-fn process_timers() -> &'static Timers {
-    static TIMERS: OnceLock<Timers> = OnceLock::new();
-    static STARTED: std::sync::Once = std::sync::Once::new();
-    let timers = TIMERS.get_or_init(|| Timers::new(false));
-    // The thread runs as long as the process; its handle is not needed.
-    STARTED.call_once(|| drop(timers.start(None)));
-    timers
 }
 
 struct State {

@@ -102,6 +102,8 @@ pub(crate) struct G {
     body: UnsafeCell<Body>,
     /// Top of the stack (highest address), set when it starts.
     stack_top: Cell<usize>,
+    /// The stack's size class (`stack::classes`), set before the goroutine is queued.
+    stack_class: Cell<u8>,
     /// Stack pointer recorded at the last suspension (for copy-on-park).
     saved_sp: Cell<usize>,
     /// The stack's live bytes while it is evicted (copy-on-park); possibly stale once a
@@ -175,7 +177,8 @@ impl Drop for G {
 
 // SAFETY: the `Cell`/`UnsafeCell` fields follow the ownership rules in the module docs:
 // `body` is accessed only by the thread that dequeued the unstarted goroutine, then (once
-// started) by its home worker; `stack_top`, `saved_sp`, `evicted`, `slot`, `cold_queued`,
+// started) by its home worker; `stack_class` by the spawner before the goroutine is
+// queued, then by its home worker; `stack_top`, `saved_sp`, `evicted`, `slot`, `cold_queued`,
 // `budget`, `abandoned`, `unwinding`, `mid_unwind` and `yielder` only by its home worker's
 // thread (the worker, or the goroutine itself) after start (a fault handler reads the
 // record in `evicted` through the slot's state, see `stack::evict`); `registry_index` only
@@ -211,6 +214,7 @@ impl G {
             parked_at: AtomicU64::new(0),
             body: UnsafeCell::new(Body::Unstarted(entry)),
             stack_top: Cell::new(0),
+            stack_class: Cell::new(0),
             saved_sp: Cell::new(0),
             evicted: UnsafeCell::new(None),
             slot: Cell::new(std::ptr::null()),
@@ -252,6 +256,7 @@ impl G {
             parked_at,
             body,
             stack_top,
+            stack_class,
             saved_sp,
             evicted,
             slot,
@@ -283,6 +288,7 @@ impl G {
         *parked_at.get_mut() = 0;
         *body.get_mut() = Body::Unstarted(entry);
         stack_top.set(0);
+        stack_class.set(0);
         saved_sp.set(0);
         *evicted.get_mut() = None;
         slot.set(std::ptr::null());
@@ -509,7 +515,23 @@ impl G {
 
     /// The lowest usable address of the stack (home worker only, after start).
     fn stack_limit(&self) -> usize {
-        self.stack_top.get() - self.shared.stacks.usable_size()
+        self.stack_top.get() - self.stack_size()
+    }
+
+    /// Sets the stack's size class. Only before the goroutine is queued (nobody else can
+    /// reach it yet).
+    pub(crate) fn set_stack_class(&self, class: u8) {
+        self.stack_class.set(class);
+    }
+
+    /// The stack's size class (the spawner, or the home worker).
+    pub(crate) fn stack_class(&self) -> u8 {
+        self.stack_class.get()
+    }
+
+    /// Usable bytes of the goroutine's stack.
+    pub(crate) fn stack_size(&self) -> usize {
+        self.shared.stacks.usable(self.stack_class.get())
     }
 
     /// The guard range below the stack (home worker only, after start).

@@ -100,7 +100,7 @@ impl Handle {
             return super::spawn(f, None, site);
         }
         let task = Arc::new(Task::new(f));
-        let id = inject(&self.shared, task.clone(), None, site);
+        let id = inject(&self.shared, task.clone(), None, 0, site);
         JoinHandle::new(task, id)
     }
 
@@ -141,6 +141,7 @@ pub(crate) fn inject(
     shared: &Arc<Shared>,
     entry: Entry,
     name: Option<Box<str>>,
+    class: u8,
     site: &'static Location<'static>,
 ) -> u64 {
     assert!(
@@ -149,6 +150,7 @@ pub(crate) fn inject(
     );
     let id = shared.reserve_goroutine_ids(1);
     let g = G::new(id, worker::current_id(), site, name, shared.clone(), entry);
+    g.set_stack_class(class);
     shared.outside_spawned.fetch_add(1, Ordering::Relaxed);
     shared.injector.push(Arc::new(g));
     std::sync::atomic::fence(Ordering::SeqCst);

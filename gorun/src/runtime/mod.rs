@@ -27,7 +27,7 @@ use crossbeam_deque::{Injector, Worker as Deque};
 
 use crate::diag::{self, lockgraph::LockGraph, monitor::Monitor, Deadlock};
 use crate::goroutine::{self, JoinHandle, Runnable, Task, G};
-use crate::stack::{self, StackPool};
+use crate::stack::{self, classes::Stacks};
 use crate::time::Timers;
 pub use handle::Handle;
 use registry::Registry;
@@ -41,7 +41,7 @@ pub(crate) struct Shared {
     num_idle: AtomicUsize,
     shutdown: AtomicBool,
     pub(crate) timers: Timers,
-    pub(crate) stacks: StackPool,
+    pub(crate) stacks: Stacks,
     pub(crate) registry: Registry,
     pub(crate) lock_graph: LockGraph,
     pub(crate) config: Config,
@@ -224,11 +224,12 @@ impl Default for Builder {
 /// Resident bytes a parked, not yet evicted stack is assumed to cost (one page plus).
 const RESIDENT_STACK_ESTIMATE: usize = 4096;
 
-/// Default usable stack size per goroutine.
-const DEFAULT_STACK: usize = 64 * 1024;
+/// Default usable stack size per goroutine: what a debug build of ordinary code needs (see
+/// `Builder::stack_size`).
+const DEFAULT_STACK: usize = 256 * 1024;
 
 impl Builder {
-    /// A builder with the defaults: one worker per core (or `GORUN_WORKERS`), 64 KiB stacks.
+    /// A builder with the defaults: one worker per core (or `GORUN_WORKERS`), 256 KiB stacks.
     pub fn new() -> Builder {
         Builder {
             workers: None,
@@ -333,21 +334,42 @@ impl Builder {
         self
     }
 
-    /// Usable stack bytes per goroutine (default 64 KiB), rounded up to whole pages and to
-    /// at least 16 KiB. Stacks are reserved, not committed: only touched pages cost memory.
+    /// Usable stack bytes per goroutine (default 256 KiB), rounded up to whole pages and to
+    /// at least 16 KiB. Stacks are reserved, not committed: only touched pages cost memory,
+    /// and copy-on-park keeps only the live bytes of a parked goroutine. What a bigger size
+    /// costs is address space and page tables: about 2 KiB of page tables per MiB of stack
+    /// slots (a million goroutines with the default: about 0.5 GiB).
+    ///
+    /// A goroutine stack cannot grow, so it must hold the deepest call chain the goroutine
+    /// makes. Measured in a debug build (no optimisation, frames at their largest; release
+    /// builds need several times less) by `benchmarks/stack_depth`:
+    ///
+    /// | stack | `serde_json::Value` of arrays nested N deep (parse + drop) |
+    /// |---:|---:|
+    /// | 64 KiB | N ≤ 38 |
+    /// | 128 KiB | N ≤ 79 |
+    /// | 256 KiB | N ≤ 160 |
+    /// | 1 MiB | N ≤ 646 |
+    ///
+    /// (about 1.6 KiB per level), and `regex::Regex::new` needs 116 KiB for a
+    /// case-insensitive alternation of 500 words and 660 KiB for groups nested 200 deep.
+    /// The default, 256 KiB, holds `serde_json` up to its own recursion limit (128) and
+    /// ordinary regexes; the old default, 64 KiB, overflowed on both. A goroutine that needs
+    /// more (deep recursion, a parser of untrusted nesting) gets its own size with
+    /// [`GoBuilder::stack_size`], which is what the overflow report suggests: four times the
+    /// size that overflowed, at least 1 MiB.
+    ///
+    /// ```
+    /// // Every goroutine of this runtime gets 1 MiB.
+    /// gorun::Builder::new().stack_size(1 << 20).run(|| {
+    ///     gorun::go(|| println!("plenty of room")).join().unwrap();
+    /// });
+    /// ```
     ///
     /// # Panics
     /// If `bytes` is 0 or over 1 GiB.
     pub fn stack_size(mut self, bytes: usize) -> Builder {
-        assert!(
-            bytes > 0,
-            "gorun::Builder::stack_size: the stack size must be positive, got 0"
-        );
-        assert!(
-            bytes <= stack::MAX_STACK,
-            "gorun::Builder::stack_size: {bytes} bytes is absurd (the limit is {} bytes)",
-            stack::MAX_STACK
-        );
+        check_stack_size("Builder", bytes);
         self.stack_size = stack::round_stack_size(bytes);
         self
     }
@@ -435,7 +457,7 @@ impl Builder {
             num_idle: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             timers: Timers::new(),
-            stacks: StackPool::new(self.stack_size),
+            stacks: Stacks::new(self.stack_size),
             registry: Registry::new(n),
             lock_graph: LockGraph::default(),
             evict_budget: self
@@ -633,6 +655,20 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    spawn_with(f, name, None, site)
+}
+
+/// [`spawn`] on a stack of at least `stack` usable bytes (`None`: the runtime's default).
+pub(crate) fn spawn_with<F, T>(
+    f: F,
+    name: Option<Box<str>>,
+    stack: Option<usize>,
+    site: &'static Location<'static>,
+) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
     let task = Arc::new(Task::new(f));
     if worker::with_worker(|w| w.is_none()) {
         // A plain thread: the blocking pool knows its caller's runtime.
@@ -643,13 +679,15 @@ where
                  plain thread with gorun::Handle::go"
             )
         });
-        let id = handle::inject(&shared, task.clone(), name, site);
+        let class = stack.map_or(0, |b| shared.stacks.class_for(b));
+        let id = handle::inject(&shared, task.clone(), name, class, site);
         return JoinHandle::new(task, id);
     }
     worker::with_worker(|w| {
         let w = w.expect("checked above");
         let parent = worker::current_id();
-        let g = w.new_goroutine(parent, site, name, task.clone());
+        let class = stack.map_or(0, |b| w.shared.stacks.class_for(b));
+        let g = w.new_goroutine(parent, site, name, class, task.clone());
         let id = g.id;
         w.push_runnext(g);
         if w.spawned_one() {
@@ -711,8 +749,8 @@ impl std::fmt::Debug for StackPin {
     }
 }
 
-/// Starts goroutines with options, like `std::thread::Builder`: for now, a name shown in
-/// goroutine dumps and deadlock reports.
+/// Starts goroutines with options, like `std::thread::Builder`: a name shown in goroutine
+/// dumps and deadlock reports, and a stack size.
 ///
 /// ```
 /// gorun::run(|| {
@@ -723,9 +761,11 @@ impl std::fmt::Debug for StackPin {
 #[derive(Clone, Debug, Default)]
 pub struct GoBuilder {
     name: Option<String>,
+    stack_size: Option<usize>,
 }
 
 impl GoBuilder {
+    /// A builder for a goroutine with no name and the runtime's default stack size.
     pub fn new() -> GoBuilder {
         GoBuilder::default()
     }
@@ -736,6 +776,39 @@ impl GoBuilder {
         self
     }
 
+    /// Gives the goroutine a stack of at least `bytes` usable bytes, for deep recursion
+    /// (parsers of nested input, recursive descent over big trees) that would overflow
+    /// the default (see [`Builder::stack_size`] for what fits in it). Sizes up to 1 GiB
+    /// are honoured, never capped.
+    ///
+    /// Stacks come in size classes: the runtime's default size and its doublings, so the
+    /// stack is the smallest class that holds `bytes` (at most twice `bytes`), and at least
+    /// the default. Like every goroutine stack it is reserved address space: only the
+    /// pages the goroutine touches cost memory, and while it is parked copy-on-park keeps
+    /// only its live bytes, as for any other goroutine. Its overflow is reported like any
+    /// other goroutine's, with its size.
+    ///
+    /// ```
+    /// fn depth(n: u32) -> u32 {
+    ///     let frame = [n; 256]; // 1 KiB of locals per call
+    ///     if n == 0 { 0 } else { 1 + depth(std::hint::black_box(frame)[0] - 1) }
+    /// }
+    ///
+    /// gorun::run(|| {
+    ///     // About 10 MiB of frames: far beyond the default stack.
+    ///     let h = gorun::GoBuilder::new().stack_size(16 << 20).go(|| depth(10_000));
+    ///     assert_eq!(h.join().unwrap(), 10_000);
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    /// If `bytes` is 0 or over 1 GiB.
+    pub fn stack_size(mut self, bytes: usize) -> GoBuilder {
+        check_stack_size("GoBuilder", bytes);
+        self.stack_size = Some(bytes);
+        self
+    }
+
     /// Starts the goroutine; see [`go`].
     #[track_caller]
     pub fn go<F, T>(self, f: F) -> JoinHandle<T>
@@ -743,8 +816,26 @@ impl GoBuilder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        spawn(f, self.name.map(String::into_boxed_str), Location::caller())
+        spawn_with(
+            f,
+            self.name.map(String::into_boxed_str),
+            self.stack_size,
+            Location::caller(),
+        )
     }
+}
+
+/// Panics unless `bytes` is a stack size `who`'s `stack_size` accepts.
+fn check_stack_size(who: &str, bytes: usize) {
+    assert!(
+        bytes > 0,
+        "gorun::{who}::stack_size: the stack size must be positive, got 0"
+    );
+    assert!(
+        bytes <= stack::MAX_STACK,
+        "gorun::{who}::stack_size: {bytes} bytes is absurd (the limit is {} bytes)",
+        stack::MAX_STACK
+    );
 }
 
 /// The id of the running goroutine (1 for the main goroutine), or 0 on a plain thread.

@@ -295,7 +295,7 @@ pub(crate) fn running_info() -> Option<RunningInfo> {
         guard_lo,
         guard_hi,
         id: g.id,
-        stack_size: g.shared.stacks.usable_size(),
+        stack_size: g.stack_size(),
         spawn_site: g.spawn_site,
     })
 }
@@ -749,16 +749,7 @@ impl Worker {
     fn start(&self, g: &Arc<G>) {
         // SAFETY: we popped `g` from a run queue, so we own its start.
         let body = unsafe { g.take_entry() }.expect("unstarted goroutine has an entry");
-        let mut cache = self.stack_cache.borrow_mut();
-        if cache.is_empty() {
-            // Refill with neighbouring slots, so they can be released together later.
-            if let Err(e) = self.shared.stacks.alloc_batch(STACK_CACHE / 2, &mut cache) {
-                eprintln!("fatal error: cannot allocate a goroutine stack: {e}");
-                std::process::exit(2);
-            }
-        }
-        let stack = cache.pop().expect("the cache was refilled");
-        drop(cache);
+        let stack = self.take_stack(g.stack_class());
         let (top, slot) = (stack.top(), stack.meta() as *const SlotMeta);
         let gp = Arc::as_ptr(g);
         let coro = Coroutine::with_stack(stack, move |y, ()| {
@@ -776,11 +767,12 @@ impl Worker {
         // SAFETY: home thread; the coroutine has returned and nobody else borrows it.
         let coro = unsafe { g.take_coro() }.expect("finished goroutine has a coroutine");
         let stack = coro.into_stack();
+        let class = g.stack_class();
         let mut cache = self.stack_cache.borrow_mut();
-        if cache.len() < STACK_CACHE {
+        if class == 0 && cache.len() < STACK_CACHE {
             cache.push(stack);
         } else {
-            self.shared.stacks.free(stack);
+            self.shared.stacks.pool(class).free(stack);
         }
         drop(cache);
         bump(&self.me().stats.finished);
@@ -793,12 +785,34 @@ impl Worker {
         }
     }
 
-    /// A new unstarted goroutine, in a recycled control block when one is free.
+    /// A free stack of size class `class`: of the default class from this worker's cache
+    /// (refilled with neighbouring slots, so they can be released together later), of
+    /// bigger ones (rarer) from their pool. Exits the process if none can be had.
+    fn take_stack(&self, class: u8) -> SlotStack {
+        let mut one = Vec::new();
+        let mut cache = self.stack_cache.borrow_mut();
+        let (want, from) = if class == 0 {
+            (STACK_CACHE / 2, &mut *cache)
+        } else {
+            (1, &mut one)
+        };
+        if from.is_empty() {
+            if let Err(e) = self.shared.stacks.pool(class).alloc_batch(want, from) {
+                eprintln!("fatal error: cannot allocate a goroutine stack: {e}");
+                std::process::exit(2);
+            }
+        }
+        from.pop().expect("the cache was refilled")
+    }
+
+    /// A new unstarted goroutine with a stack of size class `class`, in a recycled control
+    /// block when one is free.
     pub(crate) fn new_goroutine(
         &self,
         parent: u64,
         site: &'static Location<'static>,
         name: Option<Box<str>>,
+        class: u8,
         body: Entry,
     ) -> Arc<G> {
         let (next, end) = self.ids.get();
@@ -809,7 +823,7 @@ impl Worker {
             (first, first + ID_BATCH)
         };
         self.ids.set((id + 1, end));
-        match self.g_cache.borrow_mut().pop() {
+        let g = match self.g_cache.borrow_mut().pop() {
             Some(mut g) => {
                 Arc::get_mut(&mut g)
                     .expect("a cached goroutine is referenced nowhere else")
@@ -817,7 +831,9 @@ impl Worker {
                 g
             }
             None => Arc::new(G::new(id, parent, site, name, self.shared.clone(), body)),
-        }
+        };
+        g.set_stack_class(class);
+        g
     }
 
     /// A goroutine just parked: remember it as a candidate for copy-on-park, and evict the

@@ -62,7 +62,7 @@ impl Pool {
     }
 
     fn thread_loop(&self) {
-        let _owned = crate::diag::deadlock::OwnedThread::register();
+        let _owned = crate::sys::OwnedThread::register();
         let mut st = self.state.lock().unwrap();
         loop {
             if let Some(job) = st.jobs.pop_front() {

@@ -89,25 +89,6 @@ fn poll_in_context<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Leaves the Tokio context, if the running goroutine is inside a poll, before it switches
-/// out; returns what [`resume`] needs to enter it again (feature `tokio`; else nothing).
-#[inline(always)]
-pub(crate) fn suspend() -> usize {
-    #[cfg(feature = "tokio")]
-    return tokio_rt::leave();
-    #[cfg(not(feature = "tokio"))]
-    0
-}
-
-/// Enters the Tokio context again after a switch, if [`suspend`] left it.
-#[inline(always)]
-pub(crate) fn resume(depth: usize) {
-    #[cfg(feature = "tokio")]
-    tokio_rt::reenter(depth);
-    #[cfg(not(feature = "tokio"))]
-    let _ = depth;
-}
-
 /// The waker of a plain thread or a foreign task.
 struct UnparkerWaker(Unparker);
 

@@ -98,6 +98,7 @@ fn enter() {
 }
 
 /// The running goroutine switches out: leave its context. Returns its poll depth.
+#[inline]
 pub(crate) fn leave() -> usize {
     let depth = DEPTH.replace(0);
     if depth > 0 {
@@ -107,6 +108,7 @@ pub(crate) fn leave() -> usize {
 }
 
 /// The goroutine that [`leave`] returned `depth` for runs again: restore its context.
+#[inline]
 pub(crate) fn reenter(depth: usize) {
     if depth > 0 {
         enter();

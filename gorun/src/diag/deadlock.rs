@@ -21,75 +21,11 @@
 //! one that may wake a goroutine (see `sys`); goroutines of two runtimes talking through
 //! one channel are not seen as waking each other.
 
-use std::collections::HashSet;
-use std::fmt;
-use std::sync::{Mutex, OnceLock};
-
 use crate::sys::{self, Tid};
-
-/// Returned by `Builder::try_run` when every goroutine is asleep (or some wait for each
-/// other's locks); its `Display` is exactly what `run` prints before exiting with code 2.
-#[derive(Clone)]
-pub struct Deadlock {
-    pub(crate) report: String,
-}
-
-impl Deadlock {
-    /// The global deadlock report: Go's message, then the dump.
-    pub(crate) fn new(dump: &str) -> Deadlock {
-        Deadlock::with_header("fatal error: all goroutines are asleep - deadlock!", dump)
-    }
-
-    /// Another fatal wait (a lock cycle): its first line, then the details.
-    pub(crate) fn with_header(header: &str, body: &str) -> Deadlock {
-        Deadlock {
-            report: format!("{header}\n\n{body}"),
-        }
-    }
-}
-
-impl fmt::Display for Deadlock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.report)
-    }
-}
-
-impl fmt::Debug for Deadlock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.report)
-    }
-}
-
-impl std::error::Error for Deadlock {}
-
-fn owned_tids() -> &'static Mutex<HashSet<Tid>> {
-    static OWNED: OnceLock<Mutex<HashSet<Tid>>> = OnceLock::new();
-    OWNED.get_or_init(|| Mutex::new(HashSet::new()))
-}
-
-/// Marks the current thread as gorun's own (a worker, timer or blocking-pool thread) while
-/// the guard lives.
-pub(crate) struct OwnedThread {
-    tid: Tid,
-}
-
-impl OwnedThread {
-    pub(crate) fn register() -> OwnedThread {
-        let tid = sys::thread_id();
-        owned_tids().lock().unwrap().insert(tid);
-        OwnedThread { tid }
-    }
-}
-
-impl Drop for OwnedThread {
-    fn drop(&mut self) {
-        owned_tids().lock().unwrap().remove(&self.tid);
-    }
-}
 
 /// Whether some thread outside gorun might still wake a goroutine (see module docs).
 pub(crate) fn outside_thread_may_wake() -> bool {
-    let owned = owned_tids().lock().unwrap().clone();
+    let owned = sys::owned_threads();
     match sys::foreign_threads(&owned) {
         None => true, // cannot tell: never report falsely
         #[cfg(target_os = "linux")]

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::fmt::Write;
 use std::marker::PhantomData;
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::goroutine::G;
@@ -42,10 +42,15 @@ impl LockInfo {
         }
     }
 
+    /// This lock's identity in the goroutines' held-lock records.
+    fn addr(&self) -> usize {
+        self as *const LockInfo as usize
+    }
+
     /// Records that the running goroutine now holds this lock (call after acquiring).
     #[inline]
     pub(crate) fn acquired(&self, site: &'static Location<'static>) {
-        worker::with_running(|g| g.extra_or_alloc().held_locks.push(self, site));
+        worker::with_running(|g| g.extra_or_alloc().held_locks.push(self.addr(), site));
     }
 
     /// Records the release (call before releasing).
@@ -53,65 +58,9 @@ impl LockInfo {
     pub(crate) fn released(&self) {
         worker::with_running(|g| {
             if let Some(extra) = g.extra() {
-                extra.held_locks.remove(self);
+                extra.held_locks.remove(self.addr());
             }
         });
-    }
-}
-
-/// How many locks per goroutine are tracked.
-const HELD: usize = 4;
-
-/// The locks one goroutine holds: written by its own thread only, read by the monitor.
-pub(crate) struct HeldLocks {
-    len: AtomicUsize,
-    locks: [AtomicPtr<LockInfo>; HELD],
-    sites: [AtomicPtr<Location<'static>>; HELD],
-}
-
-impl HeldLocks {
-    pub(crate) fn new() -> HeldLocks {
-        HeldLocks {
-            len: AtomicUsize::new(0),
-            locks: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
-            sites: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
-        }
-    }
-
-    #[inline]
-    fn push(&self, lock: &LockInfo, site: &'static Location<'static>) {
-        let n = self.len.load(Ordering::Relaxed);
-        if n < HELD {
-            self.locks[n].store(lock as *const _ as *mut _, Ordering::Relaxed);
-            self.sites[n].store(site as *const _ as *mut _, Ordering::Relaxed);
-            self.len.store(n + 1, Ordering::Release);
-        }
-    }
-
-    #[inline]
-    fn remove(&self, lock: &LockInfo) {
-        let n = self.len.load(Ordering::Relaxed);
-        let lock = lock as *const LockInfo as *mut LockInfo;
-        for i in (0..n).rev() {
-            if self.locks[i].load(Ordering::Relaxed) == lock {
-                let last = n - 1;
-                self.locks[i].store(self.locks[last].load(Ordering::Relaxed), Ordering::Relaxed);
-                self.sites[i].store(self.sites[last].load(Ordering::Relaxed), Ordering::Relaxed);
-                self.len.store(last, Ordering::Release);
-                return;
-            }
-        }
-    }
-
-    /// Where this goroutine locked `lock`, if it holds it.
-    fn holds(&self, lock: *const LockInfo) -> Option<&'static Location<'static>> {
-        let n = self.len.load(Ordering::Acquire).min(HELD);
-        (0..n)
-            .find(|&i| std::ptr::eq(self.locks[i].load(Ordering::Relaxed), lock))
-            .map(|i| {
-                // SAFETY: sites are stored from `&'static Location`s.
-                unsafe { &*self.sites[i].load(Ordering::Relaxed) }
-            })
     }
 }
 
@@ -218,7 +167,7 @@ impl LockGraph {
             let Some(extra) = h.extra() else { continue };
             for (lock, slot) in held.iter_mut() {
                 if slot.0 == 0 {
-                    if let Some(site) = extra.held_locks.holds(*lock as *const LockInfo) {
+                    if let Some(site) = extra.held_locks.holds(*lock as usize) {
                         *slot = (h.id, site);
                         found += 1;
                     }

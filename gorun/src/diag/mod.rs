@@ -10,19 +10,13 @@ pub(crate) mod monitor;
 
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
+use crate::goroutine::WaitReason;
 use crate::goroutine::G;
-use crate::park::WaitReason;
 use crate::runtime::{worker, Shared};
 
-pub use deadlock::Deadlock;
-
-/// Whether `GORUN_TRACEBACK=all` asks for a backtrace at every park (slow; off by default).
-pub(crate) fn traceback_all() -> bool {
-    static ALL: OnceLock<bool> = OnceLock::new();
-    *ALL.get_or_init(|| std::env::var("GORUN_TRACEBACK").is_ok_and(|v| v == "all"))
-}
+pub use crate::runtime::Deadlock;
 
 /// A Go-style dump of every goroutine of the current runtime, or an empty string outside
 /// one.

@@ -11,8 +11,9 @@ use std::sync::{Arc, Once};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::deadlock::{self, Deadlock};
-use crate::park::WaitReason;
+use super::deadlock;
+use crate::goroutine::WaitReason;
+use crate::runtime::Deadlock;
 use crate::runtime::Shared;
 
 /// Period of the monitor's tick.
@@ -91,7 +92,7 @@ impl Monitor {
         let thread = std::thread::Builder::new()
             .name("gorun-monitor".into())
             .spawn(move || {
-                let _owned = super::deadlock::OwnedThread::register();
+                let _owned = crate::sys::OwnedThread::register();
                 let mut next = Instant::now() + TICK;
                 while !stopped.load(Ordering::SeqCst) {
                     let now = Instant::now();

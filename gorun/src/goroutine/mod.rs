@@ -21,23 +21,26 @@
 //! the runtime's registry holds an `Arc<G>`, so the last reference to a started goroutine is
 //! never dropped on another thread while it still owns a stack.
 
+mod held;
 mod join;
+mod wait;
 
 pub use join::JoinHandle;
 pub(crate) use join::{Runnable, Task};
+pub(crate) use wait::WaitReason;
+
+use held::HeldLocks;
 
 use std::cell::{Cell, UnsafeCell};
 use std::panic::Location;
 use std::sync::atomic::{
     AtomicBool, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering,
 };
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use corosensei::{Coroutine, Yielder};
 
-use crate::diag::lockgraph::HeldLocks;
-use crate::park::WaitReason;
 use crate::runtime::{worker, Shared};
 use crate::stack::evict::{self, Evicted, Eviction, SlotMeta};
 use crate::stack::pack::References;
@@ -202,7 +205,7 @@ impl G {
             parent,
             spawn_site,
             shared,
-            extra: AtomicPtr::new(if name.is_some() || crate::diag::traceback_all() {
+            extra: AtomicPtr::new(if name.is_some() || traceback_all() {
                 Extra::boxed(name)
             } else {
                 std::ptr::null_mut()
@@ -270,7 +273,7 @@ impl G {
             home,
             registry_index,
         } = self;
-        let fresh = if name.is_some() || crate::diag::traceback_all() {
+        let fresh = if name.is_some() || traceback_all() {
             Extra::boxed(name)
         } else {
             std::ptr::null_mut()
@@ -596,15 +599,18 @@ impl G {
 
     /// Switches from the running goroutine (which must be `self`) back to its worker.
     pub(crate) fn suspend(&self, why: Suspend) {
-        // A Tokio context entered by `block_on` belongs to this goroutine, not the thread.
-        let ctx = crate::bridge::suspend();
+        // A Tokio context entered by `block_on` belongs to this goroutine, not the thread
+        // (`bridge::tokio_rt`, a leaf module: it names nothing else of the crate).
+        #[cfg(feature = "tokio")]
+        let ctx = crate::bridge::tokio_rt::leave();
         self.budget.set(BUDGET);
         let y = self.yielder.get();
         debug_assert!(!y.is_null());
         // SAFETY: `yielder` points into this goroutine's own stack, set by its body before
         // any user code ran; we are running on that stack, so it is live.
         evict::record_and_suspend(unsafe { &*y }, why, &self.saved_sp);
-        crate::bridge::resume(ctx);
+        #[cfg(feature = "tokio")]
+        crate::bridge::tokio_rt::reenter(ctx);
         if self.abandoned.get() && !self.unwinding.replace(true) {
             // Resumed by its worker at shutdown: unwind (caught at the goroutine's root; if
             // user code catches it, the goroutine is given up at its next park or yield).
@@ -647,7 +653,7 @@ impl G {
             .store(site as *const _ as *mut _, Ordering::Relaxed);
         self.parked_at
             .store(self.shared.coarse_clock(), Ordering::Relaxed);
-        if crate::diag::traceback_all() {
+        if traceback_all() {
             *self.extra_or_alloc().trace.lock().unwrap() = Some(
                 std::backtrace::Backtrace::force_capture()
                     .to_string()
@@ -750,6 +756,12 @@ impl G {
             }
         }
     }
+}
+
+/// Whether `GORUN_TRACEBACK=all` asks for a backtrace at every park (slow; off by default).
+pub(crate) fn traceback_all() -> bool {
+    static ALL: OnceLock<bool> = OnceLock::new();
+    *ALL.get_or_init(|| std::env::var("GORUN_TRACEBACK").is_ok_and(|v| v == "all"))
 }
 
 /// Prints Go's report for a panic that nobody will `join`, and exits with code 2.

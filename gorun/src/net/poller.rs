@@ -263,7 +263,7 @@ pub(crate) fn get() -> Option<&'static Poller> {
 /// Serves plain OS threads parked on I/O: blocks in `epoll_wait` while one waits and no
 /// one else is the blocker.
 fn fallback_loop() {
-    let _owned = crate::diag::deadlock::OwnedThread::register();
+    let _owned = crate::sys::OwnedThread::register();
     // Blocks until `poller()`'s initialisation (which spawned this thread) has finished.
     let Ok(p) = poller() else { return };
     loop {

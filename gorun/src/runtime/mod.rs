@@ -14,6 +14,7 @@
 //! Several runtimes may run at once on different threads (as `cargo test` does); each has
 //! its own `Shared`, and goroutines find theirs through their control block.
 
+mod fatal;
 pub(crate) mod handle;
 mod registry;
 pub(crate) mod worker;
@@ -25,10 +26,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Worker as Deque};
 
-use crate::diag::{self, lockgraph::LockGraph, monitor::Monitor, Deadlock};
+use crate::diag::{self, lockgraph::LockGraph, monitor::Monitor};
 use crate::goroutine::{self, JoinHandle, Runnable, Task, G};
 use crate::stack::{self, classes::Stacks};
 use crate::time::Timers;
+pub use fatal::Deadlock;
 pub use handle::Handle;
 use registry::Registry;
 use worker::{Worker, WorkerShared};

@@ -62,8 +62,8 @@ use corosensei::{Coroutine, CoroutineResult};
 use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 
 use super::Shared;
+use crate::goroutine::WaitReason;
 use crate::goroutine::{Entry, Suspend, G, UNSTARTED};
-use crate::park::WaitReason;
 use crate::stack::evict::{self, SlotMeta};
 use crate::stack::overflow::{self, RunningInfo};
 use crate::stack::pack::References;
@@ -484,8 +484,8 @@ impl Worker {
     /// still homed here.
     pub(crate) fn run(&self) {
         self.me().thread.set(std::thread::current()).ok();
-        let _owned = crate::diag::deadlock::OwnedThread::register();
-        let _alt = overflow::init_thread();
+        let _owned = crate::sys::OwnedThread::register();
+        let _alt = overflow::init_thread(running_info);
         self.panicking_at_start.set(std::thread::panicking());
         // Reset on every way out, so this thread can run a runtime again.
         let _tls = ThreadLocals::set(self);

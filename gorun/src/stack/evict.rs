@@ -65,11 +65,8 @@ use std::sync::{Arc, OnceLock};
 
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
-use super::{guards_in_page_tables, pack, SlotStack, MADV_GUARD_INSTALL};
-use crate::goroutine::Suspend;
-
-/// Linux's `MADV_GUARD_REMOVE` (6.13+).
-const MADV_GUARD_REMOVE: libc::c_int = 103;
+use super::{guards_in_page_tables, pack, SlotStack};
+use crate::sys::{MADV_GUARD_INSTALL, MADV_GUARD_REMOVE};
 
 /// Bytes below the recorded stack pointer that are copied too: below the point where the
 /// goroutine records its stack pointer ([`record_and_suspend`]) lie only the rest of that
@@ -135,9 +132,10 @@ impl Evicted {
 
 /// Records the stack pointer in `sp`, then suspends the coroutine. Every goroutine parks
 /// through here, and [`available`] measures how deep below `sp` this function and the switch
-/// write, so eviction copies everything the switch left.
+/// write, so eviction copies everything the switch left. `Y` is what the coroutine yields
+/// (the scheduler's reason for switching: one byte).
 #[inline(never)]
-pub(crate) fn record_and_suspend(y: &Yielder<(), Suspend>, why: Suspend, sp: &Cell<usize>) {
+pub(crate) fn record_and_suspend<Y>(y: &Yielder<(), Y>, why: Y, sp: &Cell<usize>) {
     sp.set(stack_pointer());
     y.suspend(why);
 }
@@ -531,8 +529,15 @@ fn switch_depth() -> usize {
         top: hi,
         meta: 0,
     };
-    let mut coro = Coroutine::with_stack(stack, move |y: &Yielder<(), Suspend>, ()| {
-        record_and_suspend(y, Suspend::Park, &sp2);
+    /// Stands in for the scheduler's one-byte reason to switch, so the probe measures the
+    /// same instantiation shape as a real park.
+    #[allow(dead_code)]
+    enum Why {
+        Yield,
+        Park,
+    }
+    let mut coro = Coroutine::with_stack(stack, move |y: &Yielder<(), Why>, ()| {
+        record_and_suspend(y, Why::Park, &sp2);
     });
     let _ = coro.resume(());
     let lowest = (lo..hi)

@@ -58,6 +58,8 @@ use corosensei::stack::{Stack, StackPointer};
 
 use evict::SlotMeta;
 
+use crate::sys::MADV_GUARD_INSTALL;
+
 /// Slots per mapping, at most (256 slots of 68 KiB = 17 MiB of address space per chunk).
 const SLOTS_PER_CHUNK: usize = 256;
 /// Address space per chunk, at most, once slots are big (but at least one slot): a chunk of
@@ -67,8 +69,6 @@ const CHUNK_BYTES: usize = 64 << 20;
 const KEEP_HOT: usize = 256;
 /// Usable bytes the hot free slots of one pool may span (fewer hot slots when big).
 const HOT_BYTES: usize = 16 << 20;
-/// Linux's `MADV_GUARD_INSTALL` (6.13+); not yet in every libc release.
-pub(crate) const MADV_GUARD_INSTALL: libc::c_int = 102;
 
 /// The smallest and largest usable stack sizes `Builder::stack_size` accepts.
 pub(crate) const MIN_STACK: usize = 16 * 1024;

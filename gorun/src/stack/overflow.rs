@@ -1,8 +1,9 @@
 //! The SIGSEGV/SIGBUS handler, on an alternate signal stack: stack-overflow reports, and
 //! accesses to evicted stacks.
 //!
-//! Every worker thread publishes, in thread-local cells, the guard range of the goroutine it
-//! is running and a short description of it (id, stack size, creation site). When a fault
+//! The scheduler (above this layer) tells the handler, through the function it passes to
+//! [`init_thread`], the guard range of the goroutine running on the faulting thread and a
+//! short description of it (id, stack size, creation site). When a fault
 //! hits that guard, the handler prints Go's `fatal error: stack overflow` report with those
 //! details and exits. A fault in the usable part of a stack slot is copy-on-park's
 //! (`evict::on_fault` restores the stack, and the access runs again). Every other fault goes
@@ -17,7 +18,7 @@
 
 use std::mem::MaybeUninit;
 use std::panic::Location;
-use std::sync::Once;
+use std::sync::{Once, OnceLock};
 
 /// What the handler needs to know about the running goroutine.
 #[derive(Clone, Copy)]
@@ -34,10 +35,16 @@ const ALT_STACK_SIZE: usize = 64 * 1024;
 static mut PREV_SEGV: MaybeUninit<libc::sigaction> = MaybeUninit::uninit();
 static mut PREV_BUS: MaybeUninit<libc::sigaction> = MaybeUninit::uninit();
 static INSTALL: Once = Once::new();
+/// Describes the goroutine running on the calling thread, if any; must be signal-safe
+/// (plain reads of thread-locals and of memory kept alive while the goroutine runs).
+static RUNNING: OnceLock<fn() -> Option<RunningInfo>> = OnceLock::new();
 
 /// Installs the process-wide handler (once) and an alternate signal stack for this thread.
-/// Returns the alternate stack, to be released by [`AltStack::drop`] when the worker exits.
-pub(crate) fn init_thread() -> AltStack {
+/// `running` is how the handler learns which goroutine runs on a faulting thread (the first
+/// caller's is kept: there is one scheduler). Returns the alternate stack, to be released by
+/// [`AltStack::drop`] when the worker exits.
+pub(crate) fn init_thread(running: fn() -> Option<RunningInfo>) -> AltStack {
+    let _ = RUNNING.set(running);
     INSTALL.call_once(|| {
         // SAFETY: called once, before any fault can reach our handler; PREV_* are written
         // here and only read by the handler afterwards.
@@ -127,7 +134,7 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
     // nothing).
     if code > 0 {
         // Plain reads of the running goroutine's control block (signal-safe).
-        if let Some(g) = crate::runtime::worker::running_info() {
+        if let Some(g) = RUNNING.get().and_then(|running| running()) {
             if addr >= g.guard_lo && addr < g.guard_hi {
                 report_overflow(&g);
             }

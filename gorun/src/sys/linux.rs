@@ -46,7 +46,7 @@ pub(crate) fn guard_markers(page: usize) -> bool {
         if p == libc::MAP_FAILED {
             return false;
         }
-        let mut ok = libc::madvise(p, page, crate::stack::MADV_GUARD_INSTALL) == 0;
+        let mut ok = libc::madvise(p, page, super::MADV_GUARD_INSTALL) == 0;
         let mut fds = [0; 2];
         if ok && libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) == 0 {
             let n = libc::write(fds[1], p, 1);

@@ -17,6 +17,15 @@
 //! given set (when it cannot list them it says so), so the deadlock detector built on it
 //! can only err towards not reporting. Nothing here is called from a signal handler.
 
+/// Linux's `MADV_GUARD_INSTALL` (6.13+); not yet in every libc release. Used only where
+/// [`guard_markers`] said it works.
+pub(crate) const MADV_GUARD_INSTALL: libc::c_int = 102;
+/// Linux's `MADV_GUARD_REMOVE` (6.13+).
+pub(crate) const MADV_GUARD_REMOVE: libc::c_int = 103;
+
+use std::collections::HashSet;
+use std::sync::{Mutex, OnceLock};
+
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
@@ -31,3 +40,35 @@ pub(crate) use macos::*;
 compile_error!(
     "gorun runs on Linux and macOS only; Windows and other systems are not supported yet"
 );
+
+/// The threads gorun owns (workers, the timer thread, blocking-pool threads, the netpoller),
+/// for [`foreign_threads`]' callers.
+fn owned_tids() -> &'static Mutex<HashSet<Tid>> {
+    static OWNED: OnceLock<Mutex<HashSet<Tid>>> = OnceLock::new();
+    OWNED.get_or_init(|| Mutex::new(HashSet::new()))
+}
+
+/// A snapshot of the threads gorun owns.
+pub(crate) fn owned_threads() -> HashSet<Tid> {
+    owned_tids().lock().unwrap().clone()
+}
+
+/// Marks the current thread as gorun's own (a worker, timer or blocking-pool thread) while
+/// the guard lives.
+pub(crate) struct OwnedThread {
+    tid: Tid,
+}
+
+impl OwnedThread {
+    pub(crate) fn register() -> OwnedThread {
+        let tid = thread_id();
+        owned_tids().lock().unwrap().insert(tid);
+        OwnedThread { tid }
+    }
+}
+
+impl Drop for OwnedThread {
+    fn drop(&mut self) {
+        owned_tids().lock().unwrap().remove(&self.tid);
+    }
+}

@@ -236,7 +236,7 @@ impl Timers {
         std::thread::Builder::new()
             .name("gorun-timers".into())
             .spawn(move || {
-                let _owned = crate::diag::deadlock::OwnedThread::register();
+                let _owned = crate::sys::OwnedThread::register();
                 // SAFETY: `stop` joins this thread before the `Timers` is dropped.
                 let timers = unsafe { &*(me as *const Timers) };
                 timers.thread_loop();

@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 use corosensei::{Coroutine, Yielder};
 
 use crate::runtime::{worker, Shared};
-use crate::stack::evict::{self, Evicted, Eviction, SlotMeta};
+use crate::stack::evict::{self, Evicted, Eviction, Restoration, SlotMeta};
 use crate::stack::pack::References;
 use crate::stack::SlotStack;
 
@@ -500,6 +500,24 @@ impl G {
             };
             *record = None;
         }
+    }
+
+    /// The evicted stack, for a restore batch (`evict::restore_batch`), or `None` if the
+    /// stack is resident (or was never evicted).
+    ///
+    /// # Safety
+    /// Home worker only, while the goroutine is suspended, and the record must stay put
+    /// while the result lives: no `restore` or `save` of this goroutine meanwhile.
+    pub(crate) unsafe fn restoration(&self) -> Option<Restoration<'_>> {
+        // SAFETY: home thread, goroutine suspended: nobody writes the record now.
+        let ev = unsafe { &*self.evicted.get() }.as_ref()?;
+        let meta = self.slot_meta();
+        (!meta.is_resident()).then(|| Restoration {
+            limit: self.stack_limit(),
+            top: self.stack_top.get(),
+            meta,
+            ev,
+        })
     }
 
     /// The copy-on-park state of the stack's slot (home worker only, after start).

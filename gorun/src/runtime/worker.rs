@@ -87,6 +87,8 @@ const G_CACHE: usize = 256;
 const ID_BATCH: u64 = 32;
 /// Free stacks a worker keeps for itself.
 const STACK_CACHE: usize = 64;
+/// Evicted stacks restored together, at most (`restore_batch`).
+const RESTORE_BATCH: usize = 64;
 /// Spawns after which a goroutine that has not switched lets its new goroutines run.
 const SPAWN_BATCH: u32 = 32;
 /// How long an idle worker keeps looking for work before it sleeps. Spinning this long
@@ -679,6 +681,8 @@ impl Worker {
     fn run_g(&self, g: Arc<G>) {
         if g.home() == UNSTARTED {
             self.start(&g);
+        } else {
+            self.restore_batch(&g);
         }
         // SAFETY: we are g's home worker and it is suspended.
         unsafe { g.restore() };
@@ -915,6 +919,32 @@ impl Worker {
         let add = |c: &AtomicU64, n: u64| c.store(c.load(Ordering::Relaxed) + n, Ordering::Relaxed);
         add(&stats.evictions, evicted);
         add(&stats.evicted_bytes, bytes);
+    }
+
+    /// If `g` (about to run) has an evicted stack, restores it together with those of the
+    /// next goroutines queued in `ready` (woken in a storm, they usually are neighbours in
+    /// their chunk): one `mprotect` each way per run of neighbouring slots.
+    fn restore_batch(&self, g: &Arc<G>) {
+        // SAFETY (restorations): home thread; `g` and every goroutine in `ready` are
+        // suspended (this thread is in the scheduler), and none is restored, saved or run
+        // before the batch is done.
+        let Some(first) = (unsafe { g.restoration() }) else {
+            return;
+        };
+        let ready = self.ready.borrow();
+        let mut batch = Vec::with_capacity(RESTORE_BATCH);
+        batch.push(first);
+        batch.extend(
+            (ready.iter().take(RESTORE_BATCH - 1))
+                .filter(|r| r.home() == self.index)
+                .filter_map(|r| unsafe { r.restoration() }),
+        );
+        if batch.len() == 1 {
+            return; // the goroutine's own restore does the same for one
+        }
+        let guard = self.shared.stacks.guard_size();
+        // SAFETY: as above; each restoration describes its goroutine's slot and record.
+        unsafe { evict::restore_batch(&mut batch, guard) };
     }
 
     /// At shutdown: unwinds every goroutine still homed here, on this thread (their

@@ -167,7 +167,7 @@ impl LockGraph {
             let Some(extra) = h.extra() else { continue };
             for (lock, slot) in held.iter_mut() {
                 if slot.0 == 0 {
-                    if let Some(site) = extra.held_locks.holds(*lock as usize) {
+                    if let Some(site) = extra.held_locks.holds(*lock) {
                         *slot = (h.id, site);
                         found += 1;
                     }

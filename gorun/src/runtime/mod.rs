@@ -797,9 +797,10 @@ impl GoBuilder {
     /// }
     ///
     /// gorun::run(|| {
-    ///     // About 10 MiB of frames: far beyond the default stack.
-    ///     let h = gorun::GoBuilder::new().stack_size(16 << 20).go(|| depth(10_000));
-    ///     assert_eq!(h.join().unwrap(), 10_000);
+    ///     // 5 to 10 MiB of frames (debug builds copy `frame` around): far beyond the
+    ///     // default stack.
+    ///     let h = gorun::GoBuilder::new().stack_size(32 << 20).go(|| depth(5_000));
+    ///     assert_eq!(h.join().unwrap(), 5_000);
     /// });
     /// ```
     ///

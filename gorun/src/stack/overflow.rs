@@ -227,7 +227,7 @@ pub(crate) fn fatal(msg: &[u8]) -> ! {
 /// and at least 1 MiB, which holds a debug build's `serde_json` parse of input nested 600
 /// deep (see `Builder::stack_size` for the measurements).
 fn suggested_size(size: usize) -> usize {
-    (size * 4).max(1 << 20).min(super::MAX_STACK)
+    (size * 4).clamp(1 << 20, super::MAX_STACK)
 }
 
 fn report_overflow(g: &RunningInfo) -> ! {

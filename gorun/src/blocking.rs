@@ -12,7 +12,8 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::park::{self, WaitReason};
-use crate::runtime::{worker, Handle};
+use crate::runtime::handle::Handle;
+use crate::runtime::worker;
 
 const MAX_THREADS: usize = 512;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -83,7 +84,7 @@ impl Pool {
     }
 }
 
-struct Slot<T> {
+struct ResultCell<T> {
     result: Option<std::thread::Result<T>>,
 }
 
@@ -109,7 +110,7 @@ where
     if worker::with_current_g(|g| g.is_none()) {
         return f();
     }
-    let slot = Arc::new(Mutex::new(Slot { result: None }));
+    let slot = Arc::new(Mutex::new(ResultCell { result: None }));
     let done = slot.clone();
     let me = park::current();
     let handle = Handle::try_current();

@@ -286,14 +286,17 @@ pub use chan::{
     TryIter, TryRecvError, TrySelectError, TrySendError,
 };
 pub use context::{Cancel, Context, ContextError};
-pub use diag::{dump, metrics, Deadlock, Metrics};
+pub use diag::{dump, metrics, Metrics};
 pub use errgroup::{BoxError, ErrGroup};
 pub use goroutine::JoinHandle;
 pub use gorun_macros::{main, test};
 pub use local::LocalKey;
-pub use runtime::{
-    current_id, go, num_goroutine, pin_stack, run, yield_now, Builder, GoBuilder, Handle, StackPin,
+pub use runtime::builder::{run, Builder};
+pub use runtime::handle::Handle;
+pub use runtime::spawn::{
+    current_id, go, num_goroutine, pin_stack, yield_now, GoBuilder, StackPin,
 };
+pub use runtime::Deadlock;
 pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use time::{after, at, sleep, tick, Ticker, Timer};
 

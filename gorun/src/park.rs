@@ -34,9 +34,9 @@ use std::time::Instant;
 
 pub(crate) use crate::goroutine::WaitReason;
 use crate::goroutine::G;
+use crate::runtime::timers::TimerAction;
 use crate::runtime::worker;
 use crate::shim::thread::{self, Thread};
-use crate::time::TimerAction;
 
 /// A handle that wakes one parked goroutine or thread, or an async task.
 #[derive(Clone)]
@@ -120,18 +120,40 @@ impl Drop for TimerWait {
     }
 }
 
+/// Parks the caller until `done()` holds or `deadline` (if any) passes; returns whether
+/// `done()` held. `done` is checked first and after every wake, the deadline after `done`:
+/// every timed or untimed wait for a condition in the crate is this one loop.
+#[inline]
+pub(crate) fn wait_until(
+    reason: WaitReason,
+    site: &'static Location<'static>,
+    deadline: Option<Instant>,
+    mut done: impl FnMut() -> bool,
+) -> bool {
+    loop {
+        if done() {
+            return true;
+        }
+        match deadline {
+            None => park(reason, site),
+            Some(d) if Instant::now() >= d => return false,
+            Some(d) => park_until(reason, site, d),
+        }
+    }
+}
+
 /// Parks the caller until woken, `deadline` passes, or spuriously.
 pub(crate) fn park_until(reason: WaitReason, site: &'static Location<'static>, deadline: Instant) {
     match worker::current_g() {
         Some(g) => {
             let timer = g
                 .shared
-                .timers
+                .timers()
                 .add(deadline, TimerAction::Wake(Unparker::Goroutine(g.clone())));
             g.park(reason, site);
             // Woken early: the timer leaves the heap now (a million timeouts that succeed
             // at once leave nothing behind).
-            timer.cancel(&g.shared.timers);
+            timer.cancel(g.shared.timers());
         }
         None => {
             let now = Instant::now();

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use super::state::{Chan, TryRecv, TrySend};
-use super::waiter::{Ctx, CtxRef, Slot, Waiter, WAITING};
+use super::waiter::{Ctx, CtxRef, ValueCell, Waiter, WAITING};
 use super::{Receiver, RecvError, SendError, Sender};
 use crate::bridge;
 use crate::shim::AtomicUsize;
@@ -45,7 +45,7 @@ fn async_waiter<T>(waker: &Waker, v: Option<T>) -> Arc<Waiter<T>> {
             unparker: bridge::unparker_for(waker),
         }),
         case: 0,
-        slot: Slot::new(v),
+        slot: ValueCell::new(v),
     })
 }
 

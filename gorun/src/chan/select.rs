@@ -196,22 +196,16 @@ impl<T> fmt::Debug for SendCase<'_, T> {
     }
 }
 
+// A case's waiter is still registered at drop only if the select was unwound while parked.
 impl<T> Drop for RecvCase<'_, T> {
     fn drop(&mut self) {
-        // Still registered only if the select is unwound while parked: withdraw.
-        if let Some(w) = self.waiter.take() {
-            w.ctx().abort();
-            self.rx.chan.unregister(&w, false);
-        }
+        self.rx.chan.withdraw(self.waiter.take(), false);
     }
 }
 
 impl<T> Drop for SendCase<'_, T> {
     fn drop(&mut self) {
-        if let Some(w) = self.waiter.take() {
-            w.ctx().abort();
-            self.tx.chan.unregister(&w, true);
-        }
+        self.tx.chan.withdraw(self.waiter.take(), true);
     }
 }
 
@@ -629,14 +623,10 @@ impl<'a> Select<'a> {
             .iter()
             .copied()
             .find(|&i| self.cases[i].observe(Some((id, &me))));
-        while found.is_none() {
-            match deadline {
-                None => park::park(WaitReason::Select, site),
-                Some(d) if Instant::now() >= d => break,
-                Some(d) => park::park_until(WaitReason::Select, site, d),
-            }
-            found = order.iter().copied().find(|&i| self.cases[i].observe(None));
-        }
+        park::wait_until(WaitReason::Select, site, deadline, || {
+            found = found.or_else(|| order.iter().copied().find(|&i| self.cases[i].observe(None)));
+            found.is_some()
+        });
         drop(watched);
         found.ok_or(())
     }
@@ -704,9 +694,7 @@ where
                 super::block_forever(reason, site)
             }
             Wait::Until(Some(d)) => {
-                while Instant::now() < d {
-                    park::park_until(WaitReason::Select, site, d);
-                }
+                park::wait_until(WaitReason::Select, site, Some(d), || false);
                 return Err(());
             }
         }
@@ -744,21 +732,15 @@ where
         }
         let _timer =
             park::TimerWait::begin(order[..registered].iter().any(|&i| cases[i].is_timer()));
+        // As a channel wait (`Chan::wait`): past the deadline, withdraw unless a case won.
         let won = loop {
-            if let Some(c) = ctx.selected() {
-                break Some(c);
+            if park::wait_until(WaitReason::Select, site, deadline, || {
+                ctx.selected().is_some()
+            }) {
+                break ctx.selected();
             }
-            match deadline {
-                None => park::park(WaitReason::Select, site),
-                Some(d) => {
-                    if Instant::now() >= d {
-                        if ctx.abort() {
-                            break None;
-                        }
-                        continue;
-                    }
-                    park::park_until(WaitReason::Select, site, d);
-                }
+            if ctx.abort() {
+                break None;
             }
         };
         for &i in &order[..registered] {

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::waiter::{Ctx, CtxRef, Slot, Waiter, WAITING};
+use super::waiter::{Ctx, CtxRef, ValueCell, Waiter, WAITING};
 use super::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use crate::park::{self, Unparker, WaitReason};
 use crate::shim::{fast_lock, AtomicPtr, AtomicUsize, FastMutex, FastMutexGuard};
@@ -135,7 +135,7 @@ impl<T> Chan<T> {
                     (ctx, None) => *ctx = CtxRef::Own(Ctx::new()),
                 }
                 inner.case = case;
-                inner.slot = Slot::new(v);
+                inner.slot = ValueCell::new(v);
                 return w;
             }
         }
@@ -145,7 +145,7 @@ impl<T> Chan<T> {
                 None => CtxRef::Own(Ctx::new()),
             },
             case,
-            slot: Slot::new(v),
+            slot: ValueCell::new(v),
         })
     }
 
@@ -320,26 +320,28 @@ impl<T> Chan<T> {
             send,
         };
         let _timer = park::TimerWait::begin(self.timer);
+        // Past the deadline, withdraw; if a partner claimed us meanwhile, its hand-off is
+        // about to be visible: wait for it.
         let claimed = loop {
-            if w.ctx().selected().is_some() {
+            if park::wait_until(reason, site, deadline, || w.ctx().selected().is_some()) {
                 break true;
             }
-            match deadline {
-                None => park::park(reason, site),
-                Some(d) => {
-                    if Instant::now() >= d {
-                        if w.ctx().abort() {
-                            self.unregister(w, send);
-                            break false;
-                        }
-                        continue;
-                    }
-                    park::park_until(reason, site, d);
-                }
+            if w.ctx().abort() {
+                self.unregister(w, send);
+                break false;
             }
         };
         std::mem::forget(guard);
         claimed
+    }
+
+    /// Withdraws a waiter that its goroutine gives up while it may still be queued (the wait
+    /// is unwound): no partner may claim it any more, and it leaves the queue.
+    pub(super) fn withdraw(&self, w: Option<Arc<Waiter<T>>>, send: bool) {
+        if let Some(w) = w {
+            w.ctx().abort();
+            self.unregister(&w, send);
+        }
     }
 
     pub(super) fn unregister(&self, w: &Arc<Waiter<T>>, send: bool) {
@@ -399,9 +401,7 @@ impl<T> Chan<T> {
             match deadline {
                 None => block_forever(WaitReason::ChanReceiveNil, site),
                 Some(d) => {
-                    while Instant::now() < d {
-                        park::park_until(WaitReason::ChanReceiveNil, site, d);
-                    }
+                    park::wait_until(WaitReason::ChanReceiveNil, site, Some(d), || false);
                     return Err(RecvTimeoutError::Timeout);
                 }
             }
@@ -504,9 +504,7 @@ struct Withdraw<'a, T> {
 
 impl<T> Drop for Withdraw<'_, T> {
     fn drop(&mut self) {
-        if self.w.ctx().abort() {
-            self.chan.unregister(self.w, self.send);
-        }
+        self.chan.withdraw(Some(self.w.clone()), self.send);
     }
 }
 

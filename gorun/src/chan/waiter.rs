@@ -6,7 +6,7 @@
 //! on `state`; a `select` registers one waiter per case, all sharing one `Ctx`, so exactly
 //! one case can be claimed. Nothing a waker touches lives on the parked goroutine's stack.
 //!
-//! Slot ownership rule: a waiter's slot is only touched by a claimer holding the channel
+//! ValueCell ownership rule: a waiter's slot is only touched by a claimer holding the channel
 //! lock *before* its claim succeeds (and it restores the slot if the claim fails), or by the
 //! owner after it saw its own waiter claimed or after it removed the waiter from the queue
 //! under the lock.
@@ -83,16 +83,16 @@ pub(super) enum CtxRef {
 
 /// A one-value hand-off cell. Access follows the slot ownership rule (module docs): at any
 /// time exactly one party may touch it, so it needs no lock of its own.
-pub(crate) struct Slot<T>(UnsafeCell<Option<T>>);
+pub(crate) struct ValueCell<T>(UnsafeCell<Option<T>>);
 
 // SAFETY: the value moves between threads through the slot (so `T: Send`), and the
 // ownership rule makes every access exclusive, ordered by the channel mutex or by the
 // Release/Acquire claim on the waiter's `Ctx`.
-unsafe impl<T: Send> Sync for Slot<T> {}
+unsafe impl<T: Send> Sync for ValueCell<T> {}
 
-impl<T> Slot<T> {
-    pub(super) fn new(v: Option<T>) -> Slot<T> {
-        Slot(UnsafeCell::new(v))
+impl<T> ValueCell<T> {
+    pub(super) fn new(v: Option<T>) -> ValueCell<T> {
+        ValueCell(UnsafeCell::new(v))
     }
 
     /// # Safety
@@ -114,7 +114,7 @@ impl<T> Slot<T> {
 pub(crate) struct Waiter<T> {
     pub(super) ctx: CtxRef,
     pub(super) case: usize,
-    pub(super) slot: Slot<T>,
+    pub(super) slot: ValueCell<T>,
 }
 
 impl<T> Waiter<T> {

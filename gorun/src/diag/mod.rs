@@ -5,7 +5,6 @@
 //! shutdown.
 
 pub(crate) mod deadlock;
-pub(crate) mod lockgraph;
 pub(crate) mod monitor;
 
 use std::fmt::Write;
@@ -15,8 +14,6 @@ use std::sync::Arc;
 use crate::goroutine::WaitReason;
 use crate::goroutine::G;
 use crate::runtime::{worker, Shared};
-
-pub use crate::runtime::Deadlock;
 
 /// A Go-style dump of every goroutine of the current runtime, or an empty string outside
 /// one.
@@ -39,7 +36,7 @@ pub fn dump() -> String {
 
 /// Dumps every started goroutine of `shared`, and counts the unstarted ones.
 pub(crate) fn dump_runtime(shared: &Shared) -> String {
-    let gs = shared.registry.snapshot();
+    let gs = shared.goroutines();
     let mut out = dump_goroutines(shared, &gs);
     let unstarted = shared.num_goroutine().saturating_sub(gs.len());
     if unstarted > 0 {
@@ -53,7 +50,7 @@ pub(crate) fn dump_runtime(shared: &Shared) -> String {
 
 pub(crate) fn dump_goroutines(shared: &Shared, gs: &[Arc<G>]) -> String {
     let running: Vec<(u64, usize)> = shared
-        .workers
+        .workers()
         .iter()
         .enumerate()
         .map(|(i, w)| (w.stats.running.load(Ordering::Relaxed), i))
@@ -157,15 +154,15 @@ pub fn metrics() -> Metrics {
 /// Counters of the runtime `s`.
 pub(crate) fn metrics_of(s: &Shared) -> Metrics {
     let sum =
-        |f: fn(&worker::WorkerStats) -> u64| s.workers.iter().map(|w| f(&w.stats)).sum::<u64>();
+        |f: fn(&worker::WorkerStats) -> u64| s.workers().iter().map(|w| f(&w.stats)).sum::<u64>();
     Metrics {
-        workers: s.workers.len(),
+        workers: s.workers().len(),
         goroutines: s.num_goroutine(),
         spawned: s.spawned(),
         context_switches: sum(|st| st.switches.load(Ordering::Relaxed)),
         parks: sum(|st| st.parks.load(Ordering::Relaxed)),
         steals: sum(|st| st.steals.load(Ordering::Relaxed)),
-        timers: s.timers.pending(),
+        timers: s.timers().pending(),
         evictions: sum(|st| st.evictions.load(Ordering::Relaxed)),
         evicted_bytes: sum(|st| st.evicted_bytes.load(Ordering::Relaxed)),
     }

@@ -61,14 +61,14 @@ struct Watch {
 impl Monitor {
     pub(crate) fn new(shared: Arc<Shared>) -> Monitor {
         let now = Instant::now();
-        let watch = (0..shared.workers.len())
+        let watch = (0..shared.workers().len())
             .map(|_| Watch {
                 switches: 0,
                 since: now,
                 warned: false,
             })
             .collect();
-        if shared.config.dump_on_sigquit {
+        if shared.config().dump_on_sigquit {
             install_sigquit();
         }
         Monitor {
@@ -114,10 +114,10 @@ impl Monitor {
         if self.shared.is_shutdown() {
             return;
         }
-        if let Some(limit) = self.shared.config.stuck_after {
+        if let Some(limit) = self.shared.config().stuck_after {
             self.check_stuck(limit);
         }
-        if self.shared.config.dump_on_sigquit {
+        if self.shared.config().dump_on_sigquit {
             let n = SIGQUITS.load(Ordering::Relaxed);
             if n != self.sigquits_seen {
                 self.sigquits_seen = n;
@@ -131,7 +131,7 @@ impl Monitor {
         // deadlock first seen this tick is confirmed on the next, and the cycle report waits
         // for that (workers still falling asleep can make the cycle visible a tick earlier).
         let quiet_before = self.quiet_at;
-        if self.shared.config.deadlock_detection {
+        if self.shared.config().deadlock_detection {
             self.check_deadlock();
         }
         let deadlock_pending = self.quiet_at.is_some() && self.quiet_at != quiet_before;
@@ -145,7 +145,7 @@ impl Monitor {
         // the previous tick, or every `CYCLE_SEARCH_TICKS` while goroutines contend
         // elsewhere. The search copies the edges under the graph's lock and scans the
         // goroutines without it, so contended `lock()` calls never wait for a scan.
-        let version = self.shared.lock_graph.version();
+        let version = self.shared.lock_graph().version();
         if version.is_none() {
             self.edges_seen = None;
             self.cycle_seen = None;
@@ -158,8 +158,8 @@ impl Monitor {
             return;
         }
         self.since_search = 0;
-        let all = self.shared.registry.snapshot();
-        let found = self.shared.lock_graph.find_cycle(&all);
+        let all = self.shared.goroutines();
+        let found = self.shared.lock_graph().find_cycle(&all);
         let Some((ids, report)) = found else {
             self.cycle_seen = None;
             return;
@@ -178,7 +178,7 @@ impl Monitor {
             "lock cycle: goroutines {} wait for each other's locks and can never proceed",
             names.join(", ")
         );
-        if self.shared.config.lock_cycles_fatal {
+        if self.shared.config().lock_cycles_fatal {
             self.shared.fail(Deadlock::with_header(
                 &format!("fatal error: {head}"),
                 &format!("{report}\n{dump}"),
@@ -191,7 +191,7 @@ impl Monitor {
 
     fn check_stuck(&mut self, limit: std::time::Duration) {
         let now = Instant::now();
-        for (i, w) in self.shared.workers.iter().enumerate() {
+        for (i, w) in self.shared.workers().iter().enumerate() {
             let switches = w.stats.switches.load(Ordering::Relaxed);
             let running = w.stats.running.load(Ordering::Relaxed);
             let watch = &mut self.watch[i];
@@ -207,7 +207,7 @@ impl Monitor {
                 continue;
             }
             watch.warned = true;
-            let gs = self.shared.registry.snapshot();
+            let gs = self.shared.goroutines();
             let Some(g) = gs.iter().find(|g| g.id == running) else {
                 continue;
             };
@@ -237,17 +237,14 @@ impl Monitor {
         let s = &self.shared;
         // Timer channels count only while someone waits on one (Go 1.23): an unread ticker
         // or `after(1h)` does not hide a deadlock.
-        let timers_matter = s.timers.pending_calls() > 0;
-        let all_asleep = s.workers.iter().all(|w| w.is_sleeping() && !w.has_remote())
-            && !s.workers.iter().any(|w| w.has_stealable())
-            && s.injector.is_empty()
-            && s.timers.pending_wakes() == 0;
+        let timers_matter = s.timers().pending_calls() > 0;
+        let all_asleep = s.workers_quiet() && s.timers().pending_wakes() == 0;
         if !all_asleep {
             self.quiet_at = None;
             return;
         }
         let switches: u64 = s
-            .workers
+            .workers()
             .iter()
             .map(|w| w.stats.switches.load(Ordering::Relaxed))
             .sum();
@@ -258,7 +255,7 @@ impl Monitor {
             return;
         }
         if self.quiet_at != Some(switches) {
-            let gs = s.registry.snapshot();
+            let gs = s.goroutines();
             let wakes_by_itself = gs.iter().any(|g| {
                 !g.is_blocked()
                     || (timers_matter && g.timer_wait())
@@ -283,7 +280,7 @@ impl Monitor {
         if deadlock::outside_thread_may_wake() {
             return;
         }
-        let gs = s.registry.snapshot();
+        let gs = s.goroutines();
         let report = Deadlock::new(&super::dump_goroutines(s, &gs));
         s.fail(report);
     }

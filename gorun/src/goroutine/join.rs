@@ -9,9 +9,9 @@
 //!   disposes of the result (a detached panic is reported as fatal, like Go).
 //!
 //! A joiner that must wait boxes its `Unparker` and stores the box's address in the same
-//! word, with `WAITING`, in one atomic step (the flags use the address's three low bits, so
+//! word, with `JOINER_WAITING`, in one atomic step (the flags use the address's three low bits, so
 //! a task costs no extra word for a waiter that most goroutines never have); the goroutine
-//! uses the box only after seeing `WAITING`, and only the task's destructor frees it (or
+//! uses the box only after seeing `JOINER_WAITING`, and only the task's destructor frees it (or
 //! the handle, a box it replaced before `DONE`: see `join/future.rs`). The
 //! handle is not `Clone` and `join` takes it by value, so there is at most one joiner.
 
@@ -27,7 +27,7 @@ use crate::park::{self, Unparker, WaitReason};
 mod future;
 
 const DONE: usize = 1;
-const WAITING: usize = 2;
+const JOINER_WAITING: usize = 2;
 const DETACHED: usize = 4;
 /// The bits of `state` that hold the joiner's boxed `Unparker`.
 const WAITER: usize = !7;
@@ -108,8 +108,8 @@ where
             if let Stage::Result(Err(p)) = r {
                 return Err(p);
             }
-        } else if prev & WAITING != 0 {
-            // SAFETY: the joiner stored its box with WAITING in one Release step, and we saw
+        } else if prev & JOINER_WAITING != 0 {
+            // SAFETY: the joiner stored its box with JOINER_WAITING in one Release step, and we saw
             // it with Acquire; only `drop` frees the box, and we hold a reference to the task.
             unsafe { &*((prev & WAITER) as *const Unparker) }.unpark();
         }

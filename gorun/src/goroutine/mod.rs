@@ -61,7 +61,7 @@ pub(crate) type Coro = Coroutine<(), Suspend, (), SlotStack>;
 
 /// What an unstarted goroutine carries: its body, which also holds the result slot. (Its
 /// stack is taken when it starts, so a million queued goroutines hold no stacks.)
-pub(crate) type Entry = Arc<dyn Runnable>;
+pub(crate) type EntryPoint = Arc<dyn Runnable>;
 
 // Park states (see `park.rs`).
 const RUNNING: u8 = 0;
@@ -135,7 +135,7 @@ pub(crate) struct G {
 
 /// What a goroutine runs: its closure until it starts, then its coroutine.
 enum Body {
-    Unstarted(Entry),
+    Unstarted(EntryPoint),
     Started(Coro),
     Gone,
 }
@@ -198,7 +198,7 @@ impl G {
         spawn_site: &'static Location<'static>,
         name: Option<Box<str>>,
         shared: Arc<Shared>,
-        entry: Entry,
+        entry: EntryPoint,
     ) -> G {
         G {
             id,
@@ -242,7 +242,7 @@ impl G {
         parent: u64,
         spawn_site: &'static Location<'static>,
         name: Option<Box<str>>,
-        entry: Entry,
+        entry: EntryPoint,
     ) {
         // Every field is named here, so a field added to `G` cannot be forgotten: the
         // runtime handle is the one kept as it is.
@@ -370,7 +370,7 @@ impl G {
     /// # Safety
     /// The caller must own the goroutine as popped from a run queue (no other thread may
     /// start it) and it must not have started yet.
-    pub(crate) unsafe fn take_entry(&self) -> Option<Entry> {
+    pub(crate) unsafe fn take_entry(&self) -> Option<EntryPoint> {
         // SAFETY: exclusive by the caller's contract.
         let body = unsafe { &mut *self.body.get() };
         match std::mem::replace(body, Body::Gone) {
@@ -552,13 +552,13 @@ impl G {
 
     /// Usable bytes of the goroutine's stack.
     pub(crate) fn stack_size(&self) -> usize {
-        self.shared.stacks.usable(self.stack_class.get())
+        self.shared.stacks().usable(self.stack_class.get())
     }
 
     /// The guard range below the stack (home worker only, after start).
     pub(crate) fn guard(&self) -> (usize, usize) {
         let limit = self.stack_limit();
-        (limit - self.shared.stacks.guard_size(), limit)
+        (limit - self.shared.stacks().guard_size(), limit)
     }
 
     /// Called by the goroutine's body when it first runs.
@@ -766,7 +766,7 @@ impl G {
                 .compare_exchange(s, next, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) if s == PARKED_THREAD => {
-                    self.shared.workers[self.home()].unpark_thread();
+                    self.shared.workers()[self.home()].unpark_thread();
                     return false;
                 }
                 Ok(_) => return s == PARKED,

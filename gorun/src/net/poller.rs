@@ -80,6 +80,7 @@ use mio::{Events, Interest, Poll, Registry, Token};
 
 use crate::goroutine::G;
 use crate::park::{self, Unparker, WaitReason};
+use crate::runtime::netpoll::{Blocker, Netpoll};
 
 /// Which half of a socket an operation waits on.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -167,18 +168,18 @@ fn wake_all(woken: &mut Vec<(u64, Unparker)>, gs: &mut Vec<Arc<G>>) {
     }
 }
 
-struct Slot {
+struct IoSlot {
     gen: u32,
     state: Option<Arc<IoState>>,
 }
 
 #[derive(Default)]
-struct Slots {
-    entries: Vec<Slot>,
+struct IoSlots {
+    entries: Vec<IoSlot>,
     free: Vec<usize>,
 }
 
-impl Slots {
+impl IoSlots {
     fn get(&self, token: Token) -> Option<&Arc<IoState>> {
         let idx = token.0 & 0xffff_ffff;
         let gen = (token.0 >> 32) as u32;
@@ -207,7 +208,7 @@ struct PollState {
 
 pub(crate) struct Poller {
     registry: Registry,
-    slots: Mutex<Slots>,
+    slots: Mutex<IoSlots>,
     state: Mutex<PollState>,
     /// Wakes the blocker out of `epoll_wait` (registered under [`WAKER`]).
     waker: mio::Waker,
@@ -237,7 +238,7 @@ fn poller() -> io::Result<&'static Poller> {
             .map_err(|e| format!("gorun netpoller: cannot start its thread: {e}"))?;
         Ok(Poller {
             registry,
-            slots: Mutex::new(Slots::default()),
+            slots: Mutex::new(IoSlots::default()),
             state: Mutex::new(PollState {
                 poll,
                 events: Events::with_capacity(1024),
@@ -252,7 +253,9 @@ fn poller() -> io::Result<&'static Poller> {
             fallback: thread.thread().clone(),
         })
     });
-    p.as_ref().map_err(|e| io::Error::other(e.clone()))
+    let p = p.as_ref().map_err(|e| io::Error::other(e.clone()))?;
+    crate::runtime::netpoll::register(p);
+    Ok(p)
 }
 
 /// The netpoller, if a socket was ever registered (never starts it).
@@ -268,7 +271,7 @@ fn fallback_loop() {
     let Ok(p) = poller() else { return };
     loop {
         if p.thread_waiters.load(Ordering::SeqCst) > 0 {
-            if let Some(b) = p.become_blocker() {
+            if let Some(b) = Blocker::take() {
                 b.wait(Some(FALLBACK_SLICE), || {});
                 continue;
             }
@@ -280,24 +283,9 @@ fn fallback_loop() {
 }
 
 impl Poller {
-    /// Takes the blocker role, if nobody holds it.
-    pub(crate) fn become_blocker(&'static self) -> Option<Blocker> {
-        self.blocker
-            .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
-            .ok()?;
-        Some(Blocker { p: self })
-    }
-
-    /// Wakes the blocker out of `epoll_wait` (or makes its next one return at once).
-    pub(crate) fn wake_blocker(&self) {
-        if let Err(e) = self.waker.wake() {
-            eprintln!("gorun netpoller: cannot wake the poller: {e}");
-        }
-    }
-
     /// Polls without waiting, unless a blocker exists (it dispatches every edge itself) or
     /// someone else is polling. Returns whether it polled.
-    pub(crate) fn poll_now(&self) -> bool {
+    fn poll_now(&self) -> bool {
         if self.blocker.load(Ordering::Relaxed) {
             return false;
         }
@@ -380,27 +368,34 @@ impl Poller {
     }
 }
 
-/// The blocker role (see the module docs): released when dropped.
-pub(crate) struct Blocker {
-    p: &'static Poller,
-}
-
-impl Blocker {
-    /// Blocks in `epoll_wait` until an edge, a [`Poller::wake_blocker`] or the timeout, and
-    /// wakes the waiters of the edges; `woke` runs as soon as `epoll_wait` returns.
-    pub(crate) fn wait(&self, timeout: Option<Duration>, woke: impl FnOnce()) {
-        // Held only briefly by those polling without waiting.
-        let mut st = self.p.state.lock().unwrap();
-        self.p.poll_and_dispatch(&mut st, timeout, true, woke);
+impl Netpoll for Poller {
+    fn poll_now(&self) -> bool {
+        Poller::poll_now(self)
     }
-}
 
-impl Drop for Blocker {
-    fn drop(&mut self) {
-        self.p.blocker.store(false, Ordering::SeqCst);
+    fn try_block(&self) -> bool {
+        self.blocker
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    fn wait_blocked(&self, timeout: Option<Duration>, woke: &mut dyn FnMut()) {
+        // Held only briefly by those polling without waiting.
+        let mut st = self.state.lock().unwrap();
+        self.poll_and_dispatch(&mut st, timeout, true, woke);
+    }
+
+    fn release_block(&self) {
+        self.blocker.store(false, Ordering::SeqCst);
         // Pairs with `thread_waiting`: a plain thread waits, so someone must block.
-        if self.p.thread_waiters.load(Ordering::SeqCst) > 0 {
-            self.p.unpark_fallback();
+        if self.thread_waiters.load(Ordering::SeqCst) > 0 {
+            self.unpark_fallback();
+        }
+    }
+
+    fn wake_blocker(&self) {
+        if let Err(e) = self.waker.wake() {
+            eprintln!("gorun netpoller: cannot wake the poller: {e}");
         }
     }
 }
@@ -458,7 +453,7 @@ impl<S: Source> Io<S> {
             let idx = match slots.free.pop() {
                 Some(i) => i,
                 None => {
-                    slots.entries.push(Slot {
+                    slots.entries.push(IoSlot {
                         gen: 0,
                         state: None,
                     });

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use super::{worker, Shared};
 use crate::diag::{self, Metrics};
-use crate::goroutine::{Entry, JoinHandle, Task, G};
+use crate::goroutine::{EntryPoint, JoinHandle, Task, G};
 
 thread_local! {
     /// The runtime a plain thread is working for (set by the blocking pool), if any.
@@ -97,7 +97,7 @@ impl Handle {
         let on_worker =
             worker::with_worker(|w| w.is_some_and(|w| Arc::ptr_eq(&w.shared, &self.shared)));
         if on_worker {
-            return super::spawn(f, None, site);
+            return super::spawn::spawn(f, None, site);
         }
         let task = Arc::new(Task::new(f));
         let id = inject(&self.shared, task.clone(), None, 0, site);
@@ -139,7 +139,7 @@ pub(crate) fn entered() -> Option<Arc<Shared>> {
 /// is not one of its workers; returns its id.
 pub(crate) fn inject(
     shared: &Arc<Shared>,
-    entry: Entry,
+    entry: EntryPoint,
     name: Option<Box<str>>,
     class: u8,
     site: &'static Location<'static>,

@@ -61,24 +61,16 @@ use std::thread::Thread;
 use corosensei::{Coroutine, CoroutineResult};
 use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 
+use super::cold::ColdList;
+use super::netpoll::{self, Blocker};
 use super::Shared;
-use crate::goroutine::WaitReason;
-use crate::goroutine::{Entry, Suspend, G, UNSTARTED};
+use crate::goroutine::{EntryPoint, Suspend, G, UNSTARTED};
 use crate::stack::evict::{self, SlotMeta};
 use crate::stack::overflow::{self, RunningInfo};
-use crate::stack::pack::References;
 use crate::stack::SlotStack;
 
 /// Ticks between checks of the shared queues ahead of local work (fairness).
 const FAIR_TICKS: u32 = 61;
-/// Over the resident budget, a busy worker still leaves goroutines parked for less than
-/// this alone (on the runtime's coarse clock, which ticks every 10 ms: in effect, those
-/// parked since the last tick): most wake again soon (a parent waiting for its children),
-/// and evicting them costs more than their pages. An idle worker evicts down to the
-/// budget whatever the age.
-const BUDGET_MIN_AGE: u64 = 1_000_000;
-/// Stacks evicted together once a worker is over its resident budget.
-const EVICT_BATCH: usize = 64;
 /// Finished goroutines' control blocks a worker keeps for reuse.
 const G_CACHE: usize = 256;
 /// Goroutine ids a worker takes from the shared counter at a time (Go's `goidcache`): one
@@ -177,7 +169,7 @@ impl WorkerShared {
     /// is the netpoller's blocker (see `Worker::sleep`).
     pub(crate) fn unpark(&self) {
         if self.in_poll.load(Ordering::SeqCst) {
-            if let Some(p) = crate::net::poller::get() {
+            if let Some(p) = netpoll::get() {
                 p.wake_blocker();
             }
         } else if let Some(t) = self.thread.get() {
@@ -246,14 +238,10 @@ pub(crate) struct Worker {
     /// Control blocks of finished goroutines, reused by the next spawns here (saves an
     /// allocation and a cross-thread free per goroutine).
     g_cache: RefCell<Vec<Arc<G>>>,
-    /// Parked goroutines whose stacks are still resident, oldest first (copy-on-park).
-    cold: RefCell<VecDeque<Arc<G>>>,
+    /// The copy-on-park policy's candidates (`cold.rs`).
+    cold: ColdList,
     /// Goroutine ids reserved for this worker's spawns: the next one and the end.
     ids: Cell<(u64, u64)>,
-    /// Recently evicted stacks that later ones are packed against (copy-on-park).
-    references: RefCell<References>,
-    /// The words of the stack being evicted, copied out before packing.
-    scratch: RefCell<Vec<u64>>,
     /// Free stacks kept by this worker, so most starts and finishes skip the shared pool.
     stack_cache: RefCell<Vec<SlotStack>>,
     tick: Cell<u32>,
@@ -279,8 +267,12 @@ impl Drop for ThreadLocals {
 }
 
 thread_local! {
+    /// The worker whose loop runs on this thread (null: none). Set by `ThreadLocals` for the
+    /// whole of `Worker::run`, which borrows the worker meanwhile.
     static WORKER: Cell<*const Worker> = const { Cell::new(std::ptr::null()) };
-    /// The goroutine running on this thread (null: none), for hot paths that need only it.
+    /// The goroutine running on this thread (null: none). Non-null only while its worker has
+    /// switched into it (`run_g`, `unwind_all`): the worker holds an `Arc` to it, so it
+    /// outlives every borrow handed out below, which all end within a call on this thread.
     static CURRENT: Cell<*const G> = const { Cell::new(std::ptr::null()) };
 }
 
@@ -290,7 +282,7 @@ thread_local! {
 pub(crate) fn running_info() -> Option<RunningInfo> {
     // `try_with` fails only while the thread-local is being destroyed: then none runs.
     let g = CURRENT.try_with(Cell::get).ok()?;
-    // SAFETY: as in `current_id`: CURRENT is null or points to the goroutine running here.
+    // SAFETY: CURRENT's invariant (its declaration).
     let g = unsafe { g.as_ref() }?;
     let (guard_lo, guard_hi) = g.guard();
     Some(RunningInfo {
@@ -302,49 +294,43 @@ pub(crate) fn running_info() -> Option<RunningInfo> {
     })
 }
 
+/// Runs `f` with the goroutine running on this thread, if any: the one reader of `CURRENT`
+/// (no reference-count traffic).
+#[inline]
+pub(crate) fn with_current_g<R>(f: impl FnOnce(Option<&G>) -> R) -> R {
+    // SAFETY: CURRENT's invariant (its declaration); the borrow ends within this call.
+    f(unsafe { CURRENT.with(Cell::get).as_ref() })
+}
+
+/// Runs `f` on the goroutine running on this thread, if any.
+#[inline]
+pub(crate) fn with_running<R>(f: impl FnOnce(&G) -> R) -> Option<R> {
+    with_current_g(|g| g.map(f))
+}
+
 /// The id of the goroutine running on this thread, 0 on a plain thread or in the scheduler.
 #[inline]
 pub(crate) fn current_id() -> u64 {
-    // SAFETY: CURRENT is non-null only while the worker runs that goroutine (see run_g),
-    // and the registry keeps it alive meanwhile.
-    CURRENT.with(|c| unsafe { c.get().as_ref() }.map_or(0, |g| g.id))
-}
-
-/// Runs `f` on the goroutine running on this thread, if any (the cheapest access).
-#[inline]
-pub(crate) fn with_running<R>(f: impl FnOnce(&G) -> R) -> Option<R> {
-    // SAFETY: as in `current_id`; the borrow ends within this call, on this thread.
-    CURRENT.with(|c| unsafe { c.get().as_ref() }.map(f))
-}
-
-/// The worker running on this thread, if any.
-pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Worker>) -> R) -> R {
-    let w = WORKER.with(|w| w.get());
-    // SAFETY: WORKER is set only while `Worker::run` borrows the worker on this thread, and
-    // cleared before it returns.
-    f(unsafe { w.as_ref() })
+    with_current_g(|g| g.map_or(0, |g| g.id))
 }
 
 /// The goroutine running on this thread, if any.
 pub(crate) fn current_g() -> Option<Arc<G>> {
-    let g = CURRENT.with(Cell::get);
-    if g.is_null() {
-        return None;
-    }
-    // SAFETY: CURRENT points to a goroutine that its worker holds while it runs; we add a
-    // strong count for the Arc we return.
-    unsafe {
-        Arc::increment_strong_count(g);
-        Some(Arc::from_raw(g))
-    }
+    with_current_g(|g| {
+        let g: *const G = g?;
+        // SAFETY: every control block lives in an `Arc` (they are made only by `Arc::new`,
+        // and recycled in place), alive for this call; we add the count we hand out.
+        unsafe {
+            Arc::increment_strong_count(g);
+            Some(Arc::from_raw(g))
+        }
+    })
 }
 
-/// Runs `f` with the goroutine running on this thread, if any (no refcount traffic).
-pub(crate) fn with_current_g<R>(f: impl FnOnce(Option<&G>) -> R) -> R {
-    let g = CURRENT.with(Cell::get);
-    // SAFETY: as in `current_g`; the borrow does not outlive this call, during which the
-    // goroutine (the caller itself) stays alive.
-    f(unsafe { g.as_ref() })
+/// The worker running on this thread, if any.
+pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Worker>) -> R) -> R {
+    // SAFETY: WORKER's invariant (its declaration); the borrow ends within this call.
+    f(unsafe { WORKER.with(Cell::get).as_ref() })
 }
 
 /// Whether the running goroutine's runtime is shutting down.
@@ -396,7 +382,7 @@ pub(crate) fn schedule(g: Arc<G>) {
     let home = g.home();
     debug_assert_ne!(home, UNSTARTED);
     let g = with_worker(|w| match w {
-        Some(w) if w.index == home && Arc::ptr_eq(&w.shared, &g.shared) => {
+        Some(w) if w.is_home_of(&g) => {
             w.push_runnext(g);
             None
         }
@@ -424,7 +410,7 @@ pub(crate) fn schedule_drain(gs: &mut Vec<Arc<G>>) {
             .take_while(|g| Arc::ptr_eq(&g.shared, &first.shared) && g.home() == first.home())
             .count();
         let local = with_worker(|w| match w {
-            Some(w) if w.index == first.home() && Arc::ptr_eq(&w.shared, &first.shared) => {
+            Some(w) if w.is_home_of(first) => {
                 w.ready.borrow_mut().extend(rest[..n].iter().cloned());
                 true
             }
@@ -452,14 +438,18 @@ impl Worker {
             holding: Cell::new(false),
             spawn_run: Cell::new(0),
             stack_cache: RefCell::new(Vec::new()),
-            cold: RefCell::new(VecDeque::new()),
-            references: RefCell::default(),
-            scratch: RefCell::default(),
+            cold: ColdList::default(),
             ids: Cell::new((0, 0)),
             g_cache: RefCell::new(Vec::new()),
             tick: Cell::new(0),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1)),
         }
+    }
+
+    /// Whether this worker is `g`'s home (same index, same runtime).
+    #[inline]
+    fn is_home_of(&self, g: &G) -> bool {
+        self.index == g.home() && Arc::ptr_eq(&self.shared, &g.shared)
     }
 
     fn me(&self) -> &WorkerShared {
@@ -614,7 +604,7 @@ impl Worker {
                 }
             }
             // Sockets may have become ready for goroutines homed here (or elsewhere).
-            if round % 4 == 0 && crate::net::poller::get().is_some_and(|p| p.poll_now()) {
+            if round % 4 == 0 && netpoll::get().is_some_and(|p| p.poll_now()) {
                 if let Some(g) = self.next_local() {
                     return Some(g);
                 }
@@ -638,7 +628,7 @@ impl Worker {
     /// free (see the module docs), else in `thread::park`.
     fn sleep(&self) {
         let me = self.me();
-        let blocker = crate::net::poller::get().and_then(|p| p.become_blocker());
+        let blocker = Blocker::take();
         if blocker.is_some() {
             // Before `sleeping`: whoever sees us asleep also sees where to wake us.
             me.in_poll.store(true, Ordering::SeqCst);
@@ -717,7 +707,7 @@ impl Worker {
             }
             CoroutineResult::Yield(Suspend::Park) => {
                 bump(&stats.parks);
-                self.note_parked(g);
+                self.cold.note_parked(&self.shared, &self.me().stats, g);
             }
             CoroutineResult::Return(()) => self.finish(g),
         }
@@ -817,7 +807,7 @@ impl Worker {
         site: &'static Location<'static>,
         name: Option<Box<str>>,
         class: u8,
-        body: Entry,
+        body: EntryPoint,
     ) -> Arc<G> {
         let (next, end) = self.ids.get();
         let (id, end) = if next < end {
@@ -838,87 +828,6 @@ impl Worker {
         };
         g.set_stack_class(class);
         g
-    }
-
-    /// A goroutine just parked: remember it as a candidate for copy-on-park, and evict the
-    /// oldest candidates (in a batch) while more stacks are resident than the budget allows.
-    fn note_parked(&self, g: Arc<G>) {
-        let Some(budget) = self.shared.evict_budget else {
-            return;
-        };
-        if !g.cold_queued.replace(true) {
-            self.cold.borrow_mut().push_back(g);
-        }
-        let over = self.cold.borrow().len().saturating_sub(budget);
-        if over > 0 {
-            self.evict_batch(over.max(EVICT_BATCH), BUDGET_MIN_AGE, false);
-        }
-    }
-
-    /// Evicts candidates that have stayed parked past the threshold (at most `max`), and,
-    /// when nothing is queued here, those over the budget however young. Returns whether
-    /// candidates remain.
-    fn evict_old(&self, max: usize) -> bool {
-        let (Some(after), Some(budget)) =
-            (self.shared.config.evict_after, self.shared.evict_budget)
-        else {
-            return false; // age-based eviction off, or copy-on-park off altogether
-        };
-        let over = self.cold.borrow().len().saturating_sub(budget);
-        if over > 0 && self.idle() {
-            self.evict_batch(over, 0, false);
-        }
-        self.evict_batch(max, after.as_nanos() as u64, true);
-        !self.cold.borrow().is_empty()
-    }
-
-    /// Evicts up to `max` of the oldest candidates parked for at least `min_age` ns on the
-    /// runtime clock (sleepers only if `sleepers`): claims their slots, write-protects them,
-    /// copies them out and releases their pages, neighbours together (`stack::evict`).
-    fn evict_batch(&self, max: usize, min_age: u64, sleepers: bool) {
-        let now = self.shared.coarse_clock();
-        let mut gs = Vec::new();
-        for _ in 0..max {
-            let head = self.cold.borrow().front().cloned();
-            let Some(g) = head else { break };
-            if g.is_parked() && now.saturating_sub(g.parked_at()) < min_age {
-                break; // the oldest candidate is still warm
-            }
-            self.cold.borrow_mut().pop_front();
-            g.cold_queued.set(false);
-            if !sleepers && g.wait_reason() == WaitReason::Sleep {
-                // Over budget, but a sleeper has a timer: it wakes by itself, usually soon,
-                // and moving it out and back would cost more than it saves. Only age evicts
-                // it.
-                continue;
-            }
-            gs.push(g);
-        }
-        // SAFETY (claims): home thread; none of `gs` is running (this thread is in the
-        // scheduler), and none runs before the batch is done.
-        let mut batch: Vec<_> = (gs.iter().enumerate())
-            .filter_map(|(i, g)| unsafe { g.begin_evict(i) })
-            .collect();
-        if batch.is_empty() {
-            return;
-        }
-        batch.sort_unstable_by_key(|e| e.limit);
-        let guard = self.shared.stacks.guard_size();
-        // SAFETY: every slot of `batch` was claimed above by its suspended goroutine's home.
-        unsafe { evict::protect(&mut batch, guard) };
-        let mut bytes = 0u64;
-        let (mut refs, mut scratch) = (self.references.borrow_mut(), self.scratch.borrow_mut());
-        for e in batch.iter().filter(|e| e.ok) {
-            // SAFETY: `e` is the claimed, write-protected slot of `gs[e.owner]`.
-            bytes += unsafe { gs[e.owner].save(e, &mut refs, &mut scratch) } as u64;
-        }
-        // SAFETY: as for `protect`; each `ok` slot's record was just published by `save`.
-        unsafe { evict::release(&mut batch, guard) };
-        let evicted = batch.iter().filter(|e| e.ok).count() as u64;
-        let stats = &self.me().stats;
-        let add = |c: &AtomicU64, n: u64| c.store(c.load(Ordering::Relaxed) + n, Ordering::Relaxed);
-        add(&stats.evictions, evicted);
-        add(&stats.evicted_bytes, bytes);
     }
 
     /// If `g` (about to run) has an evicted stack, restores it together with those of the
@@ -990,7 +899,7 @@ impl Worker {
         self.runnext.take();
         self.ready.borrow_mut().clear();
         self.yielded.borrow_mut().clear();
-        self.cold.borrow_mut().clear();
+        self.cold.clear();
         self.g_cache.borrow_mut().clear();
         while self.deque.pop().is_some() {}
         drop(self.take_all_remote());
@@ -1004,6 +913,12 @@ impl Worker {
         std::mem::forget(unsafe { g.take_coro() });
         self.shared.registry.remove(g);
         self.shared.leak();
+    }
+
+    /// See `ColdList::evict_old`.
+    fn evict_old(&self, max: usize) -> bool {
+        self.cold
+            .evict_old(&self.shared, &self.me().stats, max, self.idle())
     }
 
     fn take_all_remote(&self) -> Vec<Arc<G>> {

@@ -673,7 +673,7 @@ pub(crate) mod chunks {
     /// Chunks of 256 slots: 16.7 million goroutines.
     const MAX: usize = 1 << 16;
 
-    struct Entry {
+    struct ChunkEntry {
         /// Chunk start; 0 when the entry is free.
         base: AtomicUsize,
         end: AtomicUsize,
@@ -683,7 +683,7 @@ pub(crate) mod chunks {
     }
 
     #[allow(clippy::declare_interior_mutable_const)]
-    const EMPTY: Entry = Entry {
+    const EMPTY: ChunkEntry = ChunkEntry {
         base: AtomicUsize::new(0),
         end: AtomicUsize::new(0),
         slot: AtomicUsize::new(0),
@@ -691,7 +691,7 @@ pub(crate) mod chunks {
         metas: AtomicPtr::new(std::ptr::null_mut()),
     };
 
-    static TABLE: [Entry; MAX] = [EMPTY; MAX];
+    static TABLE: [ChunkEntry; MAX] = [EMPTY; MAX];
     /// Entries ever used: readers scan `0..USED`.
     static USED: AtomicUsize = AtomicUsize::new(0);
     /// Free entries below `USED` (taken by `add` only, never by a handler).

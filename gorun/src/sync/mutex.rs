@@ -29,8 +29,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::waitq::{Pos, WaitQueue, HANDOFF, WOKEN};
-use crate::diag::lockgraph::{LockInfo, Waiting};
 use crate::park::WaitReason;
+use crate::runtime::lockgraph::{LockInfo, Waiting};
 use crate::shim::{fence, loom_const_fn, AtomicU32};
 
 const LOCKED: u32 = 1;

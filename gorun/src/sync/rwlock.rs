@@ -22,8 +22,8 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::waitq::{self, Pos, WaitQueue, HANDOFF};
-use crate::diag::lockgraph::{LockInfo, Waiting};
 use crate::park::WaitReason;
+use crate::runtime::lockgraph::{LockInfo, Waiting};
 use crate::shim::{fence, loom_const_fn, AtomicUsize};
 
 const WRITER: usize = 1;
@@ -32,13 +32,13 @@ const READERS_WAITING: usize = 4;
 const READER: usize = 8;
 const READERS_MASK: usize = !(READER - 1);
 
-/// `Waiter::data` of a queued reader / writer (one FIFO holds both).
+/// `WaitNode::data` of a queued reader / writer (one FIFO holds both).
 const WAIT_READ: usize = 0;
 const WAIT_WRITE: usize = 1;
 
 struct RawRwLock {
     state: AtomicUsize,
-    /// Waiting readers and writers, told apart by `Waiter::data`.
+    /// Waiting readers and writers, told apart by `WaitNode::data`.
     queue: WaitQueue,
     /// The write side's owner, for lock-cycle detection.
     info: LockInfo,

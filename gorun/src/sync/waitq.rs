@@ -2,20 +2,20 @@
 //!
 //! This is the raw wait/park protocol, kept apart from the user-facing types (as
 //! `parking_lot` keeps its core apart from `lock_api`). A [`WaitQueue`] is a FIFO of heap
-//! [`Waiter`]s behind a short internal lock, next to whatever state `T` the owning type wants
+//! [`WaitNode`]s behind a short internal lock, next to whatever state `T` the owning type wants
 //! to change atomically with the queue (a semaphore's permit count, a barrier's arrivals).
 //!
 //! The protocol, for a waiter:
 //! 1. lock the queue, decide (from the type's own state) that it must wait;
-//! 2. [`QueueGuard::wait`]: push a fresh `Arc<Waiter>` holding [`park::current`], release the
+//! 2. [`QueueGuard::wait`]: push a fresh `Arc<WaitNode>` holding [`park::current`], release the
 //!    queue lock, and park until a waker *grants* the waiter a non-zero token.
 //!
 //! And for a waker: lock the queue, pop waiters, release the queue lock, then
-//! [`Waiter::grant`] each with a token saying what it was given: a plain wake-up
+//! [`WaitNode::grant`] each with a token saying what it was given: a plain wake-up
 //! ([`WOKEN`]: "try again") or a hand-off ([`HANDOFF`]: "you now own it"). Granting after
 //! the queue lock is released keeps the scheduler's work out of the critical section.
 //!
-//! Waiter nodes live in the heap (`Arc`), never on the parked goroutine's stack, so a waker
+//! WaitNode nodes live in the heap (`Arc`), never on the parked goroutine's stack, so a waker
 //! on another thread never points into a stack that could be moved or released.
 
 use std::collections::VecDeque;
@@ -29,14 +29,14 @@ use crate::park::{self, Unparker, WaitReason};
 use crate::shim::{loom_const_fn, AtomicUsize, Mutex, MutexGuard};
 
 /// Token: still waiting (never granted).
-const WAITING: usize = 0;
+const UNGRANTED: usize = 0;
 /// Token: woken; the waiter re-checks and competes again.
 pub(crate) const WOKEN: usize = 1;
 /// Token: the waker handed the resource straight to the waiter.
 pub(crate) const HANDOFF: usize = 2;
 
 /// One parked goroutine or thread, on the heap.
-pub(crate) struct Waiter {
+pub(crate) struct WaitNode {
     unparker: Unparker,
     token: AtomicUsize,
     /// When the waiter first started waiting (for fairness decisions).
@@ -45,11 +45,11 @@ pub(crate) struct Waiter {
     pub(crate) data: usize,
 }
 
-impl Waiter {
+impl WaitNode {
     /// Grants `token` (non-zero) to the waiter and wakes it. Call without holding the queue
     /// lock.
     pub(crate) fn grant(&self, token: usize) {
-        debug_assert_ne!(token, WAITING);
+        debug_assert_ne!(token, UNGRANTED);
         self.token.store(token, Ordering::Release);
         self.unparker.unpark();
     }
@@ -62,24 +62,19 @@ impl Waiter {
         site: &'static Location<'static>,
         deadline: Option<Instant>,
     ) -> Option<usize> {
-        loop {
-            let t = self.token.load(Ordering::Acquire);
-            if t != WAITING {
-                return Some(t);
-            }
-            match deadline {
-                None => park::park(reason, site),
-                Some(d) if Instant::now() >= d => return None,
-                Some(d) => park::park_until(reason, site, d),
-            }
-        }
+        let mut t = UNGRANTED;
+        park::wait_until(reason, site, deadline, || {
+            t = self.token.load(Ordering::Acquire);
+            t != UNGRANTED
+        })
+        .then_some(t)
     }
 
     /// Waits for a grant that is stored or about to be (the waiter left the queue).
     fn granted(&self) -> usize {
         loop {
             let t = self.token.load(Ordering::Acquire);
-            if t != WAITING {
+            if t != UNGRANTED {
                 return t;
             }
             std::hint::spin_loop();
@@ -88,7 +83,7 @@ impl Waiter {
 }
 
 struct Queue<T> {
-    waiters: VecDeque<Arc<Waiter>>,
+    waiters: VecDeque<Arc<WaitNode>>,
     state: T,
 }
 
@@ -167,10 +162,10 @@ impl<T> QueueGuard<'_, T> {
         self.park_on(w, Some(deadline), reason, site, on_abandon)
     }
 
-    fn enqueue(&mut self, pos: Pos, since: Instant, data: usize) -> Arc<Waiter> {
-        let w = Arc::new(Waiter {
+    fn enqueue(&mut self, pos: Pos, since: Instant, data: usize) -> Arc<WaitNode> {
+        let w = Arc::new(WaitNode {
             unparker: park::current(),
-            token: AtomicUsize::new(WAITING),
+            token: AtomicUsize::new(UNGRANTED),
             since,
             data,
         });
@@ -184,7 +179,7 @@ impl<T> QueueGuard<'_, T> {
     /// Releases the queue lock and parks until `w` is granted or `deadline` passes.
     fn park_on(
         self,
-        w: Arc<Waiter>,
+        w: Arc<WaitNode>,
         deadline: Option<Instant>,
         reason: WaitReason,
         site: &'static Location<'static>,
@@ -218,23 +213,23 @@ impl<T> QueueGuard<'_, T> {
     }
 
     /// Removes the oldest waiter; grant it after dropping the guard.
-    pub(crate) fn pop(&mut self) -> Option<Arc<Waiter>> {
+    pub(crate) fn pop(&mut self) -> Option<Arc<WaitNode>> {
         self.q.waiters.pop_front()
     }
 
     /// Removes every waiter; grant them after dropping the guard.
-    pub(crate) fn take_all(&mut self) -> VecDeque<Arc<Waiter>> {
+    pub(crate) fn take_all(&mut self) -> VecDeque<Arc<WaitNode>> {
         std::mem::take(&mut self.q.waiters)
     }
 
     /// Removes the oldest waiter whose `data` is `data`.
-    pub(crate) fn pop_data(&mut self, data: usize) -> Option<Arc<Waiter>> {
+    pub(crate) fn pop_data(&mut self, data: usize) -> Option<Arc<WaitNode>> {
         let i = self.q.waiters.iter().position(|w| w.data == data)?;
         self.q.waiters.remove(i)
     }
 
     /// Removes every waiter whose `data` is `data`, oldest first.
-    pub(crate) fn take_data(&mut self, data: usize) -> Vec<Arc<Waiter>> {
+    pub(crate) fn take_data(&mut self, data: usize) -> Vec<Arc<WaitNode>> {
         let mut taken = Vec::new();
         self.q.waiters.retain(|w| {
             if w.data == data {
@@ -273,7 +268,7 @@ impl<T> DerefMut for QueueGuard<'_, T> {
 /// Cleans up after a waiter unwound while parked (see [`QueueGuard::wait`]).
 struct Abandon<'a, T> {
     queue: &'a WaitQueue<T>,
-    w: &'a Arc<Waiter>,
+    w: &'a Arc<WaitNode>,
     on_abandon: &'a dyn Fn(usize),
     armed: bool,
 }
@@ -295,7 +290,7 @@ impl<T> Drop for Abandon<'_, T> {
 }
 
 /// Grants `token` to every waiter in `ws` (call after the queue lock is released).
-pub(crate) fn grant_all(ws: impl IntoIterator<Item = Arc<Waiter>>, token: usize) {
+pub(crate) fn grant_all(ws: impl IntoIterator<Item = Arc<WaitNode>>, token: usize) {
     for w in ws {
         w.grant(token);
     }

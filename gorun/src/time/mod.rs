@@ -1,14 +1,13 @@
 //! Time: `sleep`, `after` and `tick`, over one timer heap and thread per runtime
-//! (`heap.rs`); `Timer`, `Ticker` and `at` (`timer.rs`).
+//! (`runtime/timers.rs`, part of the scheduler core); `Timer`, `Ticker` and `at` (`timer.rs`).
 //!
 //! `sleep` and timeouts (`park::park_until`) arm a `Wake` timer and cancel it when they
 //! return early; `after` and `tick` arm a timer that sends on a timer channel, and that
 //! timer leaves the heap as soon as the channel's last receiver is dropped.
 
-mod heap;
 mod timer;
 
-pub(crate) use heap::{TimerAction, TimerHandle, Timers};
+pub(crate) use crate::runtime::timers::{TimerAction, TimerHandle, Timers};
 pub(crate) use timer::Clock;
 pub use timer::{at, Ticker, Timer};
 
@@ -36,9 +35,7 @@ pub fn sleep(d: Duration) {
         std::thread::sleep(d);
         return;
     }
-    while Instant::now() < deadline {
-        park::park_until(WaitReason::Sleep, site, deadline);
-    }
+    park::wait_until(WaitReason::Sleep, site, Some(deadline), || false);
 }
 
 /// A channel that receives the current time once, after `d` (Go's `time.After`). It is
@@ -54,7 +51,7 @@ pub fn after(d: Duration) -> Receiver<Instant> {
                 let _ = tx.try_send(Instant::now());
             };
             let timer = shared
-                .timers
+                .timers()
                 .add(deadline, TimerAction::Call(Box::new(send)));
             disarm_on_drop(&rx, &shared, timer);
         }
@@ -89,7 +86,7 @@ pub fn tick(d: Duration) -> Receiver<Instant> {
                 )
             };
             let timer = shared
-                .timers
+                .timers()
                 .add(first, TimerAction::Every(Box::new(send), d));
             disarm_on_drop(&rx, &shared, timer);
         }
@@ -117,7 +114,7 @@ pub(crate) fn disarm_on_drop<T>(rx: &Receiver<T>, shared: &Arc<Shared>, timer: T
     let shared: Weak<Shared> = Arc::downgrade(shared);
     rx.on_disconnect(Box::new(move || {
         if let Some(s) = shared.upgrade() {
-            timer.cancel(&s.timers);
+            timer.cancel(s.timers());
         }
     }));
 }

@@ -41,7 +41,7 @@ impl Clock {
 
     fn timers(&self) -> &Timers {
         match self {
-            Clock::Runtime(shared) => &shared.timers,
+            Clock::Runtime(shared) => shared.timers(),
             Clock::Process(t) => t,
         }
     }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::thread;
 
-use super::{JoinHandle, DONE, WAITER, WAITING};
+use super::{JoinHandle, DONE, JOINER_WAITING, WAITER};
 use crate::bridge;
 use crate::park::Unparker;
 
@@ -29,7 +29,7 @@ pub(super) fn set_waiter(state: &AtomicUsize, u: Unparker) -> bool {
             drop(unsafe { Box::from_raw(fresh) });
             return false;
         }
-        let next = (s & !WAITER) | WAITING | fresh as usize;
+        let next = (s & !WAITER) | JOINER_WAITING | fresh as usize;
         match state.compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => break,
             Err(actual) => s = actual,
@@ -65,7 +65,7 @@ impl<T> Future for JoinHandle<T> {
         let state = this.task.state();
         let s = state.load(Ordering::Acquire);
         if s & DONE == 0 {
-            if s & WAITING != 0 {
+            if s & JOINER_WAITING != 0 {
                 // SAFETY: our own published box; only we replace or free it (before
                 // `DONE`), and the goroutine only reads it.
                 let u = unsafe { &*((s & WAITER) as *const Unparker) };

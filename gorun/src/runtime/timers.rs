@@ -23,9 +23,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle as ThreadHandle;
 use std::time::{Duration, Instant};
 
+use super::worker;
 use crate::goroutine::G;
 use crate::park::Unparker;
-use crate::runtime::worker;
 
 /// What a timer does when it fires.
 pub(crate) enum TimerAction {

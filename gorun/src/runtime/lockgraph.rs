@@ -24,8 +24,8 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::{worker, Shared};
 use crate::goroutine::G;
-use crate::runtime::{worker, Shared};
 
 /// Kind and creation site of one lock.
 pub(crate) struct LockInfo {

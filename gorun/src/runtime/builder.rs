@@ -179,7 +179,7 @@ impl Builder {
     /// The default, 256 KiB, holds `serde_json` up to its own recursion limit (128) and
     /// ordinary regexes; the old default, 64 KiB, overflowed on both. A goroutine that needs
     /// more (deep recursion, a parser of untrusted nesting) gets its own size with
-    /// [`GoBuilder::stack_size`], which is what the overflow report suggests: four times the
+    /// [`GoBuilder::stack_size`](crate::GoBuilder::stack_size), which is what the overflow report suggests: four times the
     /// size that overflowed, at least 1 MiB.
     ///
     /// ```

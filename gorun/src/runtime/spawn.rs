@@ -18,10 +18,10 @@ use crate::goroutine::{self, JoinHandle, Task, G};
 /// raise the limit, as Go stops when it runs out of memory.
 ///
 /// Inside [`blocking`](crate::blocking) the goroutine starts on the caller's runtime; a
-/// plain thread starts goroutines through a [`Handle`].
+/// plain thread starts goroutines through a [`Handle`](crate::Handle).
 ///
 /// # Panics
-/// Outside a runtime (wrap the program in [`run`] or `#[gorun::main]`), on a plain thread
+/// Outside a runtime (wrap the program in [`run`](crate::run) or `#[gorun::main]`), on a plain thread
 /// other than a blocking-pool one.
 #[track_caller]
 pub fn go<F, T>(f: F) -> JoinHandle<T>

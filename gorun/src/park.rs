@@ -63,7 +63,7 @@ impl Unparker {
 /// the reference count traffic of a fresh handle when a waiter is reused).
 pub(crate) fn retarget(u: &mut Unparker) {
     let same = match u {
-        Unparker::Goroutine(g) => worker::with_running(|cur| std::ptr::eq(cur, &**g)),
+        Unparker::Goroutine(g) => worker::with_running(|cur| std::ptr::eq(&**cur, &**g)),
         Unparker::Thread(t) => {
             (worker::with_running(|_| ()).is_none()).then(|| t.id() == thread::current().id())
         }
@@ -92,7 +92,7 @@ pub(crate) fn park(reason: WaitReason, site: &'static Location<'static>) {
 }
 
 /// Spends one unit of the running goroutine's coop budget; yields once it is spent (see
-/// `G::coop_spend`). Every operation that may complete without parking calls this: the
+/// `AtHome::coop_spend`). Every operation that may complete without parking calls this: the
 /// `try_` operations of channels and sync types, `select!` with `default`, socket calls.
 /// No-op on a plain thread.
 #[inline]
@@ -150,7 +150,7 @@ pub(crate) fn park_until(reason: WaitReason, site: &'static Location<'static>, d
                 .shared
                 .timers()
                 .add(deadline, TimerAction::Wake(Unparker::Goroutine(g.clone())));
-            g.park(reason, site);
+            worker::with_running(|g| g.park(reason, site));
             // Woken early: the timer leaves the heap now (a million timeouts that succeed
             // at once leave nothing behind).
             timer.cancel(g.shared.timers());

@@ -19,7 +19,7 @@
 //! goroutine would run inside a context it never entered. So this thread's one guard is
 //! owned here (`GUARD`), not by a goroutine's stack: it exists while the *running*
 //! goroutine is inside a poll (`DEPTH` counts nested `block_on` polls), [`leave`] drops
-//! it when that goroutine switches out (`G::suspend`), and [`reenter`] makes a new one
+//! it when that goroutine switches out (`AtHome::suspend`), and [`reenter`] makes a new one
 //! when it is back. A goroutine never changes thread, so the guard is always created and
 //! dropped on the thread that owns it.
 

@@ -74,7 +74,7 @@ pub(crate) fn dump_goroutines(shared: &Shared, gs: &[Arc<G>]) -> String {
 
 fn describe(out: &mut String, g: &G, running_on: Option<usize>, now: u64) {
     let reason = g.wait_reason();
-    // A goroutine holding its worker's thread while it waits (see `G::park`) shows its
+    // A goroutine holding its worker's thread while it waits (see `AtHome::park`) shows its
     // wait, not "running".
     let waiting = reason != WaitReason::None && g.is_blocked();
     let state = if !waiting && running_on.is_some() {

@@ -15,19 +15,26 @@
 //!     then the coroutine, set when the goroutine starts on a worker and from then on
 //!     touched only by that worker's thread (its *home*). A started goroutine never moves
 //!     to another thread (ARCHITECTURE.md): that is what makes `!Send` values on its stack and
-//!     cached thread-local addresses sound.
+//!     cached thread-local addresses sound;
+//!   * everything else a started goroutine's home thread alone touches (stack bounds, saved
+//!     stack pointer, evicted copy, coop budget, unwinding flags) is in `home.rs`, reachable
+//!     only through the `!Send` view `AtHome`, so the compiler keeps other threads out.
 //!
 //! From start until its coroutine has been taken out (finished, or unwound at shutdown),
 //! the runtime's registry holds an `Arc<G>`, so the last reference to a started goroutine is
 //! never dropped on another thread while it still owns a stack.
 
 mod held;
+mod home;
 mod join;
 mod wait;
 
+pub(crate) use home::AtHome;
 pub use join::JoinHandle;
 pub(crate) use join::{Runnable, Task};
 pub(crate) use wait::WaitReason;
+
+use home::HomeOnly;
 
 use held::HeldLocks;
 
@@ -37,13 +44,11 @@ use std::sync::atomic::{
     AtomicBool, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering,
 };
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use corosensei::{Coroutine, Yielder};
+use corosensei::Coroutine;
 
 use crate::runtime::{worker, Shared};
-use crate::stack::evict::{self, Evicted, Eviction, Restoration, SlotMeta};
-use crate::stack::pack::References;
 use crate::stack::SlotStack;
 
 /// Why a goroutine switched back to its worker.
@@ -103,31 +108,13 @@ pub(crate) struct G {
     /// Runtime clock (ns since the runtime started) when the goroutine last parked.
     parked_at: AtomicU64,
     body: UnsafeCell<Body>,
-    /// Top of the stack (highest address), set when it starts.
-    stack_top: Cell<usize>,
-    /// The stack's size class (`stack::classes`), set before the goroutine is queued.
-    stack_class: Cell<u8>,
-    /// Stack pointer recorded at the last suspension (for copy-on-park).
-    saved_sp: Cell<usize>,
-    /// The stack's live bytes while it is evicted (copy-on-park); possibly stale once a
-    /// fault restored the stack (the slot's state says), freed by the home worker.
-    evicted: UnsafeCell<Option<Evicted>>,
-    /// The copy-on-park state of the stack's slot, set when it starts (the pool outlives
-    /// every started goroutine).
-    slot: Cell<*const SlotMeta>,
-    /// Whether the home worker's cold list holds this goroutine.
-    pub(crate) cold_queued: Cell<bool>,
-    /// Non-blocking operations left before a forced yield (home thread).
-    budget: Cell<u8>,
-    /// Abandoned at shutdown, and whether its unwind has begun (home thread; see
-    /// `suspend`).
-    abandoned: Cell<bool>,
-    unwinding: Cell<bool>,
-    /// Suspended in the middle of unwinding from its own panic (home thread; see `park`).
-    mid_unwind: Cell<bool>,
+    /// The stack's size class (`stack::classes`): set by the spawner before the goroutine
+    /// is queued, read by its home worker.
+    stack_class: AtomicU8,
+    /// Fields only the home worker's thread touches once started (`home.rs`).
+    home_only: HomeOnly,
     /// Reasons the stack must stay resident (something may point into it).
     pins: AtomicU32,
-    yielder: Cell<*const Yielder<(), Suspend>>,
     home: AtomicU16,
     /// Index in the home worker's registry shard; only read and changed under its lock.
     pub(crate) registry_index: Cell<u32>,
@@ -180,12 +167,10 @@ impl Drop for G {
 
 // SAFETY: the `Cell`/`UnsafeCell` fields follow the ownership rules in the module docs:
 // `body` is accessed only by the thread that dequeued the unstarted goroutine, then (once
-// started) by its home worker; `stack_class` by the spawner before the goroutine is
-// queued, then by its home worker; `stack_top`, `saved_sp`, `evicted`, `slot`, `cold_queued`,
-// `budget`, `abandoned`, `unwinding`, `mid_unwind` and `yielder` only by its home worker's
-// thread (the worker, or the goroutine itself) after start (a fault handler reads the
-// record in `evicted` through the slot's state, see `stack::evict`); `registry_index` only
-// under its registry shard's mutex. Everything else is atomic or immutable.
+// started) by its home worker; `home_only` only through `AtHome`, whose every maker vouches
+// for being on the home thread (`home.rs`; a fault handler reads the record in `evicted`
+// through the slot's state, see `stack::evict`); `registry_index` only under its registry
+// shard's mutex. Everything else is atomic or immutable.
 unsafe impl Sync for G {}
 // SAFETY: as above; moving an `Arc<G>` between threads never moves the coroutine, which
 // stays on its home thread.
@@ -216,18 +201,9 @@ impl G {
             park_site: AtomicPtr::new(std::ptr::null_mut()),
             parked_at: AtomicU64::new(0),
             body: UnsafeCell::new(Body::Unstarted(entry)),
-            stack_top: Cell::new(0),
-            stack_class: Cell::new(0),
-            saved_sp: Cell::new(0),
-            evicted: UnsafeCell::new(None),
-            slot: Cell::new(std::ptr::null()),
-            cold_queued: Cell::new(false),
-            budget: Cell::new(BUDGET),
-            abandoned: Cell::new(false),
-            unwinding: Cell::new(false),
-            mid_unwind: Cell::new(false),
+            stack_class: AtomicU8::new(0),
+            home_only: HomeOnly::new(),
             pins: AtomicU32::new(0),
-            yielder: Cell::new(std::ptr::null()),
             home: AtomicU16::new(u16::MAX),
             registry_index: Cell::new(u32::MAX),
         }
@@ -258,18 +234,9 @@ impl G {
             park_site,
             parked_at,
             body,
-            stack_top,
             stack_class,
-            saved_sp,
-            evicted,
-            slot,
-            cold_queued,
-            budget,
-            abandoned,
-            unwinding,
-            mid_unwind,
+            home_only,
             pins,
-            yielder,
             home,
             registry_index,
         } = self;
@@ -290,20 +257,26 @@ impl G {
         *park_site.get_mut() = std::ptr::null_mut();
         *parked_at.get_mut() = 0;
         *body.get_mut() = Body::Unstarted(entry);
-        stack_top.set(0);
-        stack_class.set(0);
-        saved_sp.set(0);
-        *evicted.get_mut() = None;
-        slot.set(std::ptr::null());
-        cold_queued.set(false);
-        budget.set(BUDGET);
-        abandoned.set(false);
-        unwinding.set(false);
-        mid_unwind.set(false);
+        *stack_class.get_mut() = 0;
+        home_only.reset();
         *pins.get_mut() = 0;
-        yielder.set(std::ptr::null());
         *home.get_mut() = u16::MAX;
         registry_index.set(u32::MAX);
+    }
+
+    /// Sets the stack's size class, before the goroutine is queued.
+    pub(crate) fn set_stack_class(&self, class: u8) {
+        self.stack_class.store(class, Ordering::Relaxed);
+    }
+
+    /// The stack's size class.
+    pub(crate) fn stack_class(&self) -> u8 {
+        self.stack_class.load(Ordering::Relaxed)
+    }
+
+    /// Usable bytes of the goroutine's stack.
+    pub(crate) fn stack_size(&self) -> usize {
+        self.shared.stacks().usable(self.stack_class())
     }
 
     /// The worker this goroutine is pinned to, or `UNSTARTED`.
@@ -382,20 +355,6 @@ impl G {
         }
     }
 
-    /// Binds a freshly created coroutine, on the stack slot with top `top` and state `slot`,
-    /// to this goroutine and pins it to worker `home`.
-    ///
-    /// # Safety
-    /// Called once, on the thread of worker `home`, by the thread that took the entry;
-    /// `slot` belongs to the coroutine's stack.
-    pub(crate) unsafe fn start(&self, home: usize, coro: Coro, top: usize, slot: &SlotMeta) {
-        self.stack_top.set(top);
-        self.slot.set(slot);
-        self.home.store(home as u16, Ordering::Relaxed);
-        // SAFETY: only the home thread touches the started body, and it is not borrowed now.
-        unsafe { *self.body.get() = Body::Started(coro) };
-    }
-
     /// The coroutine, for the home worker to resume.
     ///
     /// # Safety
@@ -427,143 +386,12 @@ impl G {
         }
     }
 
-    /// Claims the suspended goroutine's stack for eviction (copy-on-park): returns its
-    /// slot, tagged `owner`, or `None` if it stays resident (pinned, not parked, already
-    /// evicted). Frees a record left stale by a fault that restored the stack.
-    ///
-    /// # Safety
-    /// Home worker only, while the goroutine is suspended (not running).
-    pub(crate) unsafe fn begin_evict(&self, owner: usize) -> Option<Eviction<'_>> {
-        if self.pins.load(Ordering::Acquire) != 0 || !self.is_parked() {
-            return None;
-        }
-        let meta = self.slot_meta();
-        // SAFETY: home thread, goroutine suspended: nobody else writes `evicted`, and a
-        // restorer reads it only while the slot is not RESIDENT.
-        let record = unsafe { &mut *self.evicted.get() };
-        if !meta.is_resident() {
-            return None;
-        }
-        *record = None;
-        if !meta.begin_evict() {
-            return None;
-        }
-        let (limit, top) = (self.stack_limit(), self.stack_top.get());
-        Some(Eviction {
-            limit,
-            top,
-            meta,
-            ok: true,
-            owner,
-        })
-    }
-
-    /// Copies the stack claimed by `begin_evict` and write-protected (`evict::protect`) to
-    /// the heap, and publishes the copy for restorers. Returns its size in bytes.
-    ///
-    /// # Safety
-    /// Home worker only, while the goroutine is suspended; `e` is its claimed slot, still
-    /// `ok` after `evict::protect`.
-    pub(crate) unsafe fn save(
-        &self,
-        e: &Eviction,
-        refs: &mut References,
-        scratch: &mut Vec<u64>,
-    ) -> usize {
-        // SAFETY: `e` is this goroutine's write-protected slot; `saved_sp` was recorded on
-        // its stack at suspension.
-        let ev = unsafe { evict::save(self.saved_sp.get(), e.limit, e.top, refs, scratch) };
-        // SAFETY: home thread; the slot is EVICTING, so no restorer reads the record yet.
-        let ev = unsafe { &mut *self.evicted.get() }.insert(ev);
-        e.meta.set_record(ev);
-        ev.len()
-    }
-
-    /// Brings an evicted stack back before the goroutine runs (no-op if resident).
-    ///
-    /// # Safety
-    /// Home worker only, before resuming the goroutine.
-    #[inline]
-    pub(crate) unsafe fn restore(&self) {
-        // SAFETY: home thread, goroutine suspended.
-        let record = unsafe { &mut *self.evicted.get() };
-        if let Some(ev) = record {
-            // SAFETY: `ev` is the record last published for this goroutine's slot, which
-            // has not run since.
-            unsafe {
-                evict::restore(
-                    self.slot_meta(),
-                    ev,
-                    self.stack_limit(),
-                    self.stack_top.get(),
-                )
-            };
-            *record = None;
-        }
-    }
-
-    /// The evicted stack, for a restore batch (`evict::restore_batch`), or `None` if the
-    /// stack is resident (or was never evicted).
-    ///
-    /// # Safety
-    /// Home worker only, while the goroutine is suspended, and the record must stay put
-    /// while the result lives: no `restore` or `save` of this goroutine meanwhile.
-    pub(crate) unsafe fn restoration(&self) -> Option<Restoration<'_>> {
-        // SAFETY: home thread, goroutine suspended: nobody writes the record now.
-        let ev = unsafe { &*self.evicted.get() }.as_ref()?;
-        let meta = self.slot_meta();
-        (!meta.is_resident()).then(|| Restoration {
-            limit: self.stack_limit(),
-            top: self.stack_top.get(),
-            meta,
-            ev,
-        })
-    }
-
-    /// The copy-on-park state of the stack's slot (home worker only, after start).
-    fn slot_meta(&self) -> &SlotMeta {
-        // SAFETY: set at start from the goroutine's own slot, whose pool outlives it.
-        unsafe { &*self.slot.get() }
-    }
-
     pub(crate) fn pin_stack(&self) {
         self.pins.fetch_add(1, Ordering::AcqRel);
     }
 
     pub(crate) fn unpin_stack(&self) {
         self.pins.fetch_sub(1, Ordering::AcqRel);
-    }
-
-    /// The lowest usable address of the stack (home worker only, after start).
-    fn stack_limit(&self) -> usize {
-        self.stack_top.get() - self.stack_size()
-    }
-
-    /// Sets the stack's size class. Only before the goroutine is queued (nobody else can
-    /// reach it yet).
-    pub(crate) fn set_stack_class(&self, class: u8) {
-        self.stack_class.set(class);
-    }
-
-    /// The stack's size class (the spawner, or the home worker).
-    pub(crate) fn stack_class(&self) -> u8 {
-        self.stack_class.get()
-    }
-
-    /// Usable bytes of the goroutine's stack.
-    pub(crate) fn stack_size(&self) -> usize {
-        self.shared.stacks().usable(self.stack_class.get())
-    }
-
-    /// The guard range below the stack (home worker only, after start).
-    pub(crate) fn guard(&self) -> (usize, usize) {
-        let limit = self.stack_limit();
-        (limit - self.shared.stacks().guard_size(), limit)
-    }
-
-    /// Called by the goroutine's body when it first runs.
-    pub(crate) fn set_yielder(&self, y: &Yielder<(), Suspend>) {
-        self.yielder.set(y as *const _);
     }
 
     /// Whether the goroutine is waiting to be woken: parked, or holding its worker's thread
@@ -579,168 +407,6 @@ impl G {
     /// Whether it waits on a timer channel now.
     pub(crate) fn timer_wait(&self) -> bool {
         self.timer_wait.load(Ordering::Relaxed)
-    }
-
-    /// Spends one unit of the coop budget (an operation that completed, or failed, without
-    /// parking); when the budget is spent, yields, so a goroutine polling with non-blocking
-    /// operations cannot hold its worker forever. Home thread only (the running goroutine).
-    #[inline]
-    pub(crate) fn coop_spend(&self) {
-        let b = self.budget.get();
-        if b > 0 {
-            self.budget.set(b - 1);
-        } else {
-            self.budget.set(BUDGET);
-            self.give_way(Suspend::Yield);
-        }
-    }
-
-    /// Whether it is suspended in the middle of unwinding from its own panic (home thread).
-    pub(crate) fn is_mid_unwind(&self) -> bool {
-        self.mid_unwind.get()
-    }
-
-    /// Marks the goroutine abandoned (its runtime shut down): when its worker next resumes
-    /// it, it unwinds. Home worker only, while it is suspended.
-    pub(crate) fn abandon(&self) {
-        self.abandoned.set(true);
-    }
-
-    /// Yields (`Yield` or `YieldToSpawned`): switches out unless the goroutine is unwinding.
-    /// A yield is only a hint, and switching while unwinding would let the other goroutines
-    /// of the worker see the thread's panicking state (see `park`).
-    pub(crate) fn give_way(&self, why: Suspend) {
-        if !worker::unwinding_here() {
-            self.suspend(why);
-        }
-    }
-
-    /// Switches from the running goroutine (which must be `self`) back to its worker.
-    pub(crate) fn suspend(&self, why: Suspend) {
-        // A Tokio context entered by `block_on` belongs to this goroutine, not the thread
-        // (`bridge::tokio_rt`, a leaf module: it names nothing else of the crate).
-        #[cfg(feature = "tokio")]
-        let ctx = crate::bridge::tokio_rt::leave();
-        self.budget.set(BUDGET);
-        let y = self.yielder.get();
-        debug_assert!(!y.is_null());
-        // SAFETY: `yielder` points into this goroutine's own stack, set by its body before
-        // any user code ran; we are running on that stack, so it is live.
-        evict::record_and_suspend(unsafe { &*y }, why, &self.saved_sp);
-        #[cfg(feature = "tokio")]
-        crate::bridge::tokio_rt::reenter(ctx);
-        if self.abandoned.get() && !self.unwinding.replace(true) {
-            // Resumed by its worker at shutdown: unwind (caught at the goroutine's root; if
-            // user code catches it, the goroutine is given up at its next park or yield).
-            std::panic::resume_unwind(Box::new(ABANDONED));
-        }
-    }
-
-    /// Parks the running goroutine `self` (see `park.rs` for the protocol).
-    ///
-    /// # While unwinding
-    ///
-    /// `std::thread::panicking()` is per OS thread and cannot be saved or restored, so a
-    /// goroutine that blocks in a destructor while it unwinds from a panic would make every
-    /// other goroutine of its worker see `panicking() == true` (spurious `std::sync` mutex
-    /// poisoning, skipped checks) if it switched. Such a park holds the worker's thread
-    /// instead (state `PARKED_THREAD`; a wake unparks the thread), so nothing else runs on
-    /// it meanwhile. If the wait outlasts `UNWIND_HOLD` while other goroutines of the
-    /// worker are runnable (one of them may be what it waits for), it switches after all:
-    /// a hang would be worse than the exposure, which lasts until it is resumed.
-    ///
-    /// An abandoned goroutine (being unwound at shutdown) that blocks in a destructor is
-    /// leaked at that point instead (see `Worker::unwind_all`).
-    pub(crate) fn park(&self, reason: WaitReason, site: &'static Location<'static>) {
-        // A token left by a wake while we ran: consume it instead of parking. (Loaded first:
-        // most parks find none, and a load is cheaper than a failing compare-and-swap; a
-        // token that arrives after the load makes the CAS to PARKED below fail instead.)
-        if self.state.load(Ordering::Relaxed) == NOTIFIED
-            && self
-                .state
-                .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-        {
-            return;
-        }
-        if self.abandoned.get() {
-            self.park_abandoned();
-        }
-        self.wait_reason.store(reason as u8, Ordering::Relaxed);
-        self.park_site
-            .store(site as *const _ as *mut _, Ordering::Relaxed);
-        self.parked_at
-            .store(self.shared.coarse_clock(), Ordering::Relaxed);
-        if traceback_all() {
-            *self.extra_or_alloc().trace.lock().unwrap() = Some(
-                std::backtrace::Backtrace::force_capture()
-                    .to_string()
-                    .into(),
-            );
-        }
-        if worker::unwinding_here() {
-            self.park_unwinding();
-        } else {
-            match self
-                .state
-                .compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => self.suspend(Suspend::Park),
-                Err(_) => self.state.store(RUNNING, Ordering::Relaxed), // NOTIFIED meanwhile
-            }
-        }
-        self.wait_reason
-            .store(WaitReason::None as u8, Ordering::Relaxed);
-    }
-
-    /// A park while unwinding from the goroutine's own panic (see `park`).
-    #[cold]
-    fn park_unwinding(&self) {
-        if self
-            .state
-            .compare_exchange(RUNNING, PARKED_THREAD, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            self.state.store(RUNNING, Ordering::Relaxed); // NOTIFIED meanwhile
-            return;
-        }
-        let start = Instant::now();
-        loop {
-            worker::hold_thread(true);
-            std::thread::park_timeout(UNWIND_HOLD);
-            worker::hold_thread(false);
-            if self.state.load(Ordering::Acquire) != PARKED_THREAD {
-                return; // woken (the waker set RUNNING)
-            }
-            // Switch after all when others of this worker may be what it waits for, or
-            // when the runtime shuts down (its worker must get the thread back).
-            let give_way = (start.elapsed() >= UNWIND_HOLD && worker::has_local_work())
-                || self.shared.is_shutdown();
-            if give_way
-                && self
-                    .state
-                    .compare_exchange(PARKED_THREAD, PARKED, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok()
-            {
-                self.mid_unwind.set(true);
-                worker::exposed(1);
-                self.suspend(Suspend::Park);
-                worker::exposed(-1);
-                self.mid_unwind.set(false);
-                return;
-            }
-        }
-    }
-
-    /// A park of an abandoned goroutine after its unwind began: in a destructor of that
-    /// unwind, or after user code caught it (`catch_unwind` in a loop would otherwise raise
-    /// and catch forever). Either way it is given up: its worker leaks it where it stands
-    /// and its remaining destructors do not run (see `Worker::unwind_all`).
-    #[cold]
-    fn park_abandoned(&self) -> ! {
-        loop {
-            self.suspend(Suspend::Park); // never resumed
-        }
     }
 
     /// Wakes this goroutine if parked, else leaves a token for its next park.

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use super::worker::WorkerStats;
 use super::Shared;
-use crate::goroutine::{WaitReason, G};
+use crate::goroutine::{AtHome, WaitReason, G};
 use crate::stack::evict;
 use crate::stack::pack::References;
 
@@ -49,7 +49,8 @@ impl ColdList {
         let Some(budget) = shared.evict_budget else {
             return;
         };
-        if !g.cold_queued.replace(true) {
+        // SAFETY: a goroutine parks on its home worker, whose thread runs this.
+        if !unsafe { AtHome::of(&g) }.replace_cold_queued(true) {
             self.cold.borrow_mut().push_back(g);
         }
         let over = self.cold.borrow().len().saturating_sub(budget);
@@ -99,7 +100,8 @@ impl ColdList {
                 break; // the oldest candidate is still warm
             }
             self.cold.borrow_mut().pop_front();
-            g.cold_queued.set(false);
+            // SAFETY: the list holds goroutines homed on this worker, on its thread.
+            unsafe { AtHome::of(&g) }.replace_cold_queued(false);
             if !sleepers && g.wait_reason() == WaitReason::Sleep {
                 // Over budget, but a sleeper has a timer: it wakes by itself, usually soon,
                 // and moving it out and back would cost more than it saves. Only age evicts
@@ -111,7 +113,7 @@ impl ColdList {
         // SAFETY (claims): home thread; none of `gs` is running (this thread is in the
         // scheduler), and none runs before the batch is done.
         let mut batch: Vec<_> = (gs.iter().enumerate())
-            .filter_map(|(i, g)| unsafe { g.begin_evict(i) })
+            .filter_map(|(i, g)| unsafe { AtHome::of(g).begin_evict(i) })
             .collect();
         if batch.is_empty() {
             return;
@@ -124,7 +126,7 @@ impl ColdList {
         let (mut refs, mut scratch) = (self.references.borrow_mut(), self.scratch.borrow_mut());
         for e in batch.iter().filter(|e| e.ok) {
             // SAFETY: `e` is the claimed, write-protected slot of `gs[e.owner]`.
-            bytes += unsafe { gs[e.owner].save(e, &mut refs, &mut scratch) } as u64;
+            bytes += unsafe { AtHome::of(&gs[e.owner]).save(e, &mut refs, &mut scratch) } as u64;
         }
         // SAFETY: as for `protect`; each `ok` slot's record was just published by `save`.
         unsafe { evict::release(&mut batch, guard) };

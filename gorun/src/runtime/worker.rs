@@ -64,7 +64,7 @@ use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 use super::cold::ColdList;
 use super::netpoll::{self, Blocker};
 use super::Shared;
-use crate::goroutine::{EntryPoint, Suspend, G, UNSTARTED};
+use crate::goroutine::{AtHome, EntryPoint, Suspend, G, UNSTARTED};
 use crate::stack::evict::{self, SlotMeta};
 use crate::stack::overflow::{self, RunningInfo};
 use crate::stack::SlotStack;
@@ -177,7 +177,7 @@ impl WorkerShared {
         }
     }
 
-    /// Unparks the worker's thread itself (a goroutine holding it, see `G::park`).
+    /// Unparks the worker's thread itself (a goroutine holding it, see `AtHome::park`).
     pub(crate) fn unpark_thread(&self) {
         if let Some(t) = self.thread.get() {
             t.unpark();
@@ -225,7 +225,7 @@ pub(crate) struct Worker {
     yielded: RefCell<VecDeque<Arc<G>>>,
     /// Goroutines suspended in the middle of unwinding from their own panic: while any is,
     /// `std::thread::panicking()` on this thread says nothing about the running one (see
-    /// `G::park`).
+    /// `AtHome::park`).
     exposed: Cell<u32>,
     /// Whether the thread was already panicking when the worker started (`run` called
     /// from a destructor, or a panic count left behind by an earlier runtime's leaked
@@ -282,8 +282,8 @@ thread_local! {
 pub(crate) fn running_info() -> Option<RunningInfo> {
     // `try_with` fails only while the thread-local is being destroyed: then none runs.
     let g = CURRENT.try_with(Cell::get).ok()?;
-    // SAFETY: CURRENT's invariant (its declaration).
-    let g = unsafe { g.as_ref() }?;
+    // SAFETY: CURRENT's invariant (its declaration): this thread is its home.
+    let g = unsafe { AtHome::of(g.as_ref()?) };
     let (guard_lo, guard_hi) = g.guard();
     Some(RunningInfo {
         guard_lo,
@@ -297,14 +297,15 @@ pub(crate) fn running_info() -> Option<RunningInfo> {
 /// Runs `f` with the goroutine running on this thread, if any: the one reader of `CURRENT`
 /// (no reference-count traffic).
 #[inline]
-pub(crate) fn with_current_g<R>(f: impl FnOnce(Option<&G>) -> R) -> R {
-    // SAFETY: CURRENT's invariant (its declaration); the borrow ends within this call.
-    f(unsafe { CURRENT.with(Cell::get).as_ref() })
+pub(crate) fn with_current_g<R>(f: impl FnOnce(Option<&AtHome>) -> R) -> R {
+    // SAFETY: CURRENT's invariant (its declaration); the borrow ends within this call, and
+    // this thread is the goroutine's home.
+    f(unsafe { CURRENT.with(Cell::get).as_ref().map(|g| AtHome::of(g)) })
 }
 
 /// Runs `f` on the goroutine running on this thread, if any.
 #[inline]
-pub(crate) fn with_running<R>(f: impl FnOnce(&G) -> R) -> Option<R> {
+pub(crate) fn with_running<R>(f: impl FnOnce(&AtHome) -> R) -> Option<R> {
     with_current_g(|g| g.map(f))
 }
 
@@ -317,7 +318,7 @@ pub(crate) fn current_id() -> u64 {
 /// The goroutine running on this thread, if any.
 pub(crate) fn current_g() -> Option<Arc<G>> {
     with_current_g(|g| {
-        let g: *const G = g?;
+        let g: *const G = &**g?;
         // SAFETY: every control block lives in an `Arc` (they are made only by `Arc::new`,
         // and recycled in place), alive for this call; we add the count we hand out.
         unsafe {
@@ -339,14 +340,14 @@ pub(crate) fn shutting_down() -> bool {
 }
 
 /// Whether the running goroutine is unwinding from its own panic, as far as this thread can
-/// tell (see `G::park`): the thread panics, and no other goroutine or earlier code left it
+/// tell (see `AtHome::park`): the thread panics, and no other goroutine or earlier code left it
 /// panicking.
 pub(crate) fn unwinding_here() -> bool {
     std::thread::panicking()
         && with_worker(|w| w.is_some_and(|w| !w.panicking_at_start.get() && w.exposed.get() == 0))
 }
 
-/// Counts goroutines suspended mid-unwind on this worker (`G::park`).
+/// Counts goroutines suspended mid-unwind on this worker (`AtHome::park`).
 pub(crate) fn exposed(delta: i32) {
     with_worker(|w| {
         if let Some(w) = w {
@@ -360,7 +361,7 @@ pub(crate) fn has_local_work() -> bool {
     with_worker(|w| w.is_some_and(|w| !w.idle() || w.me().has_remote()))
 }
 
-/// The running goroutine holds this worker's thread while it waits (`G::park` while
+/// The running goroutine holds this worker's thread while it waits (`AtHome::park` while
 /// unwinding) or stops doing so. While it holds it with nothing else runnable here, the
 /// worker counts as asleep: wake-ups queued for it unpark the thread (so the goroutine can
 /// give way), and the deadlock detector may see the whole program asleep.
@@ -674,8 +675,10 @@ impl Worker {
         } else {
             self.restore_batch(&g);
         }
-        // SAFETY: we are g's home worker and it is suspended.
-        unsafe { g.restore() };
+        // SAFETY: we are g's home worker (we just started it, or it was queued here).
+        let h = unsafe { AtHome::of(&g) };
+        // SAFETY: it is suspended.
+        unsafe { h.restore() };
         // SAFETY: we are g's home worker and hold no other reference to its coroutine.
         let coro = unsafe { g.coro_mut() }.expect("started goroutine has a coroutine");
         let stats = &self.me().stats;
@@ -747,8 +750,9 @@ impl Worker {
         let (top, slot) = (stack.top(), stack.meta() as *const SlotMeta);
         let gp = Arc::as_ptr(g);
         let coro = Coroutine::with_stack(stack, move |y, ()| {
-            // SAFETY: the registry keeps the goroutine alive while its coroutine exists.
-            unsafe { &*gp }.set_yielder(y);
+            // SAFETY: the registry keeps the goroutine alive while its coroutine exists,
+            // and the coroutine runs only on its home thread, this one.
+            unsafe { AtHome::of(&*gp) }.set_yielder(y);
             body.run();
         });
         // SAFETY: called once, on this (the home) thread, by the owner of the entry; `slot`
@@ -837,7 +841,7 @@ impl Worker {
         // SAFETY (restorations): home thread; `g` and every goroutine in `ready` are
         // suspended (this thread is in the scheduler), and none is restored, saved or run
         // before the batch is done.
-        let Some(first) = (unsafe { g.restoration() }) else {
+        let Some(first) = (unsafe { AtHome::of(g).restoration() }) else {
             return;
         };
         let ready = self.ready.borrow();
@@ -846,7 +850,7 @@ impl Worker {
         batch.extend(
             (ready.iter().take(RESTORE_BATCH - 1))
                 .filter(|r| r.home() == self.index)
-                .filter_map(|r| unsafe { r.restoration() }),
+                .filter_map(|r| unsafe { AtHome::of(r).restoration() }),
         );
         if batch.len() == 1 {
             return; // the goroutine's own restore does the same for one
@@ -872,15 +876,16 @@ impl Worker {
             if g.home() != self.index {
                 continue;
             }
-            if g.is_mid_unwind() {
+            // SAFETY: this is g's home worker (checked above), on its thread.
+            let h = unsafe { AtHome::of(&g) };
+            if h.is_mid_unwind() {
                 self.leak(&g);
                 continue;
             }
-            g.abandon();
+            h.abandon();
             CURRENT.with(|c| c.set(Arc::as_ptr(&g)));
-            // SAFETY: home thread, the goroutine is suspended; its stack must be resident
-            // to unwind.
-            unsafe { g.restore() };
+            // SAFETY: the goroutine is suspended; its stack must be resident to unwind.
+            unsafe { h.restore() };
             // SAFETY: home thread, no other borrow of the coroutine.
             let coro = unsafe { g.coro_mut() }.expect("a registered goroutine has started");
             bump(&stats.switches);

@@ -12,17 +12,18 @@
 #   GO=/path/to/go    the Go toolchain (else `go` on PATH, else .venv here)
 #   RUN_TIMEOUT=120   seconds before one run is killed
 #   BENCH_WORKERS     worker threads for every runtime (default: CPUs)
+#   HTTP=1            then also run ./http.sh (its knobs: REPS, DURATION, CONNS, SERVERS)
 #
-# The HTTP servers (hyper on gorun, hyper on Tokio, Go net/http, gorun raw)
-# are measured by ./http.sh instead, with wrk: install it first
-# (Debian/Ubuntu: apt-get install wrk).
+# The HTTP servers (raw servers on gorun, Go, Tokio and may; hyper on gorun
+# and Tokio; Go net/http) are measured by ./http.sh, with wrk: install it
+# first (Debian/Ubuntu: apt-get install wrk).
 set -u
 cd "$(dirname "$0")"
 
 REPS=${REPS:-3}
 QUICK=${QUICK:-0}
 RUN_TIMEOUT=${RUN_TIMEOUT:-120}
-ALL_WORKLOADS="spawn park_memory wake_all skynet pingpong mpmc mutex yield select tcp_echo timers"
+ALL_WORKLOADS="spawn park_memory wake_all skynet pingpong mpmc mutex yield select tcp_echo timers timer_lateness"
 WORKLOADS=${WORKLOADS:-$ALL_WORKLOADS}
 RUNTIMES=${RUNTIMES:-"gorun go may tokio threads"}
 GORUN_FEATURES=${GORUN_FEATURES:-}
@@ -30,11 +31,13 @@ GORUN_FEATURES=${GORUN_FEATURES:-}
 # Sizes: "workload:size" pairs; park_memory runs once per listed N.
 if [ "$QUICK" = 1 ]; then
     SIZES="spawn:100000 wake_all:100000 skynet:100000 pingpong:100000 mpmc:1000000 mutex:100
-           yield:100000 select:100000 tcp_echo:100 timers:10000"
+           yield:100000 select:100000 tcp_echo:100 timers:10000
+           timer_lateness:200"
     PARK_NS="10000"
 else
     SIZES="spawn:1000000 wake_all:1000000 skynet:1000000 pingpong:1000000 mpmc:10000000 mutex:1000
-           yield:1000000 select:1000000 tcp_echo:1000 timers:100000"
+           yield:1000000 select:1000000 tcp_echo:1000 timers:100000
+           timer_lateness:1000"
     PARK_NS="10000 100000 1000000"
 fi
 size_of() {
@@ -161,3 +164,7 @@ python3 report.py --reps "$REPS" --machine "$machine" \
     --gorun-features "$gorun_features" \
     "${quick_flag[@]}" "$raw" | tee "$table"
 log "table: $table"
+
+if [ "${HTTP:-0}" = 1 ]; then
+    ./http.sh
+fi

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,17 +33,18 @@ const (
 
 // Must match default_size in common/src/lib.rs.
 var defaultSize = map[string]uint64{
-	"spawn":       1000000,
-	"park_memory": 100000,
-	"wake_all":    1000000,
-	"skynet":      1000000,
-	"pingpong":    1000000,
-	"mpmc":        10000000,
-	"mutex":       1000,
-	"yield":       1000000,
-	"select":      1000000,
-	"tcp_echo":    1000,
-	"timers":      100000,
+	"spawn":          1000000,
+	"park_memory":    100000,
+	"wake_all":       1000000,
+	"skynet":         1000000,
+	"pingpong":       1000000,
+	"mpmc":           10000000,
+	"mutex":          1000,
+	"yield":          1000000,
+	"select":         1000000,
+	"tcp_echo":       1000,
+	"timers":         100000,
+	"timer_lateness": 1000,
 }
 
 type outcome struct {
@@ -361,6 +363,61 @@ func timers(n uint64) outcome {
 	return outcome{time.Since(start), n, total.Load(), ""}
 }
 
+const latenessRounds = 5
+
+// latenessMs: how long sleeper i sleeps in round k of timer_lateness (1-10 ms); the same
+// as lateness_ms in common/src/lib.rs.
+func latenessMs(i, k uint64) uint64 {
+	return timerMs(i*latenessRounds+k)%10 + 1
+}
+
+// timerLateness: n sleepers each sleep latenessRounds times (alternately time.Sleep and
+// <-time.After) while one goroutine per P spins 50 µs between Gosched calls; ns_per_op is
+// the p99 of how late each timer fired.
+func timerLateness(n uint64) outcome {
+	var stop atomic.Bool
+	var load sync.WaitGroup
+	for p := 0; p < runtime.GOMAXPROCS(0); p++ {
+		load.Add(1)
+		go func() {
+			defer load.Done()
+			for !stop.Load() {
+				for t := time.Now(); time.Since(t) < 50*time.Microsecond; {
+				}
+				runtime.Gosched()
+			}
+		}()
+	}
+	late := make([]uint64, n*latenessRounds)
+	var wg sync.WaitGroup
+	for i := uint64(0); i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := uint64(0); k < latenessRounds; k++ {
+				d := time.Duration(latenessMs(i, k)) * time.Millisecond
+				start := time.Now()
+				if k%2 == 0 {
+					time.Sleep(d)
+				} else {
+					<-time.After(d)
+				}
+				if l := time.Since(start) - d; l > 0 {
+					late[i*latenessRounds+k] = uint64(l)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	stop.Store(true)
+	load.Wait()
+	sort.Slice(late, func(a, b int) bool { return late[a] < late[b] })
+	at := func(p float64) uint64 { return late[int(float64(len(late)-1)*p)] }
+	extra := fmt.Sprintf(" p50_us=%.1f p99_us=%.1f max_us=%.1f",
+		float64(at(0.5))/1000, float64(at(0.99))/1000, float64(at(1))/1000)
+	return outcome{time.Duration(at(0.99)), 1, uint64(len(late)), extra}
+}
+
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: bench-go WORKLOAD [SIZE]")
@@ -410,6 +467,8 @@ func main() {
 		}
 	case "timers":
 		o = timers(n)
+	case "timer_lateness":
+		o = timerLateness(n)
 	}
 	ns := float64(o.elapsed.Nanoseconds()) / float64(max(o.ops, 1))
 	fmt.Printf("%s ns_per_op=%.1f check=%d%s hwm_kb=%d\n", prefix, ns, o.check, o.extra, statusKB("VmHWM"))

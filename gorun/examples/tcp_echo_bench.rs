@@ -61,6 +61,11 @@ fn main() {
             el,
             el.as_secs_f64() * 1e6 / total as f64
         );
+        let m = gorun::metrics();
+        println!(
+            "switches per worker: {:?}; goroutines placed on another worker at spawn: {}",
+            m.worker_switches, m.placed_away
+        );
         drop(listener);
     });
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::park::{self, WaitReason};
 use crate::runtime::handle::Handle;
-use crate::runtime::worker;
+use crate::runtime::{seeded, worker};
 
 const MAX_THREADS: usize = 512;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -107,7 +107,8 @@ where
     T: Send + 'static,
 {
     let site = Location::caller();
-    if worker::with_current_g(|g| g.is_none()) {
+    // Under a seed the pool's timing must not enter the schedule: `f` runs here.
+    if worker::with_current_g(|g| g.is_none()) || seeded::active() {
         return f();
     }
     let slot = Arc::new(Mutex::new(ResultCell { result: None }));

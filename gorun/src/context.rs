@@ -168,20 +168,22 @@ impl Context {
     }
 
     /// A child context that is also cancelled, with [`ContextError::DeadlineExceeded`], at
-    /// `deadline` (or at `self`'s deadline, if earlier).
+    /// `deadline` (or at `self`'s deadline, if earlier). The deadline is on the runtime's
+    /// clock ([`time::now`](crate::time::now), virtual under
+    /// [`Builder::virtual_time`](crate::Builder::virtual_time)).
     pub fn with_deadline(&self, deadline: Instant) -> (Context, Cancel) {
         if self.deadline().is_some_and(|d| d <= deadline) {
             return self.with_cancel(); // the parent's deadline comes first
         }
         let node = self.child(Some(deadline));
-        if node.err().is_none() && deadline <= Instant::now() {
+        let clock = Clock::current();
+        if node.err().is_none() && deadline <= clock.now() {
             // Already past: done at once, as Go's WithDeadline (no timer to race with).
             node.cancel(ContextError::DeadlineExceeded);
         }
         if node.err().is_none() {
-            let clock = Clock::current();
             let weak = Arc::downgrade(&node);
-            let action = TimerAction::Call(Box::new(move || {
+            let action = TimerAction::Call(Box::new(move |_| {
                 if let Some(node) = weak.upgrade() {
                     node.cancel(ContextError::DeadlineExceeded);
                 }
@@ -210,7 +212,7 @@ impl Context {
 
     /// [`with_deadline`](Context::with_deadline) at `timeout` from now.
     pub fn with_timeout(&self, timeout: Duration) -> (Context, Cancel) {
-        match Instant::now().checked_add(timeout) {
+        match Clock::current().now().checked_add(timeout) {
             Some(deadline) => self.with_deadline(deadline),
             None => self.with_cancel(),
         }

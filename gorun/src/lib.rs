@@ -51,7 +51,10 @@
 //! - [`scope`]: goroutines that borrow from the caller, all joined before it returns.
 //! - [`Context`] and [`ErrGroup`]: Go's cancellation (`done()` works in [`select!`]) and
 //!   errgroup.
-//! - [`Timer`], [`Ticker`] and [`at`]: timers that stop and reset with Go 1.23's rules.
+//! - [`Timer`], [`Ticker`] and [`at`]: timers that stop and reset with Go 1.23's rules;
+//!   [`time`] has them all, with [`time::now`], the runtime's clock.
+//! - [Virtual time](#virtual-time) and [`synctest::wait`]: tests of timeouts that run in
+//!   milliseconds and see exact times.
 //! - [`goroutine_local!`]: per-goroutine values, where `thread_local!` is per worker.
 //!
 //! Data races do not compile: goroutines take `Send + 'static` closures, so shared state
@@ -154,6 +157,114 @@
 //! over 100 ms without yielding while others wait behind it; [`Builder::leak_check`]
 //! reports goroutines left running when main returns; [`metrics`] counts spawns, switches,
 //! parks, steals and evictions.
+//!
+//! ## Virtual time
+//!
+//! Concurrent code with timeouts is slow and flaky to test on a real clock. A runtime built
+//! with [`Builder::virtual_time`] (or a test under `#[gorun::test(virtual_time)]`) runs on
+//! a virtual clock instead, as Go 1.25's `testing/synctest` does: every [`sleep`],
+//! [`after`], [`tick`], [`at`], [`Timer`], [`Ticker`], every timeout (`recv_timeout`,
+//! `send_timeout`, [`select!`]'s `default(timeout)`, [`sync::Cond::wait_timeout`]) and
+//! every [`Context`] deadline, and [`time::now`], read a clock that starts at the real time
+//! the runtime starts and moves only when every goroutine is *durably blocked*: parked on
+//! a channel, a `select!`, a `sync` type, a join, a sleep or a timer. Then it jumps
+//! straight to the next deadline, and the timers due then fire in the order they were set.
+//! While any goroutine runs or is runnable, waits for I/O or a future, or is inside
+//! [`blocking`], the clock does not move. So a test that sleeps an hour finishes in
+//! milliseconds, a 1 s sleep ends at exactly 1 s, and [`synctest::wait`] returns once every
+//! other goroutine is durably blocked, so a test can check what has happened "by now".
+//!
+//! ```
+//! use std::time::Duration;
+//! use gorun::time::now;
+//!
+//! gorun::Builder::new().virtual_time(true).run(|| {
+//!     let start = now();
+//!     let (tx, rx) = gorun::chan::<&str>(0);
+//!     gorun::go(move || {
+//!         gorun::sleep(Duration::from_secs(3600));
+//!         tx.send("an hour later").unwrap();
+//!     });
+//!     assert!(rx.recv_timeout(Duration::from_secs(60)).is_err()); // times out at 60 s
+//!     assert_eq!(now() - start, Duration::from_secs(60));
+//!     assert_eq!(rx.recv().unwrap(), "an hour later");
+//!     assert_eq!(now() - start, Duration::from_secs(3600)); // exactly
+//! });
+//! ```
+//!
+//! Any number of workers may run. Use [`time::now`] where you would use std's
+//! `Instant::now`: std's clock (`Instant::now`, `Instant::elapsed`) keeps real time, and so
+//! do plain threads and [`blocking`] calls (timers they make use real time too), and so do
+//! socket timeouts (`set_read_timeout`), since the clock stands still during I/O. Plain
+//! threads are outside the virtual world: one that sends on a channel races with the
+//! clock. A deadlock (every goroutine durably blocked and no timer pending) is reported
+//! as usual.
+//!
+//! Under `#[gorun::test]` (arguments: `workers = n`, `virtual_time`, `seed = n`), a
+//! deadlock or a panic in a goroutine nobody joins fails that test with a panic carrying
+//! the report ([`Builder::panic_on_fatal`]) instead of ending the whole test binary.
+//!
+//! ## Deterministic schedules
+//!
+//! [`Builder::seed`] runs a program on one worker with every scheduling choice drawn from a
+//! generator seeded with the seed: at every switch, which goroutine runs next, drawn among
+//! every runnable one (unstarted ones included); [`select!`]'s pick among ready cases; the
+//! coop budget after each refill. Different seeds give different interleavings, and one
+//! seed replays the same interleaving, and so the same output, run after run.
+//!
+//! ```
+//! use std::sync::{Arc, Mutex};
+//!
+//! let trace = |seed| {
+//!     let log = Arc::new(Mutex::new(Vec::new()));
+//!     let l = log.clone();
+//!     gorun::Builder::new().seed(seed).run(move || {
+//!         let hs: Vec<_> = (0..3)
+//!             .map(|id| {
+//!                 let l = l.clone();
+//!                 gorun::go(move || {
+//!                     for step in 0..2 {
+//!                         l.lock().unwrap().push((id, step));
+//!                         gorun::yield_now();
+//!                     }
+//!                 })
+//!             })
+//!             .collect();
+//!         hs.into_iter().for_each(|h| h.join().unwrap());
+//!     });
+//!     Arc::try_unwrap(log).unwrap().into_inner().unwrap()
+//! };
+//! assert_eq!(trace(1), trace(1));
+//! ```
+//!
+//! [`check`] runs a test body under many seeds, making every gorun operation (channel
+//! operations, `select!`, lock and unlock, `WaitGroup`, `Cond`, `Semaphore`, spawn, join) a
+//! point where the
+//! scheduler may switch, so races that need an unlucky interleaving show up in a few
+//! dozen runs. A failure prints its seed:
+//!
+//! ```text
+//! gorun::check: run 12 of 100 failed with seed 11
+//! gorun: this run was scheduled with seed 11; replay it with GORUN_SEED=11 cargo test racy_test -- --exact
+//! ```
+//!
+//! The `GORUN_SEED` environment variable sets the seed of every runtime the process
+//! starts, overriding [`Builder::seed`] and seeding runtimes built without one; under
+//! [`check`] it runs only that seed. So the printed command replays the failing schedule
+//! exactly, without touching the code. A fatal report of a seeded runtime (a deadlock
+//! under [`run`], a detached goroutine's panic) ends with the same replay line.
+//!
+//! What a seed makes deterministic is everything the goroutines of the runtime do to each
+//! other: spawns, channels, `select!`, the `sync` types, joins, yields, goroutine ids.
+//! [`blocking`] runs its closure inline on the worker under a seed, so the pool's timing
+//! cannot enter the schedule (a closure that waits for a goroutine therefore never
+//! returns). What stays nondeterministic is what comes from outside the runtime, at
+//! whatever moment it comes: timers on the real clock (when a sleeper wakes relative to
+//! running goroutines), sockets and the netpoller, plain threads sending on channels or
+//! starting goroutines through a [`Handle`], and of course the program's own sources of
+//! randomness (`HashMap`'s hasher, the time of day). Goroutine dumps, stuck warnings and
+//! copy-on-park, which the monitor thread drives by the clock, change nothing in the
+//! schedule.
 //!
 //! ## Memory: copy-on-park
 //!
@@ -260,6 +371,7 @@
 mod blocking;
 mod bridge;
 mod chan;
+mod check;
 mod context;
 mod diag;
 mod errgroup;
@@ -273,8 +385,9 @@ mod scope;
 mod shim;
 mod stack;
 pub mod sync;
+pub mod synctest;
 mod sys;
-mod time;
+pub mod time;
 
 pub use blocking::blocking;
 pub use bridge::block_on;
@@ -285,6 +398,7 @@ pub use chan::{
     SelectTimeoutError, SelectedOperation, SendError, SendFuture, SendTimeoutError, Sender,
     TryIter, TryRecvError, TrySelectError, TrySendError,
 };
+pub use check::check;
 pub use context::{Cancel, Context, ContextError};
 pub use diag::{dump, metrics, Metrics};
 pub use errgroup::{BoxError, ErrGroup};

@@ -34,7 +34,7 @@ use std::time::Instant;
 
 pub(crate) use crate::goroutine::WaitReason;
 use crate::goroutine::G;
-use crate::runtime::timers::TimerAction;
+use crate::runtime::timers::{self, TimerAction, TimerHandle, Timers};
 use crate::runtime::worker;
 use crate::shim::thread::{self, Thread};
 
@@ -136,24 +136,52 @@ pub(crate) fn wait_until(
         }
         match deadline {
             None => park(reason, site),
-            Some(d) if Instant::now() >= d => return false,
+            Some(d) if timers::now() >= d => return false,
             Some(d) => park_until(reason, site, d),
         }
     }
 }
 
-/// Parks the caller until woken, `deadline` passes, or spuriously.
+/// Parks the caller until woken, `deadline` (on the runtime's clock, `time::now`) passes,
+/// or spuriously.
 pub(crate) fn park_until(reason: WaitReason, site: &'static Location<'static>, deadline: Instant) {
+    park_until_on(reason, site, deadline, false)
+}
+
+/// [`park_until`] with `deadline` in real time even in a runtime on virtual time: for I/O
+/// timeouts, since a virtual clock stands still while a goroutine waits for I/O.
+pub(crate) fn park_until_real(
+    reason: WaitReason,
+    site: &'static Location<'static>,
+    deadline: Instant,
+) {
+    park_until_on(reason, site, deadline, true)
+}
+
+fn park_until_on(
+    reason: WaitReason,
+    site: &'static Location<'static>,
+    deadline: Instant,
+    real: bool,
+) {
     match worker::current_g() {
         Some(g) => {
-            let timer = g
-                .shared
-                .timers()
-                .add(deadline, TimerAction::Wake(Unparker::Goroutine(g.clone())));
+            let timers = match real {
+                true => timers::real_timers(&g.shared),
+                false => g.shared.timers(),
+            };
+            let timer = timers.add(deadline, TimerAction::Wake(Unparker::Goroutine(g.clone())));
+            // Woken early, or unwound: the timer leaves the heap now (a million timeouts that
+            // succeed at once leave nothing behind, and the process-wide heap keeps no
+            // reference to a goroutine that is gone).
+            struct Disarm<'a>(&'a Timers, TimerHandle);
+            impl Drop for Disarm<'_> {
+                fn drop(&mut self) {
+                    self.1.cancel(self.0);
+                }
+            }
+            let _disarm = Disarm(timers, timer);
             worker::with_running(|g| g.park(reason, site));
-            // Woken early: the timer leaves the heap now (a million timeouts that succeed
-            // at once leave nothing behind).
-            timer.cancel(g.shared.timers());
         }
         None => {
             let now = Instant::now();

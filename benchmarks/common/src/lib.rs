@@ -32,6 +32,7 @@ pub const WORKLOADS: &[&str] = &[
     "select",
     "tcp_echo",
     "timers",
+    "timer_lateness",
 ];
 
 /// Default size of each workload (what `n` means is documented per workload
@@ -49,6 +50,7 @@ pub fn default_size(workload: &str) -> u64 {
         "select" => 1_000_000,
         "tcp_echo" => 1_000,
         "timers" => 100_000,
+        "timer_lateness" => 1_000,
         _ => 0,
     }
 }
@@ -302,4 +304,72 @@ pub fn echo_serve<S: std::io::Read + std::io::Write>(mut conn: S) {
             }
         }
     }
+}
+
+/// The fixed answer of the raw HTTP servers (http.sh): status 200 and a 13-byte body.
+pub const HTTP_RESPONSE: &[u8] =
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 13\r\n\r\nHello, World!";
+
+/// The raw HTTP servers' hand parsing: counts the ends of request headers (`\r\n\r\n`) in
+/// a byte stream read in pieces. Request bodies are not supported.
+#[derive(Debug, Default)]
+pub struct RequestEnds {
+    /// How much of "\r\n\r\n" the bytes seen so far end with.
+    matched: u8,
+}
+
+impl RequestEnds {
+    /// Feeds the next bytes read; returns how many requests they complete.
+    pub fn count(&mut self, bytes: &[u8]) -> usize {
+        let mut done = 0;
+        for &b in bytes {
+            self.matched = match (self.matched, b) {
+                (0 | 2, b'\r') => self.matched + 1,
+                (1 | 3, b'\n') => self.matched + 1,
+                (_, b'\r') => 1,
+                _ => 0,
+            };
+            if self.matched == 4 {
+                done += 1;
+                self.matched = 0;
+            }
+        }
+        done
+    }
+}
+
+/// timer_lateness: sleeps per sleeper goroutine (alternately `sleep` and `after` where the
+/// runtime has both), each of `lateness_ms` milliseconds.
+pub const LATENESS_ROUNDS: u64 = 5;
+/// timer_lateness: each load goroutine spins this long between yields.
+pub const LATENESS_SPIN: Duration = Duration::from_micros(50);
+
+/// How long sleeper `i` sleeps in round `k` of timer_lateness: 1-10 ms. Must match
+/// `latenessMs` in go/main.go.
+pub fn lateness_ms(i: u64, k: u64) -> u64 {
+    timer_ms(i * LATENESS_ROUNDS + k) % 10 + 1
+}
+
+/// Busy work of one timer_lateness load goroutine between two yields.
+pub fn spin_for(d: Duration) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < d {
+        std::hint::spin_loop();
+    }
+}
+
+/// The timer_lateness result from every sample (how late each timer fired, in ns):
+/// `ns_per_op` is the 99th percentile, with p50, p99 and max in microseconds beside it.
+pub fn lateness_outcome(mut late_ns: Vec<u64>) -> Outcome {
+    late_ns.sort_unstable();
+    let at = |p: f64| late_ns[((late_ns.len() - 1) as f64 * p) as usize];
+    let us = |ns: u64| format!("{:.1}", ns as f64 / 1000.0);
+    let (p50, p99, max) = (at(0.5), at(0.99), at(1.0));
+    let mut o = Outcome::new(Duration::from_nanos(p99), 1, late_ns.len() as u64);
+    o.extra = vec![
+        ("p50_us", us(p50)),
+        ("p99_us", us(p99)),
+        ("max_us", us(max)),
+    ];
+    o
 }

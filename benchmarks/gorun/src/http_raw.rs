@@ -1,34 +1,23 @@
 //! HTTP/1.1 hello server for http.sh without an HTTP library: one goroutine per
 //! connection with blocking gorun socket calls, answering every request (the end of its
-//! headers, `\r\n\r\n`) with a fixed response. Request bodies are not supported.
+//! headers, `\r\n\r\n`) with a fixed response, all the answers to one read in one write.
 //! Usage: http-gorun-raw PORT (worker threads: BENCH_WORKERS or the CPUs).
 
 use std::io::{Read, Write};
 
-const RESPONSE: &[u8] =
-    b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 13\r\n\r\nHello, World!";
+use bench_common::{RequestEnds, HTTP_RESPONSE};
 
 fn serve(mut conn: gorun::net::TcpStream) -> std::io::Result<()> {
     let mut buf = [0u8; 4096];
     let mut out = Vec::with_capacity(4096);
-    // How much of "\r\n\r\n" the bytes read so far end with.
-    let mut matched = 0;
+    let mut ends = RequestEnds::default();
     loop {
         let n = conn.read(&mut buf)?;
         if n == 0 {
             return Ok(());
         }
-        for &b in &buf[..n] {
-            matched = match (matched, b) {
-                (0 | 2, b'\r') => matched + 1,
-                (1 | 3, b'\n') => matched + 1,
-                (_, b'\r') => 1,
-                _ => 0,
-            };
-            if matched == 4 {
-                out.extend_from_slice(RESPONSE);
-                matched = 0;
-            }
+        for _ in 0..ends.count(&buf[..n]) {
+            out.extend_from_slice(HTTP_RESPONSE);
         }
         if !out.is_empty() {
             conn.write_all(&out)?;

@@ -103,6 +103,54 @@ fn timers(n: u64) -> Res {
     Ok(Outcome::new(start.elapsed(), n, total))
 }
 
+/// `n` sleepers each sleep `LATENESS_ROUNDS` times (alternately `sleep` and `after`) while
+/// one spinning goroutine per worker keeps every worker busy; how late each timer fired.
+#[cfg(feature = "chan")]
+fn timer_lateness(n: u64) -> Res {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = (0..workers())
+        .map(|_| {
+            let stop = stop.clone();
+            go(move || {
+                while !stop.load(Relaxed) {
+                    spin_for(LATENESS_SPIN);
+                    gorun::yield_now();
+                }
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let sleepers = (0..n)
+        .map(|i| {
+            go(move || {
+                (0..LATENESS_ROUNDS)
+                    .map(|k| {
+                        let d = Duration::from_millis(lateness_ms(i, k));
+                        let start = Instant::now();
+                        if k % 2 == 0 {
+                            gorun::sleep(d);
+                        } else {
+                            gorun::after(d).recv().expect("after delivers once");
+                        }
+                        start.elapsed().saturating_sub(d).as_nanos() as u64
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let late: Vec<u64> = sleepers
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    stop.store(true, Relaxed);
+    load.into_iter().for_each(|h| h.join().unwrap());
+    Ok(lateness_outcome(late))
+}
+
+#[cfg(not(feature = "chan"))]
+fn timer_lateness(_: u64) -> Res {
+    needs("chan", "gorun::after")
+}
+
 // ---------------------------------------------------------------- channels
 
 #[cfg(feature = "chan")]
@@ -319,6 +367,7 @@ fn workload(w: &str, n: u64) -> Res {
         "spawn" => spawn(n),
         "yield" => yield_(n),
         "timers" => timers(n),
+        "timer_lateness" => timer_lateness(n),
 
         #[cfg(feature = "chan")]
         "park_memory" => chan_workloads::park_memory(n),

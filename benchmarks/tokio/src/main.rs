@@ -332,6 +332,47 @@ async fn timers(n: u64) -> Res {
     Ok(Outcome::new(start.elapsed(), n, total))
 }
 
+/// `n` sleeper tasks each sleep `LATENESS_ROUNDS` times while one spinning task per
+/// worker keeps every worker busy; how late each timer fired (`sleep` only: Tokio has no
+/// `after` channel).
+async fn timer_lateness(n: u64) -> Res {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..workers())
+        .map(|_| {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                while !stop.load(Relaxed) {
+                    spin_for(LATENESS_SPIN);
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    let sleepers: Vec<_> = (0..n)
+        .map(|i| {
+            tokio::spawn(async move {
+                let mut late = Vec::with_capacity(LATENESS_ROUNDS as usize);
+                for k in 0..LATENESS_ROUNDS {
+                    let d = Duration::from_millis(lateness_ms(i, k));
+                    let start = Instant::now();
+                    tokio::time::sleep(d).await;
+                    late.push(start.elapsed().saturating_sub(d).as_nanos() as u64);
+                }
+                late
+            })
+        })
+        .collect();
+    let mut late = Vec::new();
+    for h in sleepers {
+        late.extend(h.await.unwrap());
+    }
+    stop.store(true, Relaxed);
+    for h in load {
+        h.await.unwrap();
+    }
+    Ok(lateness_outcome(late))
+}
+
 async fn run(workload: String, n: u64) -> Res {
     match workload.as_str() {
         "spawn" => spawn(n).await,
@@ -345,6 +386,7 @@ async fn run(workload: String, n: u64) -> Res {
         "select" => select_(n).await,
         "tcp_echo" => tcp_echo(n).await,
         "timers" => timers(n).await,
+        "timer_lateness" => timer_lateness(n).await,
         _ => unreachable!(),
     }
 }

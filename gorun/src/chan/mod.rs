@@ -19,6 +19,7 @@ mod select;
 mod state;
 mod waiter;
 
+use crate::runtime::seeded;
 pub(crate) use state::block_forever;
 use state::{new_chan, Chan, TryRecv, TrySend};
 pub use waiter::Ctx;
@@ -83,35 +84,36 @@ impl<T> Sender<T> {
     /// `SendError` covers both; [`is_closed`](Sender::is_closed) tells them apart).
     #[track_caller]
     pub fn send(&self, v: T) -> Result<(), SendError<T>> {
-        self.chan
-            .send_impl(v, Location::caller(), None)
-            .map_err(|e| SendError(e.into_inner()))
+        let site = Location::caller();
+        seeded::around(|| self.chan.send_impl(v, site, None)).map_err(|e| SendError(e.into_inner()))
     }
 
     /// Sends without parking.
     pub fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
-        self.chan.try_send(v)
+        seeded::around(|| self.chan.try_send(v))
     }
 
     /// Sends, parking at most `timeout`.
     #[track_caller]
     pub fn send_timeout(&self, v: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
-        match Instant::now().checked_add(timeout) {
-            Some(d) => self.chan.send_impl(v, Location::caller(), Some(d)),
-            None => self.chan.send_impl(v, Location::caller(), None),
-        }
+        let (site, deadline) = (
+            Location::caller(),
+            crate::runtime::timers::now().checked_add(timeout),
+        );
+        seeded::around(|| self.chan.send_impl(v, site, deadline))
     }
 
     /// Sends, parking until `deadline` at most.
     #[track_caller]
     pub fn send_deadline(&self, v: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
-        self.chan.send_impl(v, Location::caller(), Some(deadline))
+        let site = Location::caller();
+        seeded::around(|| self.chan.send_impl(v, site, Some(deadline)))
     }
 
     /// Closes the channel (Go's `close`): parked receivers and senders wake, receivers drain
     /// the buffered values and then get `Err`. Closing again does nothing.
     pub fn close(&self) {
-        self.chan.close();
+        seeded::around(|| self.chan.close());
     }
 
     /// Whether the channel was closed.
@@ -152,29 +154,30 @@ impl<T> Receiver<T> {
     /// first; `Err` once the channel is closed (or every sender is gone) and empty.
     #[track_caller]
     pub fn recv(&self) -> Result<T, RecvError> {
-        self.chan
-            .recv_impl(Location::caller(), None)
-            .map_err(|_| RecvError)
+        let site = Location::caller();
+        seeded::around(|| self.chan.recv_impl(site, None)).map_err(|_| RecvError)
     }
 
     /// Receives without parking.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        self.chan.try_recv()
+        seeded::around(|| self.chan.try_recv())
     }
 
     /// Receives, parking at most `timeout`.
     #[track_caller]
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        match Instant::now().checked_add(timeout) {
-            Some(d) => self.chan.recv_impl(Location::caller(), Some(d)),
-            None => self.chan.recv_impl(Location::caller(), None),
-        }
+        let (site, deadline) = (
+            Location::caller(),
+            crate::runtime::timers::now().checked_add(timeout),
+        );
+        seeded::around(|| self.chan.recv_impl(site, deadline))
     }
 
     /// Receives, parking until `deadline` at most.
     #[track_caller]
     pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
-        self.chan.recv_impl(Location::caller(), Some(deadline))
+        let site = Location::caller();
+        seeded::around(|| self.chan.recv_impl(site, Some(deadline)))
     }
 
     /// A blocking iterator over received values, ending when the channel is closed and

@@ -10,7 +10,6 @@
 //! 3. After waking, the select withdraws its waiters from the other channels.
 
 use std::any::Any;
-use std::cell::Cell;
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use super::{Chan, Ctx, Receiver, RecvError, SendError, Sender, TryRecv, TrySend, Waiter};
 use crate::park::{self, Unparker, WaitReason};
+use crate::runtime::rng::random;
+use crate::runtime::seeded;
 
 /// One operation of a select (used by the `select!` expansion; not a public API).
 #[doc(hidden)]
@@ -314,35 +315,6 @@ impl<T> Case for SendCase<'_, T> {
     }
 }
 
-thread_local! {
-    static RNG: Cell<u64> = const { Cell::new(0) };
-}
-
-/// A small xorshift generator, seeded per thread. Under loom, where a model must be
-/// deterministic, always 0 (poll order is then the source order).
-fn random(n: usize) -> usize {
-    if cfg!(loom) {
-        return 0;
-    }
-    RNG.with(|r| {
-        let mut x = r.get();
-        if x == 0 {
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64);
-            x = (r as *const _ as u64) ^ t.rotate_left(32) ^ 0x9E37_79B9_7F4A_7C15;
-            if x == 0 {
-                x = 1;
-            }
-        }
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        r.set(x);
-        (((x >> 32) * n as u64) >> 32) as usize
-    })
-}
-
 /// A dynamic `select` over any number of channel operations.
 ///
 /// Add cases with [`recv`](Select::recv) and [`send`](Select::send) (each returns the case's
@@ -533,7 +505,7 @@ impl<'a> Select<'a> {
         self,
         timeout: Duration,
     ) -> Result<SelectedOperation<'a>, SelectTimeoutError> {
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = crate::runtime::timers::now().checked_add(timeout);
         self.run(Wait::Until(deadline), Location::caller())
             .map_err(|_| SelectTimeoutError)
     }
@@ -588,7 +560,7 @@ impl<'a> Select<'a> {
     /// [`ready`](Select::ready), parking at most `timeout`.
     #[track_caller]
     pub fn ready_timeout(&mut self, timeout: Duration) -> Result<usize, SelectTimeoutError> {
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = crate::runtime::timers::now().checked_add(timeout);
         self.wait_ready(Wait::Until(deadline), Location::caller())
             .map_err(|_| SelectTimeoutError)
     }
@@ -649,8 +621,22 @@ impl<'a> Select<'a> {
 }
 
 /// Runs a select over `cases`; returns the index of the completed case, or `Err` if none
-/// completed (no case ready for `Wait::No`, or the deadline passed).
+/// completed (no case ready for `Wait::No`, or the deadline passed). A switch point before
+/// and after under `gorun::check` (`seeded::around`).
 fn run_cases<P, C>(
+    cases: &mut [P],
+    wait: Wait,
+    biased: bool,
+    site: &'static Location<'static>,
+) -> Result<usize, ()>
+where
+    P: std::ops::DerefMut<Target = C>,
+    C: Case + ?Sized,
+{
+    seeded::around(|| select_cases_now(cases, wait, biased, site))
+}
+
+fn select_cases_now<P, C>(
     cases: &mut [P],
     wait: Wait,
     biased: bool,
@@ -711,7 +697,8 @@ where
                 return Ok(i);
             }
         }
-        if matches!(wait, Wait::No) || deadline.is_some_and(|d| Instant::now() >= d) {
+        if matches!(wait, Wait::No) || deadline.is_some_and(|d| crate::runtime::timers::now() >= d)
+        {
             return Err(());
         }
         let ctx = Arc::new(Ctx::new());
@@ -834,7 +821,7 @@ pub fn select_cases(
     let wait = match timeout {
         None => Wait::Until(None),
         Some(None) => Wait::No,
-        Some(Some(d)) => Wait::Until(Instant::now().checked_add(d)),
+        Some(Some(d)) => Wait::Until(crate::runtime::timers::now().checked_add(d)),
     };
     run_cases(cases, wait, biased, Location::caller()).is_ok()
 }

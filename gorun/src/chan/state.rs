@@ -372,7 +372,7 @@ impl<T> Chan<T> {
             Err(TrySend::Disconnected(v)) => return Err(SendTimeoutError::Disconnected(v)),
             Err(TrySend::Full(v)) => v,
         };
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if deadline.is_some_and(|d| crate::runtime::timers::now() >= d) {
             return Err(SendTimeoutError::Timeout(v));
         }
         let w = self.new_waiter(None, 0, Some(v));
@@ -418,7 +418,7 @@ impl<T> Chan<T> {
             Err(TryRecv::Closed) => return Err(RecvTimeoutError::Disconnected),
             Err(TryRecv::Empty) => {}
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if deadline.is_some_and(|d| crate::runtime::timers::now() >= d) {
             return Err(RecvTimeoutError::Timeout);
         }
         let w = self.new_waiter(None, 0, None);

@@ -21,7 +21,31 @@
 //! one that may wake a goroutine (see `sys`); goroutines of two runtimes talking through
 //! one channel are not seen as waking each other.
 
+use std::sync::atomic::Ordering;
+
+use crate::goroutine::{WaitReason, G};
+use crate::runtime::Shared;
 use crate::sys::{self, Tid};
+
+/// Goroutine switches of every worker so far: a goroutine's wait changes only by running,
+/// so an unchanged sum means nothing ran in between.
+pub(crate) fn switches(s: &Shared) -> u64 {
+    s.workers()
+        .iter()
+        .map(|w| w.stats.switches.load(Ordering::Relaxed))
+        .sum()
+}
+
+/// Whether `g` is blocked on something only another goroutine or a timer of its runtime
+/// can end (Go's "durably blocked"): not running or runnable, and not waiting for I/O, a
+/// `blocking` call or a future, which the outside world ends.
+pub(crate) fn durably_blocked(g: &G) -> bool {
+    g.is_blocked()
+        && !matches!(
+            g.wait_reason(),
+            WaitReason::IoWait | WaitReason::Blocking | WaitReason::Future
+        )
+}
 
 /// Whether some thread outside gorun might still wake a goroutine (see module docs).
 pub(crate) fn outside_thread_may_wake() -> bool {

@@ -135,6 +135,11 @@ pub struct Metrics {
     /// Stacks moved to the heap by copy-on-park, and the heap bytes they took.
     pub evictions: u64,
     pub evicted_bytes: u64,
+    /// Switches per worker, in worker order: how the work is split between them.
+    pub worker_switches: Vec<u64>,
+    /// Goroutines placed at spawn on a less loaded worker than their spawner's (see
+    /// [`go`](crate::go)).
+    pub placed_away: u64,
 }
 
 /// Counters of the current runtime; all zero outside one.
@@ -145,6 +150,7 @@ pub struct Metrics {
 ///     let m = gorun::metrics();
 ///     assert_eq!(m.spawned, 2);
 ///     assert_eq!(m.goroutines, 1);
+///     assert_eq!(m.worker_switches.len(), m.workers);
 /// });
 /// ```
 pub fn metrics() -> Metrics {
@@ -165,5 +171,9 @@ pub(crate) fn metrics_of(s: &Shared) -> Metrics {
         timers: s.timers().pending(),
         evictions: sum(|st| st.evictions.load(Ordering::Relaxed)),
         evicted_bytes: sum(|st| st.evicted_bytes.load(Ordering::Relaxed)),
+        worker_switches: (s.workers().iter())
+            .map(|w| w.stats.switches.load(Ordering::Relaxed))
+            .collect(),
+        placed_away: sum(|st| st.placed_away.load(Ordering::Relaxed)),
     }
 }

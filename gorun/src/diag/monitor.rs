@@ -238,16 +238,11 @@ impl Monitor {
         // Timer channels count only while someone waits on one (Go 1.23): an unread ticker
         // or `after(1h)` does not hide a deadlock.
         let timers_matter = s.timers().pending_calls() > 0;
-        let all_asleep = s.workers_quiet() && s.timers().pending_wakes() == 0;
-        if !all_asleep {
+        if !s.workers_quiet() || s.timers().pending_wakes() > 0 {
             self.quiet_at = None;
             return;
         }
-        let switches: u64 = s
-            .workers()
-            .iter()
-            .map(|w| w.stats.switches.load(Ordering::Relaxed))
-            .sum();
+        let switches = deadlock::switches(s);
         // A goroutine's wait can only change by running: with no switch since the last scan
         // found one that wakes by itself (I/O, a sleep, a blocking call), the verdict holds,
         // and a million parked goroutines are not rescanned every tick.
@@ -256,15 +251,13 @@ impl Monitor {
         }
         if self.quiet_at != Some(switches) {
             let gs = s.goroutines();
+            // A `synctest::wait` caller is woken by the idle check, not by a goroutine.
             let wakes_by_itself = gs.iter().any(|g| {
-                !g.is_blocked()
+                !deadlock::durably_blocked(g)
                     || (timers_matter && g.timer_wait())
                     || matches!(
                         g.wait_reason(),
-                        WaitReason::Sleep
-                            | WaitReason::IoWait
-                            | WaitReason::Blocking
-                            | WaitReason::Future
+                        WaitReason::Sleep | WaitReason::SynctestWait
                     )
             });
             let unstarted = s.num_goroutine() != gs.len();

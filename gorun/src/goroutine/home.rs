@@ -25,7 +25,7 @@ use super::{
     traceback_all, Body, Coro, Suspend, WaitReason, ABANDONED, BUDGET, G, NOTIFIED, PARKED,
     PARKED_THREAD, RUNNING, UNWIND_HOLD,
 };
-use crate::runtime::worker;
+use crate::runtime::{seeded, worker};
 use crate::stack::evict::{self, Evicted, Eviction, Restoration, SlotMeta};
 use crate::stack::pack::References;
 
@@ -252,7 +252,7 @@ impl AtHome {
         if b > 0 {
             self.home_only.budget.set(b - 1);
         } else {
-            self.home_only.budget.set(BUDGET);
+            self.home_only.budget.set(seeded::budget(BUDGET));
             self.give_way(Suspend::Yield);
         }
     }
@@ -283,7 +283,7 @@ impl AtHome {
         // (`bridge::tokio_rt`, a leaf module: it names nothing else of the crate).
         #[cfg(feature = "tokio")]
         let ctx = crate::bridge::tokio_rt::leave();
-        self.home_only.budget.set(BUDGET);
+        self.home_only.budget.set(seeded::budget(BUDGET));
         let y = self.home_only.yielder.get();
         debug_assert!(!y.is_null());
         // SAFETY: `yielder` points into this goroutine's own stack, set by its body before

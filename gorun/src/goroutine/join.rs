@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::thread;
 
 use crate::park::{self, Unparker, WaitReason};
+use crate::runtime::seeded;
 
 mod future;
 
@@ -207,6 +208,10 @@ impl<T> JoinHandle<T> {
     #[track_caller]
     pub fn join(self) -> thread::Result<T> {
         let site = Location::caller();
+        seeded::around(|| self.join_now(site))
+    }
+
+    fn join_now(self, site: &'static Location<'static>) -> thread::Result<T> {
         if let Some(r) = self.task.take() {
             return r;
         }

@@ -48,7 +48,7 @@ use std::time::Duration;
 
 use corosensei::Coroutine;
 
-use crate::runtime::{worker, Shared};
+use crate::runtime::{seeded, worker, Shared};
 use crate::stack::SlotStack;
 
 /// Why a goroutine switched back to its worker.
@@ -448,18 +448,28 @@ pub(crate) fn traceback_all() -> bool {
     *ALL.get_or_init(|| std::env::var("GORUN_TRACEBACK").is_ok_and(|v| v == "all"))
 }
 
-/// Prints Go's report for a panic that nobody will `join`, and exits with code 2.
-pub(crate) fn fatal_panic(payload: &(dyn std::any::Any + Send)) -> ! {
-    let msg = panic_message(payload);
-    let mut out = format!("panic: {msg}\n\n");
-    if let Some(g) = worker::current_g() {
-        out += &format!(
+/// Reports a panic that nobody will `join` (Go's `panic:` report): prints it and exits with
+/// code 2, or, under `Builder::panic_on_fatal`, stops the runtime with it (`run` then
+/// panics with the report) and returns.
+pub(crate) fn fatal_panic(payload: &(dyn std::any::Any + Send)) {
+    let header = format!("panic: {}", panic_message(payload));
+    let g = worker::current_g();
+    let mut body = g.as_ref().map_or(String::new(), |g| {
+        format!(
             "goroutine {} [running]:\ncreated by goroutine {} at {}\n",
             g.id, g.parent, g.spawn_site
-        );
+        )
+    });
+    body += &seeded::replay_note().unwrap_or_default();
+    match g {
+        Some(g) if g.shared.config().panic_on_fatal => g
+            .shared
+            .fail(crate::runtime::Deadlock::with_header(&header, &body)),
+        _ => {
+            eprint!("{header}\n\n{body}");
+            std::process::exit(2);
+        }
     }
-    eprint!("{out}");
-    std::process::exit(2);
 }
 
 /// The text of a panic payload (`&str` and `String` payloads; others are described).

@@ -28,6 +28,8 @@ pub(crate) enum WaitReason {
     Blocking,
     /// `block_on`: a future is pending; its waker may fire from any thread.
     Future,
+    /// `synctest::wait`: until every other goroutine is durably blocked.
+    SynctestWait,
 }
 
 impl WaitReason {
@@ -53,11 +55,12 @@ impl WaitReason {
             WaitReason::Join => "join",
             WaitReason::Blocking => "blocking",
             WaitReason::Future => "future",
+            WaitReason::SynctestWait => "synctest.Wait",
         }
     }
 
     pub(crate) fn from_u8(v: u8) -> WaitReason {
-        const ALL: [WaitReason; 20] = [
+        const ALL: [WaitReason; 21] = [
             WaitReason::None,
             WaitReason::ChanReceive,
             WaitReason::ChanSend,
@@ -78,6 +81,7 @@ impl WaitReason {
             WaitReason::Join,
             WaitReason::Blocking,
             WaitReason::Future,
+            WaitReason::SynctestWait,
         ];
         ALL.get(v as usize).copied().unwrap_or(WaitReason::None)
     }

@@ -593,7 +593,8 @@ impl<S: Source> Io<S> {
                 self.poller.thread_waiting(true);
             }
             match deadline {
-                Some(d) => park::park_until(WaitReason::IoWait, site, d),
+                // Real time: a virtual clock stands still while we wait for I/O.
+                Some(d) => park::park_until_real(WaitReason::IoWait, site, d),
                 None => park::park(WaitReason::IoWait, site),
             }
             if plain {

@@ -10,14 +10,17 @@ use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Worker as Deque};
 
+use super::bubble::Bubble;
 use super::lockgraph::LockGraph;
 use super::registry::Registry;
+use super::seeded::{self, Seeded};
 use super::timers::Timers;
 use super::worker::{self, Worker, WorkerShared};
 use super::{Config, Deadlock, Shared, MAIN_ID};
 use crate::diag::{self, monitor::Monitor};
 use crate::goroutine::{Runnable, Task, G};
 use crate::stack::{self, classes::Stacks};
+use crate::synctest;
 
 /// The most worker threads a runtime may have (a control block keeps its home in 16 bits).
 const MAX_WORKERS: usize = 4096;
@@ -66,6 +69,9 @@ impl Builder {
                 evict_after: Some(Duration::from_millis(100)),
                 resident_budget: Some(16 << 20),
                 exit_on_fatal: false,
+                seeded: None,
+                panic_on_fatal: false,
+                virtual_time: false,
             },
         }
     }
@@ -139,6 +145,59 @@ impl Builder {
         self
     }
 
+    /// Runs the runtime on a virtual clock (Go's `testing/synctest`), for tests: every
+    /// sleep, timer, ticker, timeout and deadline, and [`time::now`](crate::time::now), use
+    /// a clock that starts at the real time the runtime starts and moves only when every
+    /// goroutine is durably blocked (on channels, `sync` types, joins, sleeps or timers; not
+    /// on I/O or in [`blocking`](crate::blocking)), then straight to the next deadline. It
+    /// never moves while a goroutine runs or is runnable. So a test that sleeps an hour
+    /// takes milliseconds, timeouts fire in deadline order (equal deadlines in the order
+    /// they were set), and [`synctest::wait`](crate::synctest::wait) lets a test look at
+    /// the state "right now". Any number of workers. A deadlock (every goroutine durably
+    /// blocked, no timer to wait for) is reported as usual. See the crate docs'
+    /// "Virtual time".
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// gorun::Builder::new().virtual_time(true).run(|| {
+    ///     let start = gorun::time::now();
+    ///     let timeout = gorun::after(Duration::from_secs(60));
+    ///     let (_tx, rx) = gorun::chan::<u32>(0);
+    ///     assert!(rx.recv_timeout(Duration::from_secs(30)).is_err());
+    ///     assert_eq!(gorun::time::now() - start, Duration::from_secs(30));
+    ///     timeout.recv().unwrap();
+    ///     assert_eq!(gorun::time::now() - start, Duration::from_secs(60));
+    /// });
+    /// ```
+    pub fn virtual_time(mut self, on: bool) -> Builder {
+        self.config.virtual_time = on;
+        self
+    }
+
+    /// Makes [`run`](Builder::run) panic with a fatal report instead of printing it and
+    /// exiting the process with code 2: a deadlock, a lock cycle, or a goroutine's panic
+    /// that nobody joins (`panic: ...` with the goroutine's id and creation site). The
+    /// runtime is unwound first, as under [`try_run`](Builder::try_run). This is what
+    /// `#[gorun::test]` uses, so that such a test fails alone instead of ending the whole
+    /// test binary. Under [`try_run`](Builder::try_run) such a panic report is returned as
+    /// `Err`, like a deadlock. Off by default.
+    ///
+    /// ```
+    /// let r = std::panic::catch_unwind(|| {
+    ///     gorun::Builder::new().panic_on_fatal(true).run(|| {
+    ///         gorun::go(|| panic!("boom")); // detached: nobody joins it
+    ///         gorun::sleep(std::time::Duration::from_secs(10));
+    ///     })
+    /// });
+    /// let msg = *r.unwrap_err().downcast::<String>().unwrap();
+    /// assert!(msg.starts_with("panic: boom"));
+    /// ```
+    pub fn panic_on_fatal(mut self, on: bool) -> Builder {
+        self.config.panic_on_fatal = on;
+        self
+    }
+
     /// Number of worker threads (default: the number of cores, or the `GORUN_WORKERS`
     /// environment variable when set).
     ///
@@ -197,7 +256,51 @@ impl Builder {
         self
     }
 
+    /// Deterministic schedules: one worker, and every scheduling choice drawn from a
+    /// generator seeded with `seed` (which goroutine runs next, among every runnable one,
+    /// unstarted ones included, at every switch; [`select!`](crate::select!)'s pick among
+    /// ready cases; the coop budget). The same seed replays the same interleaving and
+    /// output; different seeds explore different ones. See "Deterministic schedules" in the
+    /// crate docs for what stays nondeterministic (wake-ups from outside the runtime: timers
+    /// on the real clock, I/O, plain threads).
+    ///
+    /// The `GORUN_SEED` environment variable, when set, overrides this seed, and seeds
+    /// runtimes built without one (so a failing seed is replayed without editing code).
+    /// A seed also overrides [`workers`](Builder::workers): a seeded runtime has one.
+    ///
+    /// ```
+    /// use gorun::chan;
+    ///
+    /// let order = |seed| {
+    ///     gorun::Builder::new().seed(seed).run(|| {
+    ///         let (tx, rx) = chan(0);
+    ///         for id in 0..3 {
+    ///             let tx = tx.clone();
+    ///             gorun::go(move || tx.send(id).unwrap());
+    ///         }
+    ///         (0..3).map(|_| rx.recv().unwrap()).collect::<Vec<_>>()
+    ///     })
+    /// };
+    /// assert_eq!(order(7), order(7)); // one seed, one interleaving
+    /// ```
+    pub fn seed(mut self, seed: u64) -> Builder {
+        let explore = self.config.seeded.is_some_and(|s| s.explore);
+        self.config.seeded = Some(Seeded { seed, explore });
+        self
+    }
+
+    /// Under a seed, makes every gorun operation a switch point (see `gorun::check`).
+    pub(crate) fn explore(mut self) -> Builder {
+        if let Some(s) = &mut self.config.seeded {
+            s.explore = true;
+        }
+        self
+    }
+
     fn worker_count(&self) -> usize {
+        if self.config.seeded.is_some() {
+            return 1;
+        }
         if let Some(n) = self.workers {
             return n;
         }
@@ -219,8 +322,9 @@ impl Builder {
     /// returns its value once it returns. Goroutines still running then are abandoned (and
     /// unwound). A panic of the main goroutine propagates out of `run`.
     ///
-    /// If every goroutine deadlocks, prints Go's report and exits the process with code 2;
-    /// use [`Builder::try_run`] to get the report as an error instead.
+    /// If every goroutine deadlocks, prints Go's report and exits the process with code 2
+    /// (panics with it under [`Builder::panic_on_fatal`]); use [`Builder::try_run`] to get
+    /// the report as an error instead.
     ///
     /// # Panics
     /// If called from inside a goroutine, or if the runtime cannot start.
@@ -229,9 +333,11 @@ impl Builder {
     where
         F: FnOnce() -> T,
     {
-        self.config.exit_on_fatal = true;
+        let panic_on_fatal = self.config.panic_on_fatal;
+        self.config.exit_on_fatal = !panic_on_fatal;
         match self.try_run(f) {
             Ok(v) => v,
+            Err(report) if panic_on_fatal => std::panic::panic_any(report.to_string()),
             Err(deadlock) => {
                 eprint!("{deadlock}");
                 std::process::exit(2);
@@ -258,7 +364,7 @@ impl Builder {
     /// assert!(report.contains("goroutine 1 [sync.WaitGroup.Wait]:"));
     /// ```
     #[track_caller]
-    pub fn try_run<F, T>(self, f: F) -> Result<T, Deadlock>
+    pub fn try_run<F, T>(mut self, f: F) -> Result<T, Deadlock>
     where
         F: FnOnce() -> T,
     {
@@ -267,6 +373,10 @@ impl Builder {
             "gorun::run called from inside a goroutine: a goroutine already has a runtime; \
              use gorun::go to start more goroutines"
         );
+        if let Some(seed) = seeded::env_seed() {
+            self = self.seed(seed);
+        }
+        let _seeded = self.config.seeded.map(|_| seeded::Live::new());
         let site = Location::caller();
         let n = self.worker_count();
         let deques: Vec<Deque<Arc<G>>> = (0..n).map(|_| Deque::new_lifo()).collect();
@@ -279,7 +389,8 @@ impl Builder {
             idle: Mutex::new(Vec::new()),
             num_idle: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
-            timers: Timers::new(),
+            timers: Timers::new(self.config.virtual_time),
+            bubble: Bubble::new(),
             stacks: Stacks::new(self.stack_size),
             registry: Registry::new(n),
             lock_graph: LockGraph::default(),
@@ -318,7 +429,9 @@ impl Builder {
         // Busy workers must not starve I/O: poll if nobody did during a tick (Go's sysmon).
         let mut io_check = crate::net::poller::StallCheck::default();
         let monitor = monitor.start(Box::new(move || io_check.tick()));
-        let timer_thread = shared.timers.start();
+        let timer_thread = shared
+            .timers
+            .start(Some(synctest::idle_hook(Arc::downgrade(&shared))));
         let mut deques = deques.into_iter();
         let worker0 = Worker::new(0, shared.clone(), deques.next().unwrap());
         worker::bump(&shared.workers[0].stats.spawned);

@@ -17,6 +17,7 @@
 //! Several runtimes may run at once on different threads (as `cargo test` does); each has
 //! its own `Shared`, and goroutines find theirs through their control block.
 
+mod bubble;
 pub(crate) mod builder;
 mod cold;
 mod fatal;
@@ -24,6 +25,8 @@ pub(crate) mod handle;
 pub(crate) mod lockgraph;
 pub(crate) mod netpoll;
 mod registry;
+pub(crate) mod rng;
+pub(crate) mod seeded;
 pub(crate) mod spawn;
 pub(crate) mod timers;
 pub(crate) mod worker;
@@ -36,9 +39,11 @@ use crossbeam_deque::Injector;
 
 use crate::goroutine::G;
 use crate::stack::classes::Stacks;
+use bubble::Bubble;
 pub use fatal::Deadlock;
 use lockgraph::LockGraph;
 use registry::Registry;
+use seeded::Seeded;
 use timers::Timers;
 use worker::WorkerShared;
 
@@ -55,6 +60,8 @@ pub(crate) struct Shared {
     num_idle: AtomicUsize,
     shutdown: AtomicBool,
     timers: Timers,
+    /// The `synctest::wait` caller (see `synctest`).
+    bubble: Bubble,
     stacks: Stacks,
     registry: Registry,
     lock_graph: LockGraph,
@@ -93,12 +100,24 @@ pub(crate) struct Config {
     /// A fatal report (deadlock, lock cycle) is printed and the process exits with code 2
     /// at once (`run`), instead of unwinding and returning it (`try_run`).
     pub(crate) exit_on_fatal: bool,
+    /// Seeded scheduling (`Builder::seed`, `GORUN_SEED`; see `seeded`).
+    pub(crate) seeded: Option<Seeded>,
+    /// `run` panics with a fatal report (a detached goroutine's panic included) instead of
+    /// exiting (`Builder::panic_on_fatal`).
+    pub(crate) panic_on_fatal: bool,
+    /// The clock is virtual (`Builder::virtual_time`).
+    pub(crate) virtual_time: bool,
 }
 
 impl Shared {
     /// The runtime's timer heap.
     pub(crate) fn timers(&self) -> &Timers {
         &self.timers
+    }
+
+    /// The runtime's `synctest::wait` caller, if any.
+    pub(crate) fn bubble(&self) -> &Bubble {
+        &self.bubble
     }
 
     /// The runtime's stack slots.
@@ -163,6 +182,9 @@ impl Shared {
     pub(crate) fn fail(&self, report: Deadlock) {
         if self.config.exit_on_fatal {
             eprint!("{report}");
+            if let Some(s) = self.config.seeded {
+                eprint!("{}", seeded::replay_hint(s.seed));
+            }
             std::process::exit(2);
         }
         self.failure.lock().unwrap().get_or_insert(report);

@@ -4,13 +4,16 @@
 use std::panic::Location;
 use std::sync::Arc;
 
-use super::{handle, worker};
+use super::{handle, seeded, worker};
 use crate::goroutine::{self, JoinHandle, Task, G};
 
 /// Starts a goroutine running `f` and returns a handle to join it.
 ///
 /// The goroutine starts on the calling goroutine's worker by default; idle workers may steal
-/// it before it starts. Once started it stays on that worker's thread.
+/// it before it starts. When the caller's worker already carries many more goroutines than
+/// another worker (an acceptor starting one goroutine per connection, say), the new
+/// goroutine is queued on that other worker instead. Once started it stays on that
+/// worker's thread.
 ///
 /// A goroutine gets its stack when it starts. If no stack can be had then (the kernel's
 /// memory-map limit on kernels without `MADV_GUARD_INSTALL`, or address space exhausted),
@@ -21,8 +24,8 @@ use crate::goroutine::{self, JoinHandle, Task, G};
 /// plain thread starts goroutines through a [`Handle`](crate::Handle).
 ///
 /// # Panics
-/// Outside a runtime (wrap the program in [`run`](crate::run) or `#[gorun::main]`), on a plain thread
-/// other than a blocking-pool one.
+/// Outside a runtime (wrap the program in [`run`](crate::run) or `#[gorun::main]`), on a
+/// plain thread other than a blocking-pool one.
 #[track_caller]
 pub fn go<F, T>(f: F) -> JoinHandle<T>
 where
@@ -69,18 +72,20 @@ where
         let id = handle::inject(&shared, task.clone(), name, class, site);
         return JoinHandle::new(task, id);
     }
-    worker::with_worker(|w| {
+    let handle = worker::with_worker(|w| {
         let w = w.expect("checked above");
         let parent = worker::current_id();
         let class = stack.map_or(0, |b| w.shared.stacks().class_for(b));
         let g = w.new_goroutine(parent, site, name, class, task.clone());
         let id = g.id;
-        w.push_runnext(g);
+        w.place_spawned(g);
         if w.spawned_one() {
             worker::with_current_g(|g| g.map(|g| g.give_way(goroutine::Suspend::YieldToSpawned)));
         }
         JoinHandle::new(task, id)
-    })
+    });
+    seeded::point();
+    handle
 }
 
 /// Keeps the calling goroutine's stack resident while it lives: a hint to copy-on-park, not

@@ -15,11 +15,17 @@
 //!   will wake by itself; an armed call (a timer channel) counts only while someone waits
 //!   on a timer channel (Go's rule since 1.23, see `diag::monitor`).
 //!
+//! - The virtual clock (`Builder::virtual_time`, see `VirtualClock`) moves only on the timer
+//!   thread, under the lock, and only forward: to the next deadline that can wake a
+//!   goroutine, once the runtime's idle hook (`synctest::check_idle`) has found every
+//!   goroutine durably blocked. Real time plays no part in firing then.
+//!
 //! The timer thread does nothing else (the monitor has its own thread), so a slow scan of a
-//! million goroutines never makes a timer late.
+//! million goroutines never makes a timer late (with a virtual clock it runs the idle hook's
+//! scan, which is what decides when time moves).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle as ThreadHandle;
 use std::time::{Duration, Instant};
 
@@ -31,10 +37,11 @@ use crate::park::Unparker;
 pub(crate) enum TimerAction {
     /// Wakes a parked goroutine or thread (sleeps and timeouts).
     Wake(Unparker),
-    /// Calls the closure once (a one-shot timer channel).
-    Call(Box<dyn FnOnce() + Send>),
-    /// Calls the closure every period for as long as it returns true (a ticker channel).
-    Every(Box<dyn FnMut() -> bool + Send>, Duration),
+    /// Calls the closure once with the time it fired at (a one-shot timer channel).
+    Call(Box<dyn FnOnce(Instant) + Send>),
+    /// Calls the closure every period, with the time it fired at, for as long as it returns
+    /// true (a ticker channel).
+    Every(Box<dyn FnMut(Instant) -> bool + Send>, Duration),
 }
 
 impl TimerAction {
@@ -98,6 +105,8 @@ struct State {
     /// this is in the past): only a timer due earlier needs to wake it. (A futex wake per
     /// timeout would triple the cost of a timeout that is cancelled, and most are.)
     wake_at: Instant,
+    /// A worker went idle since the idle hook last ran (`notify_idle`).
+    idle: bool,
 }
 
 impl State {
@@ -160,6 +169,29 @@ impl State {
     }
 }
 
+/// What the runtime's idle hook found (see `Timers::start`).
+pub(crate) enum Idle {
+    /// Something runs, is runnable, or may be woken by something other than a timer (or the
+    /// hook woke a `synctest::wait` caller).
+    Busy,
+    /// Every goroutine is durably blocked; `timer_wait` if one waits on a timer channel.
+    Blocked { timer_wait: bool },
+}
+
+/// The runtime's idle hook: called on the timer thread, without the lock.
+pub(crate) type IdleHook = Box<dyn FnMut() -> Idle + Send>;
+
+/// A runtime's virtual clock: `base` (the real time the runtime started) plus `nanos`,
+/// which only the timer thread advances, under the state lock.
+struct VirtualClock {
+    base: Instant,
+    nanos: AtomicU64,
+}
+
+/// How long the timer thread with a virtual clock waits for an idle notice before it
+/// checks by itself (a safety net: every worker that goes idle notifies it).
+const IDLE_RECHECK: Duration = Duration::from_millis(10);
+
 pub(crate) struct Timers {
     state: Mutex<State>,
     cv: Condvar,
@@ -167,21 +199,49 @@ pub(crate) struct Timers {
     wakes: AtomicUsize,
     /// Armed `Call`/`Every` timers: timer channels that will receive a value.
     calls: AtomicUsize,
+    /// `Some` for a runtime built with `virtual_time(true)`.
+    clock: Option<VirtualClock>,
 }
 
 impl Timers {
-    pub(crate) fn new() -> Timers {
+    /// A timer heap on real time, or on a virtual clock starting now.
+    pub(crate) fn new(virtual_time: bool) -> Timers {
+        let now = Instant::now();
         Timers {
             state: Mutex::new(State {
                 heap: Vec::new(),
                 seq: 0,
                 stopped: false,
-                wake_at: Instant::now(),
+                wake_at: now,
+                idle: false,
             }),
             cv: Condvar::new(),
             wakes: AtomicUsize::new(0),
             calls: AtomicUsize::new(0),
+            clock: virtual_time.then(|| VirtualClock {
+                base: now,
+                nanos: AtomicU64::new(0),
+            }),
         }
+    }
+
+    /// The time on this heap's clock: real, or virtual.
+    pub(crate) fn now(&self) -> Instant {
+        match &self.clock {
+            None => Instant::now(),
+            Some(c) => c.base + Duration::from_nanos(c.nanos.load(Ordering::Acquire)),
+        }
+    }
+
+    pub(crate) fn is_virtual(&self) -> bool {
+        self.clock.is_some()
+    }
+
+    /// A worker went idle: the timer thread runs the idle hook (called only when the hook
+    /// matters: a virtual clock, or a `synctest::wait` caller).
+    pub(crate) fn notify_idle(&self) {
+        self.state.lock().unwrap().idle = true;
+        self.cv.notify_one();
     }
 
     /// Number of armed timers of every kind.
@@ -219,7 +279,12 @@ impl Timers {
         });
         let mut st = self.state.lock().unwrap();
         self.arm(&mut st, node.clone(), deadline, action);
-        let earlier = deadline < st.wake_at;
+        // A virtual clock moves only on the timer thread: only a timer already due (a zero
+        // timeout) needs it now.
+        let earlier = match &self.clock {
+            None => deadline < st.wake_at,
+            Some(_) => deadline <= self.now(),
+        };
         if earlier {
             st.wake_at = deadline;
         }
@@ -230,8 +295,10 @@ impl Timers {
         TimerHandle { node }
     }
 
-    /// Starts the timer thread. `self` must outlive the thread: `stop` joins it.
-    pub(crate) fn start(&self) -> ThreadHandle<()> {
+    /// Starts the timer thread, which calls `idle` after `notify_idle` (and, with a
+    /// virtual clock, whenever nothing is due) to learn whether time may move. `self` must
+    /// outlive the thread: `stop` joins it.
+    pub(crate) fn start(&self, idle: Option<IdleHook>) -> ThreadHandle<()> {
         let me = self as *const Timers as usize;
         std::thread::Builder::new()
             .name("gorun-timers".into())
@@ -239,7 +306,7 @@ impl Timers {
                 let _owned = crate::sys::OwnedThread::register();
                 // SAFETY: `stop` joins this thread before the `Timers` is dropped.
                 let timers = unsafe { &*(me as *const Timers) };
-                timers.thread_loop();
+                timers.thread_loop(idle);
             })
             .expect("gorun: cannot spawn the timer thread")
     }
@@ -261,7 +328,7 @@ impl Timers {
         drop(heap);
     }
 
-    fn thread_loop(&self) {
+    fn thread_loop(&self, mut idle: Option<IdleHook>) {
         let mut due: Vec<Entry> = Vec::new();
         let mut woken: Vec<Arc<G>> = Vec::new();
         let mut st = self.state.lock().unwrap();
@@ -269,7 +336,7 @@ impl Timers {
             if st.stopped {
                 return;
             }
-            let now = Instant::now();
+            let now = self.now();
             st.wake_at = now; // busy: new timers are seen before the next wait
             while st.heap.first().is_some_and(|e| e.deadline <= now) {
                 let e = st.remove(0);
@@ -278,42 +345,94 @@ impl Timers {
             }
             if !due.is_empty() {
                 drop(st);
-                for Entry {
-                    deadline,
-                    node,
-                    action,
-                    ..
-                } in due.drain(..)
-                {
-                    match action {
-                        // Goroutines woken together are queued per home worker in one go:
-                        // one lock and one thread wake-up per worker, not one per goroutine.
-                        TimerAction::Wake(Unparker::Goroutine(g)) => {
-                            if g.wake() {
-                                woken.push(g);
-                            }
-                        }
-                        TimerAction::Wake(u) => u.unpark(),
-                        TimerAction::Call(f) => f(),
-                        TimerAction::Every(mut f, period) => {
-                            if f() {
-                                let next = (deadline + period).max(Instant::now());
-                                self.rearm(node, next, TimerAction::Every(f, period));
-                            }
-                        }
-                    }
-                }
-                worker::schedule_drain(&mut woken);
+                self.fire(&mut due, &mut woken, now);
                 st = self.state.lock().unwrap();
                 continue;
             }
-            let wait = st
-                .heap
-                .first()
-                .map_or(Duration::from_secs(3600), |e| e.deadline - now);
+            // With a virtual clock, every pass that fired nothing asks the hook (what just
+            // fired may have woken nobody); on real time, only after an idle notice.
+            if let Some(hook) = idle.as_mut() {
+                if std::mem::take(&mut st.idle) || self.clock.is_some() {
+                    drop(st);
+                    let found = hook();
+                    st = self.state.lock().unwrap();
+                    if let Idle::Blocked { timer_wait } = found {
+                        if self.advance(&mut st, timer_wait) {
+                            continue;
+                        }
+                    }
+                    if st.idle {
+                        continue; // another worker went idle meanwhile
+                    }
+                }
+            }
+            let wait = match (&self.clock, st.heap.first()) {
+                (Some(_), _) => IDLE_RECHECK,
+                (None, Some(e)) => e.deadline - now,
+                (None, None) => Duration::from_secs(3600),
+            };
             st.wake_at = now + wait;
             st = self.cv.wait_timeout(st, wait).unwrap().0;
         }
+    }
+
+    /// Runs the actions of the entries in `due`, in order, at time `now`. Goroutines woken
+    /// together are queued per home worker in one go (one lock and one thread wake-up per
+    /// worker, not one per goroutine); before a call runs, those woken so far are queued, so
+    /// goroutines are queued in firing order whatever wakes them.
+    fn fire(&self, due: &mut Vec<Entry>, woken: &mut Vec<Arc<G>>, now: Instant) {
+        for Entry {
+            deadline,
+            node,
+            action,
+            ..
+        } in due.drain(..)
+        {
+            match action {
+                TimerAction::Wake(Unparker::Goroutine(g)) => {
+                    if g.wake() {
+                        woken.push(g);
+                    }
+                }
+                TimerAction::Wake(u) => u.unpark(),
+                TimerAction::Call(f) => {
+                    worker::schedule_drain(woken);
+                    f(now)
+                }
+                TimerAction::Every(mut f, period) => {
+                    worker::schedule_drain(woken);
+                    if f(now) {
+                        let next = (deadline + period).max(now);
+                        self.rearm(node, next, TimerAction::Every(f, period));
+                    }
+                }
+            }
+        }
+        worker::schedule_drain(woken);
+    }
+
+    /// Moves the virtual clock to the next deadline that can wake a goroutine (any timer's
+    /// when one waits on a timer channel, else the next `Wake`), once every goroutine is
+    /// durably blocked. Returns whether it moved (a real clock never does).
+    fn advance(&self, st: &mut State, timer_wait: bool) -> bool {
+        let Some(clock) = &self.clock else {
+            return false;
+        };
+        let next = if timer_wait {
+            st.heap.first().map(|e| e.deadline)
+        } else {
+            st.heap
+                .iter()
+                .filter(|e| e.action.is_wake())
+                .map(|e| e.deadline)
+                .min()
+        };
+        let Some(next) = next else {
+            return false; // nothing will ever wake them: the deadlock detector's case
+        };
+        let nanos = next.saturating_duration_since(clock.base).as_nanos() as u64;
+        clock.nanos.fetch_max(nanos, Ordering::AcqRel);
+        true
     }
 
     /// Pushes a periodic timer back, unless it was cancelled while it fired.
@@ -337,4 +456,30 @@ impl Timers {
             action,
         });
     }
+}
+
+/// The running goroutine's clock (`gorun::time::now`): its runtime's, virtual or real;
+/// `Instant::now()` on a plain thread.
+pub(crate) fn now() -> Instant {
+    worker::with_current_g(|g| g.map(|g| g.shared.timers().now())).unwrap_or_else(Instant::now)
+}
+
+/// A heap on real time for `shared`'s goroutines: its own, or, when its clock is virtual,
+/// the process-wide one (I/O timeouts, see `park::park_until_real`).
+pub(crate) fn real_timers(shared: &super::Shared) -> &Timers {
+    if shared.timers().is_virtual() {
+        process_timers()
+    } else {
+        shared.timers()
+    }
+}
+
+/// The timer heap of plain threads, with its thread started on first use.
+pub(crate) fn process_timers() -> &'static Timers {
+    static TIMERS: OnceLock<Timers> = OnceLock::new();
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    let timers = TIMERS.get_or_init(|| Timers::new(false));
+    // The thread runs as long as the process; its handle is not needed.
+    STARTED.call_once(|| drop(timers.start(None)));
+    timers
 }

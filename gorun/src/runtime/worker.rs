@@ -18,7 +18,9 @@
 //! worker's own thread, through `remote` otherwise. A goroutine just spawned or just woken
 //! locally goes to `runnext`, so a hand-off between two goroutines of one worker is two
 //! context switches and no cross-thread traffic; `runnext` is not stealable, which keeps a
-//! freshly spawned peer on its spawner's worker (see `STEAL_DELAY`).
+//! freshly spawned peer on its spawner's worker (see `STEAL_DELAY`). The exception: a
+//! worker carrying many goroutines starts a new one on a sleeping, lighter worker instead
+//! (see `placement`).
 //!
 //! The owner takes the newest unstarted goroutine first, so a tree of goroutines (each
 //! spawning children and waiting for them) runs depth first, with few alive at once (skynet:
@@ -54,7 +56,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
 
@@ -63,11 +65,14 @@ use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 
 use super::cold::ColdList;
 use super::netpoll::{self, Blocker};
-use super::Shared;
+use super::rng::{self, Rng};
+use super::{seeded, Shared};
 use crate::goroutine::{AtHome, EntryPoint, Suspend, G, UNSTARTED};
 use crate::stack::evict::{self, SlotMeta};
 use crate::stack::overflow::{self, RunningInfo};
 use crate::stack::SlotStack;
+
+mod placement;
 
 /// Ticks between checks of the shared queues ahead of local work (fairness).
 const FAIR_TICKS: u32 = 61;
@@ -99,6 +104,8 @@ const STEAL_EAGER: usize = 128;
 pub(crate) struct WorkerShared {
     remote: parking_lot::Mutex<Vec<Arc<G>>>,
     has_remote: AtomicBool,
+    /// `remote`'s length, stored under its lock, read without it (placement's estimate).
+    remote_hint: AtomicUsize,
     stealer: Stealer<Arc<G>>,
     sleeping: AtomicBool,
     /// Set while this worker is the netpoller's blocker (it sleeps in `epoll_wait`, so
@@ -120,9 +127,13 @@ pub(crate) struct WorkerStats {
     pub(crate) switches: AtomicU64,
     pub(crate) parks: AtomicU64,
     pub(crate) steals: AtomicU64,
-    /// Goroutines spawned by goroutines of this worker, and goroutines finished here.
+    /// Goroutines spawned by goroutines of this worker, started here, and finished here
+    /// (`started - finished` is the load that placement balances, see `placement`).
     pub(crate) spawned: AtomicU64,
+    pub(crate) started: AtomicU64,
     pub(crate) finished: AtomicU64,
+    /// Goroutines this worker's goroutines spawned that it placed on another worker.
+    pub(crate) placed_away: AtomicU64,
     /// Goroutines queued here when the running one was switched in, and `spawned` then:
     /// the monitor's estimate of how many wait behind a goroutine that hogs the worker.
     pub(crate) backlog: AtomicU64,
@@ -142,6 +153,7 @@ impl WorkerShared {
         WorkerShared {
             remote: parking_lot::Mutex::new(Vec::new()),
             has_remote: AtomicBool::new(false),
+            remote_hint: AtomicUsize::new(0),
             stealer,
             sleeping: AtomicBool::new(false),
             in_poll: AtomicBool::new(false),
@@ -158,7 +170,10 @@ impl WorkerShared {
 
     /// Queues woken goroutines homed here with one lock and at most one thread wake-up.
     pub(crate) fn push_remote_many(&self, gs: impl IntoIterator<Item = Arc<G>>) {
-        self.remote.lock().extend(gs);
+        let mut remote = self.remote.lock();
+        remote.extend(gs);
+        self.remote_hint.store(remote.len(), Ordering::Relaxed);
+        drop(remote);
         self.has_remote.store(true, Ordering::SeqCst);
         if self.sleeping.load(Ordering::SeqCst) {
             self.unpark();
@@ -187,7 +202,9 @@ impl WorkerShared {
     /// Takes everything queued remotely (used by the worker and by final cleanup).
     pub(crate) fn take_remote(&self) -> Vec<Arc<G>> {
         self.has_remote.store(false, Ordering::SeqCst);
-        std::mem::take(&mut *self.remote.lock())
+        let mut remote = self.remote.lock();
+        self.remote_hint.store(0, Ordering::Relaxed);
+        std::mem::take(&mut *remote)
     }
 
     pub(crate) fn has_stealable(&self) -> bool {
@@ -245,7 +262,11 @@ pub(crate) struct Worker {
     /// Free stacks kept by this worker, so most starts and finishes skip the shared pool.
     stack_cache: RefCell<Vec<SlotStack>>,
     tick: Cell<u32>,
-    rng: Cell<u64>,
+    /// The worker's generator: steal victims, `select!`'s picks (`rng::random`), and under
+    /// a seed every scheduling draw.
+    pub(super) rng: Rng,
+    /// Seeded scheduling (`Builder::seed`): the next goroutine is drawn by `seeded::draw`.
+    seeded: bool,
 }
 
 /// Sets `WORKER` for the life of `Worker::run`, and clears both thread-locals however it
@@ -403,7 +424,8 @@ pub(crate) fn schedule(g: Arc<G>) {
 /// worker go straight to its own ready queue. Leaves `gs` empty with its allocation (for a
 /// caller that reuses it).
 pub(crate) fn schedule_drain(gs: &mut Vec<Arc<G>>) {
-    gs.sort_unstable_by_key(|g| (Arc::as_ptr(&g.shared) as usize, g.home()));
+    // Stable: goroutines of one worker are queued in the order they were woken.
+    gs.sort_by_key(|g| (Arc::as_ptr(&g.shared) as usize, g.home()));
     let mut rest = &gs[..];
     while let Some(first) = rest.first() {
         let n = rest
@@ -429,7 +451,6 @@ impl Worker {
     pub(crate) fn new(index: usize, shared: Arc<Shared>, deque: Deque<Arc<G>>) -> Worker {
         Worker {
             index,
-            shared,
             runnext: Cell::new(None),
             ready: RefCell::new(VecDeque::new()),
             deque,
@@ -443,7 +464,13 @@ impl Worker {
             ids: Cell::new((0, 0)),
             g_cache: RefCell::new(Vec::new()),
             tick: Cell::new(0),
-            rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1)),
+            // Unseeded, each run draws differently, as Go's `select` does.
+            rng: match shared.config.seeded {
+                Some(s) => Rng::new(s.seed),
+                None => Rng::new(rng::clock_seed() ^ index as u64),
+            },
+            seeded: shared.config.seeded.is_some(),
+            shared,
         }
     }
 
@@ -493,6 +520,9 @@ impl Worker {
     }
 
     fn next_local(&self) -> Option<Arc<G>> {
+        if self.seeded {
+            return self.next_seeded();
+        }
         let t = self.tick.get().wrapping_add(1);
         self.tick.set(t);
         if t.is_multiple_of(FAIR_TICKS) {
@@ -530,6 +560,27 @@ impl Worker {
         self.yielded.borrow_mut().pop_front()
     }
 
+    /// Seeded scheduling (see `seeded`): every goroutine runnable here into `ready`, then
+    /// one drawn from the seeded generator.
+    fn next_seeded(&self) -> Option<Arc<G>> {
+        let before = self.ready.borrow().len();
+        self.drain_remote();
+        let mut ready = self.ready.borrow_mut();
+        seeded::order_batch(&mut ready.make_contiguous()[before..]);
+        ready.extend(self.runnext.take());
+        ready.extend(self.yielded.borrow_mut().drain(..));
+        loop {
+            while let Some(g) = self.deque.pop() {
+                ready.push_back(g);
+            }
+            match self.steal_injector() {
+                Some(g) => ready.push_back(g),
+                None => break,
+            }
+        }
+        seeded::draw(&mut ready, &self.rng)
+    }
+
     /// The fairness step's sources, by number.
     fn take_fair(&self, source: u32) -> Option<Arc<G>> {
         match source {
@@ -559,6 +610,7 @@ impl Worker {
         // Drained in place: the queue keeps its buffer, so a stream of wake-ups from another
         // thread allocates nothing (and frees nothing across threads).
         let mut remote = me.remote.lock();
+        me.remote_hint.store(0, Ordering::Relaxed);
         self.ready.borrow_mut().extend(remote.drain(..));
     }
 
@@ -585,7 +637,7 @@ impl Worker {
                 }
             }
             if n > 1 {
-                let start = self.next_rand() as usize % n;
+                let start = self.rng.below(n);
                 for i in 0..n {
                     let victim = (start + i) % n;
                     let v = &self.shared.workers[victim];
@@ -641,6 +693,7 @@ impl Worker {
             || self.shared.workers.iter().any(|w| w.has_stealable())
             || self.shared.shutdown.load(Ordering::SeqCst);
         if !work {
+            super::bubble::worker_idle(&self.shared);
             // Cold goroutines are evicted when idle; wake up for the next ones to cool.
             let timeout = match self.shared.config.evict_after {
                 Some(after) if self.evict_old(usize::MAX) => Some(after),
@@ -657,16 +710,6 @@ impl Worker {
         drop(blocker);
         me.sleeping.store(false, Ordering::SeqCst);
         self.shared.remove_idle(self.index);
-    }
-
-    fn next_rand(&self) -> u64 {
-        // xorshift64
-        let mut x = self.rng.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.rng.set(x);
-        x
     }
 
     fn run_g(&self, g: Arc<G>) {
@@ -758,6 +801,7 @@ impl Worker {
         // SAFETY: called once, on this (the home) thread, by the owner of the entry; `slot`
         // is the state of the coroutine's stack, alive as long as the pool.
         unsafe { g.start(self.index, coro, top, &*slot) };
+        bump(&self.me().stats.started);
         self.shared.registry.insert(g);
     }
 

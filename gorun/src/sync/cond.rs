@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::mutex::MutexGuard;
 use super::waitq::{self, Pos, WaitQueue, WOKEN};
 use crate::park::WaitReason;
+use crate::runtime::seeded;
 
 /// A condition variable: goroutines wait for a signal while holding a [`Mutex`](super::Mutex).
 ///
@@ -80,7 +81,7 @@ impl Cond {
         guard: MutexGuard<'a, T>,
         timeout: Duration,
     ) -> (MutexGuard<'a, T>, WaitTimeoutResult) {
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = crate::runtime::timers::now().checked_add(timeout);
         let (guard, timed_out) = self.wait_until(guard, deadline, Location::caller());
         (guard, WaitTimeoutResult(timed_out))
     }
@@ -115,12 +116,14 @@ impl Cond {
         if let Some(w) = w {
             w.grant(WOKEN);
         }
+        seeded::point();
     }
 
     /// Wakes every goroutine waiting now.
     pub fn broadcast(&self) {
         let ws = self.queue.lock().take_all();
         waitq::grant_all(ws, WOKEN);
+        seeded::point();
     }
 }
 

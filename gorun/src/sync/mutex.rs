@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 use super::waitq::{Pos, WaitQueue, HANDOFF, WOKEN};
 use crate::park::WaitReason;
 use crate::runtime::lockgraph::{LockInfo, Waiting};
+use crate::runtime::seeded;
 use crate::shim::{fence, loom_const_fn, AtomicU32};
 
 const LOCKED: u32 = 1;
@@ -334,8 +335,11 @@ impl<T: ?Sized> Mutex<T> {
     #[track_caller]
     #[inline]
     pub fn lock(&self) -> MutexGuard<'_, T> {
+        seeded::point();
         self.raw.lock(Location::caller());
-        MutexGuard::new(self)
+        let guard = MutexGuard::new(self);
+        seeded::point();
+        guard
     }
 
     /// Locks the mutex if it is free and not in hand-off mode (Go's `TryLock`).
@@ -343,11 +347,8 @@ impl<T: ?Sized> Mutex<T> {
     #[track_caller]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
         crate::park::coop();
-        if self.raw.try_lock(Location::caller()) {
-            Some(MutexGuard::new(self))
-        } else {
-            None
-        }
+        let site = Location::caller();
+        seeded::around(|| self.raw.try_lock(site).then(|| MutexGuard::new(self)))
     }
 
     /// Mutable access without locking (the borrow proves exclusivity).
@@ -429,6 +430,7 @@ impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
         self.mutex.raw.unlock();
+        seeded::point();
     }
 }
 

@@ -24,6 +24,7 @@ use std::time::Instant;
 use super::waitq::{self, Pos, WaitQueue, HANDOFF};
 use crate::park::WaitReason;
 use crate::runtime::lockgraph::{LockInfo, Waiting};
+use crate::runtime::seeded;
 use crate::shim::{fence, loom_const_fn, AtomicUsize};
 
 const WRITER: usize = 1;
@@ -297,21 +298,27 @@ impl<T: ?Sized> RwLock<T> {
     /// Locks for reading, waiting while a writer holds the lock or waits for it.
     #[track_caller]
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
+        seeded::point();
         self.raw.read(Location::caller());
-        RwLockReadGuard {
+        let guard = RwLockReadGuard {
             lock: self,
             _not_send: PhantomData,
-        }
+        };
+        seeded::point();
+        guard
     }
 
     /// Locks for writing, waiting until no reader or writer holds the lock.
     #[track_caller]
     pub fn write(&self) -> RwLockWriteGuard<'_, T> {
+        seeded::point();
         self.raw.write(Location::caller());
-        RwLockWriteGuard {
+        let guard = RwLockWriteGuard {
             lock: self,
             _not_send: PhantomData,
-        }
+        };
+        seeded::point();
+        guard
     }
 
     /// Locks for reading if no writer holds or waits for the lock.
@@ -388,6 +395,7 @@ impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
 impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
     fn drop(&mut self) {
         self.lock.raw.read_unlock();
+        seeded::point();
     }
 }
 
@@ -409,6 +417,7 @@ impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
 impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
     fn drop(&mut self) {
         self.lock.raw.write_unlock();
+        seeded::point();
     }
 }
 

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use super::waitq::{self, Pos, WaitQueue, HANDOFF, WOKEN};
 use crate::park::WaitReason;
+use crate::runtime::seeded;
 
 /// A counting semaphore (Go's `golang.org/x/sync/semaphore` for weight 1). FIFO: a released
 /// permit goes straight to the oldest waiter, so newcomers cannot overtake.
@@ -50,8 +51,11 @@ impl Semaphore {
     /// Takes a permit, waiting for one if none is free. The permit returns on drop.
     #[track_caller]
     pub fn acquire(&self) -> SemaphorePermit<'_> {
+        seeded::point();
         self.take(Location::caller());
-        SemaphorePermit { sem: self }
+        let permit = SemaphorePermit { sem: self };
+        seeded::point();
+        permit
     }
 
     /// Takes a permit if one is free and nobody is waiting.
@@ -130,6 +134,7 @@ impl Semaphore {
             }
             None => *q += 1,
         }
+        seeded::point();
     }
 
     /// Free permits now.

@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use super::waitq::{self, Pos, WaitQueue, WOKEN};
 use crate::park::WaitReason;
+use crate::runtime::seeded;
 use crate::shim::AtomicU64;
 use crate::JoinHandle;
 
@@ -78,6 +79,10 @@ impl WaitGroup {
     /// # Panics
     /// `sync: negative WaitGroup counter` if the counter would go below zero.
     pub fn add(&self, delta: isize) {
+        seeded::around(|| self.add_now(delta))
+    }
+
+    fn add_now(&self, delta: isize) {
         let d = i32::try_from(delta).expect("sync: WaitGroup delta out of range");
         let inc = ((d as u32) as u64) << COUNT_SHIFT;
         let state = self
@@ -125,6 +130,10 @@ impl WaitGroup {
     #[track_caller]
     pub fn wait(&self) {
         let site = Location::caller();
+        seeded::around(|| self.wait_now(site))
+    }
+
+    fn wait_now(&self, site: &'static Location<'static>) {
         let mut state = self.inner.state.load(Ordering::Acquire);
         loop {
             if counter(state) == 0 {

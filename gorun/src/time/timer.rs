@@ -12,12 +12,12 @@
 //!   when it discards one, as Go's `Stop` does on its unbuffered timer channel.
 //! - `stop`, `reset` and drop cancel the heap entry (`TimerHandle::cancel`), so a stopped
 //!   timer holds no entry; a firing closure holds only a `Weak` to its timer.
-//! - Timers made in a runtime (or on one of its blocking-pool threads) use that runtime's
-//!   timer heap and fire only while it runs; elsewhere they use one process-wide heap with
-//!   its own thread, started on first use.
+//! - Timers made in a runtime (or on one of its blocking-pool threads, unless its clock is
+//!   virtual) use that runtime's timer heap and fire only while it runs; elsewhere they use
+//!   one process-wide heap with its own thread, started on first use.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use super::{TimerAction, TimerHandle, Timers};
@@ -31,11 +31,16 @@ pub(crate) enum Clock {
 }
 
 impl Clock {
-    /// The caller's runtime's heap, or the process-wide one on a plain thread.
+    /// The caller's runtime's heap, or the process-wide one on a plain thread. A plain
+    /// thread in a runtime (a `blocking` call) uses its runtime's heap only on real time:
+    /// a virtual clock stands still while a `blocking` call runs, so a timer on it would
+    /// never fire for that thread.
     pub(crate) fn current() -> Clock {
-        match worker::with_current_g(|g| g.map(|g| g.shared.clone())).or_else(handle::entered) {
+        let shared = worker::with_current_g(|g| g.map(|g| g.shared.clone()))
+            .or_else(|| handle::entered().filter(|s| !s.timers().is_virtual()));
+        match shared {
             Some(shared) => Clock::Runtime(shared),
-            None => Clock::Process(process_timers()),
+            None => Clock::Process(crate::runtime::timers::process_timers()),
         }
     }
 
@@ -60,21 +65,16 @@ impl Clock {
     pub(crate) fn cancel(&self, handle: TimerHandle) -> bool {
         handle.cancel(self.timers())
     }
-}
 
-/// The timer heap of plain threads, with its thread started on first use.
-fn process_timers() -> &'static Timers {
-    static TIMERS: OnceLock<Timers> = OnceLock::new();
-    static STARTED: std::sync::Once = std::sync::Once::new();
-    let timers = TIMERS.get_or_init(Timers::new);
-    // The thread runs as long as the process; its handle is not needed.
-    STARTED.call_once(|| drop(timers.start()));
-    timers
-}
+    /// The time on this clock (a runtime's may be virtual).
+    pub(crate) fn now(&self) -> Instant {
+        self.timers().now()
+    }
 
-/// A deadline far enough away to mean "never" when `now + d` overflows.
-fn deadline_after(d: Duration) -> Option<Instant> {
-    Instant::now().checked_add(d)
+    /// A deadline `d` from now on this clock; `None` ("never") when that overflows.
+    fn deadline_after(&self, d: Duration) -> Option<Instant> {
+        self.now().checked_add(d)
+    }
 }
 
 struct State {
@@ -117,7 +117,7 @@ impl Inner {
         let generation = st.generation;
         st.armed = self.clock.add(
             deadline,
-            TimerAction::Call(Box::new(move || fire(&me, generation, deadline))),
+            TimerAction::Call(Box::new(move |now| fire(&me, generation, deadline, now))),
         );
     }
 
@@ -137,8 +137,8 @@ impl Inner {
     }
 }
 
-/// Runs on the timer thread when an arming comes due.
-fn fire(me: &Weak<Inner>, generation: u64, deadline: Instant) {
+/// Runs on the timer thread when an arming comes due, at `now` on its clock.
+fn fire(me: &Weak<Inner>, generation: u64, deadline: Instant, now: Instant) {
     let Some(inner) = me.upgrade() else {
         return; // the timer was dropped
     };
@@ -148,9 +148,9 @@ fn fire(me: &Weak<Inner>, generation: u64, deadline: Instant) {
     }
     st.armed = None;
     // A full buffer (a ticker nobody reads) drops the tick, as Go's ticker does.
-    let _ = inner.tx.try_send(Instant::now());
+    let _ = inner.tx.try_send(now);
     if let Some(period) = st.period {
-        let next = deadline.checked_add(period).map(|n| n.max(Instant::now()));
+        let next = deadline.checked_add(period).map(|n| n.max(now));
         inner.arm(&mut st, next);
     }
 }
@@ -185,7 +185,8 @@ impl Timer {
     /// A timer that sends the current time on its channel after `d` (at once for zero).
     pub fn new(d: Duration) -> Timer {
         let inner = Inner::new(Clock::current(), None);
-        inner.arm(&mut inner.state.lock().unwrap(), deadline_after(d));
+        let deadline = inner.clock.deadline_after(d);
+        inner.arm(&mut inner.state.lock().unwrap(), deadline);
         Timer { inner }
     }
 
@@ -207,7 +208,7 @@ impl Timer {
     pub fn reset(&self, d: Duration) -> bool {
         let mut st = self.inner.state.lock().unwrap();
         let pending = self.inner.disarm(&mut st);
-        self.inner.arm(&mut st, deadline_after(d));
+        self.inner.arm(&mut st, self.inner.clock.deadline_after(d));
         pending
     }
 }
@@ -255,7 +256,8 @@ impl Ticker {
     pub fn new(d: Duration) -> Ticker {
         assert!(!d.is_zero(), "gorun::Ticker::new: non-positive interval");
         let inner = Inner::new(Clock::current(), Some(d));
-        inner.arm(&mut inner.state.lock().unwrap(), deadline_after(d));
+        let deadline = inner.clock.deadline_after(d);
+        inner.arm(&mut inner.state.lock().unwrap(), deadline);
         Ticker { inner }
     }
 
@@ -280,7 +282,7 @@ impl Ticker {
         let mut st = self.inner.state.lock().unwrap();
         self.inner.disarm(&mut st);
         st.period = Some(d);
-        self.inner.arm(&mut st, deadline_after(d));
+        self.inner.arm(&mut st, self.inner.clock.deadline_after(d));
     }
 }
 
@@ -297,15 +299,16 @@ impl fmt::Debug for Ticker {
     }
 }
 
-/// A channel that receives the current time once `deadline` has passed (at once if it
-/// has): [`after`](crate::after) with an `Instant`. Never closed; in a runtime, dropping
+/// A channel that receives the current time once `deadline` (on the runtime's clock, see
+/// [`now`](crate::time::now)) has passed (at once if it has): [`after`](crate::after) with
+/// an `Instant`. Never closed; in a runtime, dropping
 /// the receiver before then disarms the timer.
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
 ///
 /// gorun::run(|| {
-///     let deadline = Instant::now() + Duration::from_millis(5);
+///     let deadline = gorun::time::now() + Duration::from_millis(5);
 ///     let fired = gorun::at(deadline).recv().unwrap();
 ///     assert!(fired >= deadline);
 /// });
@@ -313,8 +316,8 @@ impl fmt::Debug for Ticker {
 pub fn at(deadline: Instant) -> Receiver<Instant> {
     let (tx, rx) = timer_chan(1);
     let clock = Clock::current();
-    let send = move || {
-        let _ = tx.try_send(Instant::now());
+    let send = move |now| {
+        let _ = tx.try_send(now);
     };
     let timer = clock.add(deadline, TimerAction::Call(Box::new(send)));
     if let (Clock::Runtime(shared), Some(timer)) = (&clock, timer) {

@@ -15,12 +15,13 @@ import sys
 
 RUNTIMES = ["gorun", "go", "may", "tokio", "threads"]
 PEERS = ["go", "may", "tokio", "threads"]
-WORKLOADS = ["spawn", "park_memory", "skynet", "pingpong", "mpmc", "mutex",
+WORKLOADS = ["spawn", "park_memory", "wake_all", "skynet", "pingpong", "mpmc", "mutex",
              "yield", "select", "tcp_echo", "timers", "timer_lateness"]
 # gorun/go ratio the issue asks for (park_memory: bytes per parked goroutine).
 TARGETS = {"spawn": 0.5, "park_memory": 0.25, "skynet": 0.5, "pingpong": 0.25,
            "mpmc": 0.5, "mutex": 0.7, "yield": 0.2, "select": 0.5,
-           "tcp_echo": 0.8, "timers": 0.5, "timer_lateness": 1.0}
+           "tcp_echo": 0.8, "timers": 0.5, "timer_lateness": 1.0,
+           "wake_all": 1.0}
 MPMC_VS_THREADS = 1.0  # mpmc: also no slower than crossbeam on threads
 
 
@@ -32,7 +33,7 @@ def timer_ms(i):
 def expected_check(workload, n):
     tri = n * (n - 1) // 2
     return {
-        "spawn": n, "park_memory": n, "skynet": tri, "pingpong": tri,
+        "spawn": n, "park_memory": n, "wake_all": n, "skynet": tri, "pingpong": tri,
         "mpmc": tri, "mutex": n * 1000, "yield": 2 * n, "select": tri,
         "tcp_echo": n * 100 * 64,
         "timers": sum(timer_ms(i) for i in range(n)) if workload == "timers" else None,

@@ -23,19 +23,19 @@ cd "$(dirname "$0")"
 REPS=${REPS:-3}
 QUICK=${QUICK:-0}
 RUN_TIMEOUT=${RUN_TIMEOUT:-120}
-ALL_WORKLOADS="spawn park_memory skynet pingpong mpmc mutex yield select tcp_echo timers timer_lateness"
+ALL_WORKLOADS="spawn park_memory wake_all skynet pingpong mpmc mutex yield select tcp_echo timers timer_lateness"
 WORKLOADS=${WORKLOADS:-$ALL_WORKLOADS}
 RUNTIMES=${RUNTIMES:-"gorun go may tokio threads"}
 GORUN_FEATURES=${GORUN_FEATURES:-}
 
 # Sizes: "workload:size" pairs; park_memory runs once per listed N.
 if [ "$QUICK" = 1 ]; then
-    SIZES="spawn:100000 skynet:100000 pingpong:100000 mpmc:1000000 mutex:100
+    SIZES="spawn:100000 wake_all:100000 skynet:100000 pingpong:100000 mpmc:1000000 mutex:100
            yield:100000 select:100000 tcp_echo:100 timers:10000
            timer_lateness:200"
     PARK_NS="10000"
 else
-    SIZES="spawn:1000000 skynet:1000000 pingpong:1000000 mpmc:10000000 mutex:1000
+    SIZES="spawn:1000000 wake_all:1000000 skynet:1000000 pingpong:1000000 mpmc:10000000 mutex:1000
            yield:1000000 select:1000000 tcp_echo:1000 timers:100000
            timer_lateness:1000"
     PARK_NS="10000 100000 1000000"

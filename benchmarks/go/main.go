@@ -35,6 +35,7 @@ const (
 var defaultSize = map[string]uint64{
 	"spawn":          1000000,
 	"park_memory":    100000,
+	"wake_all":       1000000,
 	"skynet":         1000000,
 	"pingpong":       1000000,
 	"mpmc":           10000000,
@@ -97,7 +98,7 @@ func spawn(n uint64) outcome {
 	return outcome{time.Since(start), n, count.Load(), ""}
 }
 
-func parkMemory(n uint64) outcome {
+func parkMemory(n uint64, wakeAll bool) outcome {
 	ch := make(chan struct{})
 	var wg sync.WaitGroup
 	var ready, woken atomic.Uint64
@@ -118,10 +119,17 @@ func parkMemory(n uint64) outcome {
 	elapsed := time.Since(start)
 	time.Sleep(settle)
 	rss, hwm := statusKB("VmRSS"), statusKB("VmHWM")
+	woke := time.Now()
 	close(ch)
 	wg.Wait()
+	wake := time.Since(woke)
 	per := float64((hwm-before)*1024) / float64(n)
 	extra := fmt.Sprintf(" bytes_per_g=%.0f rss_before_kb=%d rss_parked_kb=%d hwm_parked_kb=%d", per, before, rss, hwm)
+	if wakeAll {
+		// wake_all: the time to wake them all, and the whole park + wake.
+		extra += fmt.Sprintf(" total_ms=%.0f", float64((elapsed+wake).Microseconds())/1e3)
+		elapsed = wake
+	}
 	return outcome{elapsed, n, woken.Load(), extra}
 }
 
@@ -435,7 +443,9 @@ func main() {
 	case "spawn":
 		o = spawn(n)
 	case "park_memory":
-		o = parkMemory(n)
+		o = parkMemory(n, false)
+	case "wake_all":
+		o = parkMemory(n, true)
 	case "skynet":
 		o = skynet(n)
 	case "pingpong":

@@ -84,6 +84,30 @@ impl<T: AsFd> Async<T> {
         &self.io.sock().0
     }
 
+    /// Deregisters the descriptor from the netpoller and returns the value. The descriptor
+    /// stays in non-blocking mode. Fails if the netpoller refused to deregister it (the
+    /// value is then closed).
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use gorun::io::Async;
+    ///
+    /// gorun::run(|| {
+    ///     let (reader, writer) = std::io::pipe().unwrap();
+    ///     let mut writer = Async::new(writer).unwrap();
+    ///     writer.write_all(b"hi").unwrap();
+    ///     let mut writer = writer.into_inner().unwrap(); // a plain std pipe again
+    ///     writer.write_all(b"!").unwrap();
+    ///     drop(writer);
+    ///     let mut s = String::new();
+    ///     Async::new(reader).unwrap().read_to_string(&mut s).unwrap();
+    ///     assert_eq!(s, "hi!");
+    /// });
+    /// ```
+    pub fn into_inner(self) -> io::Result<T> {
+        self.io.into_inner().map(|fd| fd.0)
+    }
+
     /// Runs the non-blocking operation `op` until it does not fail with `WouldBlock`,
     /// parking until the descriptor is readable in between.
     #[track_caller]

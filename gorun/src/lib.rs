@@ -275,7 +275,8 @@
 //!
 //! ## Memory: copy-on-park
 //!
-//! Each goroutine has a 64 KiB stack slot, but only touched pages cost memory, and a parked
+//! Each goroutine has a 256 KiB stack slot (more with [`GoBuilder::stack_size`]), but only
+//! touched pages cost memory, and a parked
 //! goroutine's live stack is usually under a kilobyte. When more parked stacks are
 //! resident than [`Builder::resident_stack_budget`] allows, or one has been parked longer
 //! than [`Builder::evict_after`], its live bytes are packed into a heap buffer and its

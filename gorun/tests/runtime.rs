@@ -361,8 +361,15 @@ fn stack_overflow_is_reported() {
         "stderr: {}",
         out.stderr
     );
+    // The default stack is 256 KiB; the hint suggests four times that.
     assert!(
-        out.stderr.contains("65536-byte limit"),
+        out.stderr.contains("262144-byte limit"),
+        "stderr: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("gorun::GoBuilder::new().stack_size(1048576)"),
         "stderr: {}",
         out.stderr
     );

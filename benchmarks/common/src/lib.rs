@@ -23,6 +23,7 @@ use std::time::Duration;
 pub const WORKLOADS: &[&str] = &[
     "spawn",
     "park_memory",
+    "wake_all",
     "skynet",
     "pingpong",
     "mpmc",
@@ -40,6 +41,7 @@ pub fn default_size(workload: &str) -> u64 {
     match workload {
         "spawn" => 1_000_000,
         "park_memory" => 100_000,
+        "wake_all" => 1_000_000,
         "skynet" => 1_000_000,
         "pingpong" => 1_000_000,
         "mpmc" => 10_000_000,
@@ -163,6 +165,8 @@ pub struct Outcome {
     pub check: u64,
     /// Extra `key=value` fields (park_memory's bytes per goroutine).
     pub extra: Vec<(&'static str, String)>,
+    /// park_memory: the time from releasing the parked goroutines until all have run.
+    pub wake: Duration,
 }
 
 impl Outcome {
@@ -172,7 +176,18 @@ impl Outcome {
             ops,
             check,
             extra: Vec::new(),
+            wake: Duration::ZERO,
         }
+    }
+
+    /// wake_all's result from a park_memory run: the time per goroutine to wake all of
+    /// them, with `total_ms` (spawning and parking them, then waking them) added.
+    pub fn into_wake_all(mut self) -> Self {
+        let total = self.elapsed + self.wake;
+        self.extra
+            .push(("total_ms", format!("{:.0}", total.as_secs_f64() * 1e3)));
+        self.elapsed = self.wake;
+        self
     }
 }
 

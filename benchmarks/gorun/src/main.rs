@@ -183,8 +183,10 @@ mod chan_workloads {
         gorun::sleep(SETTLE);
         let mut o = Outcome::new(elapsed, n, 0);
         mem.parked(n, &mut o);
+        let woke = Instant::now();
         drop(tx);
         wg.wait();
+        o.wake = woke.elapsed();
         o.check = woken.load(Relaxed);
         Ok(o)
     }
@@ -370,6 +372,8 @@ fn workload(w: &str, n: u64) -> Res {
         #[cfg(feature = "chan")]
         "park_memory" => chan_workloads::park_memory(n),
         #[cfg(feature = "chan")]
+        "wake_all" => chan_workloads::park_memory(n).map(Outcome::into_wake_all),
+        #[cfg(feature = "chan")]
         "skynet" => chan_workloads::skynet(n),
         #[cfg(feature = "chan")]
         "pingpong" => chan_workloads::pingpong(n),
@@ -378,7 +382,7 @@ fn workload(w: &str, n: u64) -> Res {
         #[cfg(feature = "chan")]
         "select" => chan_workloads::select(n),
         #[cfg(not(feature = "chan"))]
-        "park_memory" | "skynet" | "pingpong" | "mpmc" => needs("chan", "gorun::chan"),
+        "park_memory" | "wake_all" | "skynet" | "pingpong" | "mpmc" => needs("chan", "gorun::chan"),
         #[cfg(not(feature = "chan"))]
         "select" => needs("chan", "gorun::select!"),
 

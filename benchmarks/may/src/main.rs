@@ -90,8 +90,10 @@ fn park_memory(n: u64) -> Res {
     coroutine::sleep(SETTLE);
     let mut o = Outcome::new(elapsed, n, 0);
     mem.parked(n, &mut o);
+    let woke = Instant::now();
     drop(tx);
     wg.wait();
+    o.wake = woke.elapsed();
     o.check = woken.load(Relaxed);
     Ok(o)
 }
@@ -275,6 +277,7 @@ fn main() {
     let main = spawn_co(move || match w.as_str() {
         "spawn" => spawn(n),
         "park_memory" => park_memory(n),
+        "wake_all" => park_memory(n).map(Outcome::into_wake_all),
         "skynet" => skynet(n),
         "pingpong" => pingpong(n),
         "mpmc" => mpmc(n),

@@ -91,8 +91,10 @@ fn park_memory(n: u64) -> Res {
     thread::sleep(SETTLE);
     let mut o = Outcome::new(elapsed, n, 0);
     mem.parked(n, &mut o);
+    let woke = Instant::now();
     drop(tx);
     wg.wait();
+    o.wake = woke.elapsed();
     o.check = woken.load(Relaxed);
     Ok(o)
 }
@@ -280,6 +282,7 @@ fn main() {
     let res = match args.workload.as_str() {
         "spawn" => spawn(n),
         "park_memory" => park_memory(n),
+        "wake_all" => park_memory(n).map(Outcome::into_wake_all),
         "skynet" => too_many(n + n / 9),
         "pingpong" => pingpong(n),
         "mpmc" => mpmc(n),

@@ -83,8 +83,10 @@ async fn park_memory(n: u64) -> Res {
     tokio::time::sleep(SETTLE).await;
     let mut o = Outcome::new(elapsed, n, 0);
     mem.parked(n, &mut o);
+    let woke = Instant::now();
     drop(tx);
     wg.wait().await;
+    o.wake = woke.elapsed();
     o.check = woken.load(Relaxed);
     Ok(o)
 }
@@ -375,6 +377,7 @@ async fn run(workload: String, n: u64) -> Res {
     match workload.as_str() {
         "spawn" => spawn(n).await,
         "park_memory" => park_memory(n).await,
+        "wake_all" => park_memory(n).await.map(Outcome::into_wake_all),
         "skynet" => skynet(n).await,
         "pingpong" => pingpong(n).await,
         "mpmc" => mpmc(n).await,

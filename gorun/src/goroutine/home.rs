@@ -26,7 +26,7 @@ use super::{
     PARKED_THREAD, RUNNING, UNWIND_HOLD,
 };
 use crate::runtime::{seeded, worker};
-use crate::stack::evict::{self, Evicted, Eviction, SlotMeta};
+use crate::stack::evict::{self, Evicted, Eviction, Restoration, SlotMeta};
 use crate::stack::pack::References;
 
 /// The home-thread fields of a control block (see the module docs).
@@ -215,7 +215,25 @@ impl AtHome {
 
     /// The lowest usable address of the stack (after start).
     fn stack_limit(&self) -> usize {
-        self.home_only.stack_top.get() - self.shared.stacks().usable_size()
+        self.home_only.stack_top.get() - self.stack_size()
+    }
+
+    /// The evicted stack, for a restore batch (`evict::restore_batch`), or `None` if the
+    /// stack is resident (or was never evicted).
+    ///
+    /// # Safety
+    /// Home worker only, while the goroutine is suspended, and the record must stay put
+    /// while the result lives: no `restore` or `save` of this goroutine meanwhile.
+    pub(crate) unsafe fn restoration(&self) -> Option<Restoration<'_>> {
+        // SAFETY: home thread, goroutine suspended: nobody writes the record now.
+        let ev = unsafe { &*self.home_only.evicted.get() }.as_ref()?;
+        let meta = self.slot_meta();
+        (!meta.is_resident()).then(|| Restoration {
+            limit: self.stack_limit(),
+            top: self.home_only.stack_top.get(),
+            meta,
+            ev,
+        })
     }
 
     /// The guard range below the stack (home worker only, after start).

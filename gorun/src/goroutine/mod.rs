@@ -108,6 +108,9 @@ pub(crate) struct G {
     /// Runtime clock (ns since the runtime started) when the goroutine last parked.
     parked_at: AtomicU64,
     body: UnsafeCell<Body>,
+    /// The stack's size class (`stack::classes`): set by the spawner before the goroutine
+    /// is queued, read by its home worker.
+    stack_class: AtomicU8,
     /// Fields only the home worker's thread touches once started (`home.rs`).
     home_only: HomeOnly,
     /// Reasons the stack must stay resident (something may point into it).
@@ -198,6 +201,7 @@ impl G {
             park_site: AtomicPtr::new(std::ptr::null_mut()),
             parked_at: AtomicU64::new(0),
             body: UnsafeCell::new(Body::Unstarted(entry)),
+            stack_class: AtomicU8::new(0),
             home_only: HomeOnly::new(),
             pins: AtomicU32::new(0),
             home: AtomicU16::new(u16::MAX),
@@ -230,6 +234,7 @@ impl G {
             park_site,
             parked_at,
             body,
+            stack_class,
             home_only,
             pins,
             home,
@@ -252,10 +257,26 @@ impl G {
         *park_site.get_mut() = std::ptr::null_mut();
         *parked_at.get_mut() = 0;
         *body.get_mut() = Body::Unstarted(entry);
+        *stack_class.get_mut() = 0;
         home_only.reset();
         *pins.get_mut() = 0;
         *home.get_mut() = u16::MAX;
         registry_index.set(u32::MAX);
+    }
+
+    /// Sets the stack's size class, before the goroutine is queued.
+    pub(crate) fn set_stack_class(&self, class: u8) {
+        self.stack_class.store(class, Ordering::Relaxed);
+    }
+
+    /// The stack's size class.
+    pub(crate) fn stack_class(&self) -> u8 {
+        self.stack_class.load(Ordering::Relaxed)
+    }
+
+    /// Usable bytes of the goroutine's stack.
+    pub(crate) fn stack_size(&self) -> usize {
+        self.shared.stacks().usable(self.stack_class())
     }
 
     /// The worker this goroutine is pinned to, or `UNSTARTED`.

@@ -433,7 +433,8 @@ const NO_TIMEOUT: u64 = 0;
 
 /// A socket registered with the netpoller. Deregistered and closed when dropped.
 pub(crate) struct Io<S: Source> {
-    sock: S,
+    /// `None` only once `into_inner` took it (then `drop` has nothing to deregister).
+    sock: Option<S>,
     state: Arc<IoState>,
     token: Token,
     poller: &'static Poller,
@@ -471,7 +472,7 @@ impl<S: Source> Io<S> {
             return Err(e);
         }
         Ok(Io {
-            sock,
+            sock: Some(sock),
             state,
             token,
             poller: p,
@@ -481,7 +482,20 @@ impl<S: Source> Io<S> {
     }
 
     pub(crate) fn sock(&self) -> &S {
-        &self.sock
+        self.sock
+            .as_ref()
+            .expect("an Io holds its socket until into_inner")
+    }
+
+    /// Deregisters the socket and hands it back (waking nobody: waiters borrow the handle).
+    pub(crate) fn into_inner(mut self) -> io::Result<S> {
+        let mut sock = self
+            .sock
+            .take()
+            .expect("an Io holds its socket until into_inner");
+        release(self.poller, self.token);
+        self.close();
+        self.poller.registry.deregister(&mut sock).map(|()| sock)
     }
 
     /// Marks the socket closed for every handle and wakes all its waiters: they return
@@ -555,7 +569,7 @@ impl<S: Source> Io<S> {
                 return Err(closed_error());
             }
             let seq = st.seq(dir).load(Ordering::Acquire);
-            match f(&self.sock) {
+            match f(self.sock()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 r => return r,
@@ -613,7 +627,7 @@ impl<S: Source> Io<S> {
                 return Poll::Ready(Err(closed_error()));
             }
             let seq = st.seq(dir).load(Ordering::Acquire);
-            match f(&self.sock) {
+            match f(self.sock()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 r => return Poll::Ready(r),
@@ -659,8 +673,11 @@ fn release(p: &Poller, token: Token) {
 
 impl<S: Source> Drop for Io<S> {
     fn drop(&mut self) {
+        let Some(sock) = &mut self.sock else {
+            return; // handed back by `into_inner`, which deregistered it
+        };
         release(self.poller, self.token);
-        let _ = self.poller.registry.deregister(&mut self.sock);
+        let _ = self.poller.registry.deregister(sock);
         // Wakes anyone still registered (there is none: waiters borrow the handle).
         self.close();
     }

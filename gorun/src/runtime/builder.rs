@@ -19,7 +19,7 @@ use super::worker::{self, Worker, WorkerShared};
 use super::{Config, Deadlock, Shared, MAIN_ID};
 use crate::diag::{self, monitor::Monitor};
 use crate::goroutine::{Runnable, Task, G};
-use crate::stack::{self, StackPool};
+use crate::stack::{self, classes::Stacks};
 use crate::synctest;
 
 /// The most worker threads a runtime may have (a control block keeps its home in 16 bits).
@@ -52,11 +52,12 @@ impl Default for Builder {
 /// Resident bytes a parked, not yet evicted stack is assumed to cost (one page plus).
 const RESIDENT_STACK_ESTIMATE: usize = 4096;
 
-/// Default usable stack size per goroutine.
-const DEFAULT_STACK: usize = 64 * 1024;
+/// Default usable stack size per goroutine: what a debug build of ordinary code needs (see
+/// `Builder::stack_size`).
+const DEFAULT_STACK: usize = 256 * 1024;
 
 impl Builder {
-    /// A builder with the defaults: one worker per core (or `GORUN_WORKERS`), 64 KiB stacks.
+    /// A builder with the defaults: one worker per core (or `GORUN_WORKERS`), 256 KiB stacks.
     pub fn new() -> Builder {
         Builder {
             workers: None,
@@ -249,21 +250,42 @@ impl Builder {
         self
     }
 
-    /// Usable stack bytes per goroutine (default 64 KiB), rounded up to whole pages and to
-    /// at least 16 KiB. Stacks are reserved, not committed: only touched pages cost memory.
+    /// Usable stack bytes per goroutine (default 256 KiB), rounded up to whole pages and to
+    /// at least 16 KiB. Stacks are reserved, not committed: only touched pages cost memory,
+    /// and copy-on-park keeps only the live bytes of a parked goroutine. What a bigger size
+    /// costs is address space and page tables: about 2 KiB of page tables per MiB of stack
+    /// slots (a million goroutines with the default: about 0.5 GiB).
+    ///
+    /// A goroutine stack cannot grow, so it must hold the deepest call chain the goroutine
+    /// makes. Measured in a debug build (no optimisation, frames at their largest; release
+    /// builds need several times less) by `benchmarks/stack_depth`:
+    ///
+    /// | stack | `serde_json::Value` of arrays nested N deep (parse + drop) |
+    /// |---:|---:|
+    /// | 64 KiB | N ≤ 38 |
+    /// | 128 KiB | N ≤ 79 |
+    /// | 256 KiB | N ≤ 160 |
+    /// | 1 MiB | N ≤ 646 |
+    ///
+    /// (about 1.6 KiB per level), and `regex::Regex::new` needs 116 KiB for a
+    /// case-insensitive alternation of 500 words and 660 KiB for groups nested 200 deep.
+    /// The default, 256 KiB, holds `serde_json` up to its own recursion limit (128) and
+    /// ordinary regexes; the old default, 64 KiB, overflowed on both. A goroutine that needs
+    /// more (deep recursion, a parser of untrusted nesting) gets its own size with
+    /// [`GoBuilder::stack_size`](crate::GoBuilder::stack_size), which is what the overflow report suggests: four times the
+    /// size that overflowed, at least 1 MiB.
+    ///
+    /// ```
+    /// // Every goroutine of this runtime gets 1 MiB.
+    /// gorun::Builder::new().stack_size(1 << 20).run(|| {
+    ///     gorun::go(|| println!("plenty of room")).join().unwrap();
+    /// });
+    /// ```
     ///
     /// # Panics
     /// If `bytes` is 0 or over 1 GiB.
     pub fn stack_size(mut self, bytes: usize) -> Builder {
-        assert!(
-            bytes > 0,
-            "gorun::Builder::stack_size: the stack size must be positive, got 0"
-        );
-        assert!(
-            bytes <= stack::MAX_STACK,
-            "gorun::Builder::stack_size: {bytes} bytes is absurd (the limit is {} bytes)",
-            stack::MAX_STACK
-        );
+        check_stack_size("Builder", bytes);
         self.stack_size = stack::round_stack_size(bytes);
         self
     }
@@ -403,7 +425,7 @@ impl Builder {
             shutdown: AtomicBool::new(false),
             timers: Timers::new(self.config.virtual_time),
             bubble: Bubble::new(),
-            stacks: StackPool::new(self.stack_size),
+            stacks: Stacks::new(self.stack_size),
             registry: Registry::new(n),
             lock_graph: LockGraph::default(),
             evict_budget: self
@@ -575,4 +597,17 @@ where
     F: FnOnce() -> T,
 {
     Builder::new().run(f)
+}
+
+/// Panics unless `bytes` is a stack size `who`'s `stack_size` accepts.
+pub(super) fn check_stack_size(who: &str, bytes: usize) {
+    assert!(
+        bytes > 0,
+        "gorun::{who}::stack_size: the stack size must be positive, got 0"
+    );
+    assert!(
+        bytes <= stack::MAX_STACK,
+        "gorun::{who}::stack_size: {bytes} bytes is absurd (the limit is {} bytes)",
+        stack::MAX_STACK
+    );
 }

@@ -100,7 +100,7 @@ impl Handle {
             return super::spawn::spawn(f, None, site);
         }
         let task = Arc::new(Task::new(f));
-        let id = inject(&self.shared, task.clone(), None, site);
+        let id = inject(&self.shared, task.clone(), None, 0, site);
         JoinHandle::new(task, id)
     }
 
@@ -146,6 +146,7 @@ pub(crate) fn inject(
     shared: &Arc<Shared>,
     entry: EntryPoint,
     name: Option<Box<str>>,
+    class: u8,
     site: &'static Location<'static>,
 ) -> u64 {
     assert!(
@@ -154,6 +155,7 @@ pub(crate) fn inject(
     );
     let id = shared.reserve_goroutine_ids(1);
     let g = G::new(id, worker::current_id(), site, name, shared.clone(), entry);
+    g.set_stack_class(class);
     if let Some(t) = &shared.trace {
         t.spawn(id, g.parent, g.name());
     }

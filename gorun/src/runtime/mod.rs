@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 use crossbeam_deque::Injector;
 
 use crate::goroutine::G;
-use crate::stack::StackPool;
+use crate::stack::classes::Stacks;
 use bubble::Bubble;
 pub use fatal::Deadlock;
 use lockgraph::LockGraph;
@@ -62,7 +62,7 @@ pub(crate) struct Shared {
     timers: Timers,
     /// The `synctest::wait` caller (see `synctest`).
     bubble: Bubble,
-    stacks: StackPool,
+    stacks: Stacks,
     registry: Registry,
     lock_graph: LockGraph,
     config: Config,
@@ -123,7 +123,7 @@ impl Shared {
     }
 
     /// The runtime's stack slots.
-    pub(crate) fn stacks(&self) -> &StackPool {
+    pub(crate) fn stacks(&self) -> &Stacks {
         &self.stacks
     }
 

@@ -44,6 +44,20 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    spawn_with(f, name, None, site)
+}
+
+/// [`spawn`] on a stack of at least `stack` usable bytes (`None`: the runtime's default).
+pub(crate) fn spawn_with<F, T>(
+    f: F,
+    name: Option<Box<str>>,
+    stack: Option<usize>,
+    site: &'static Location<'static>,
+) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
     let task = Arc::new(Task::new(f));
     if worker::with_worker(|w| w.is_none()) {
         // A plain thread: the blocking pool knows its caller's runtime.
@@ -54,13 +68,15 @@ where
                  plain thread with gorun::Handle::go"
             )
         });
-        let id = handle::inject(&shared, task.clone(), name, site);
+        let class = stack.map_or(0, |b| shared.stacks().class_for(b));
+        let id = handle::inject(&shared, task.clone(), name, class, site);
         return JoinHandle::new(task, id);
     }
     let handle = worker::with_worker(|w| {
         let w = w.expect("checked above");
         let parent = worker::current_id();
-        let g = w.new_goroutine(parent, site, name, task.clone());
+        let class = stack.map_or(0, |b| w.shared.stacks().class_for(b));
+        let g = w.new_goroutine(parent, site, name, class, task.clone());
         if let Some(t) = &w.shared.trace {
             t.spawn(g.id, parent, g.name());
         }
@@ -127,8 +143,8 @@ impl std::fmt::Debug for StackPin {
     }
 }
 
-/// Starts goroutines with options, like `std::thread::Builder`: for now, a name shown in
-/// goroutine dumps and deadlock reports.
+/// Starts goroutines with options, like `std::thread::Builder`: a name shown in goroutine
+/// dumps and deadlock reports, and a stack size.
 ///
 /// ```
 /// gorun::run(|| {
@@ -139,9 +155,11 @@ impl std::fmt::Debug for StackPin {
 #[derive(Clone, Debug, Default)]
 pub struct GoBuilder {
     name: Option<String>,
+    stack_size: Option<usize>,
 }
 
 impl GoBuilder {
+    /// A builder for a goroutine with no name and the runtime's default stack size.
     pub fn new() -> GoBuilder {
         GoBuilder::default()
     }
@@ -152,6 +170,40 @@ impl GoBuilder {
         self
     }
 
+    /// Gives the goroutine a stack of at least `bytes` usable bytes, for deep recursion
+    /// (parsers of nested input, recursive descent over big trees) that would overflow
+    /// the default (see [`Builder::stack_size`](crate::Builder::stack_size) for what fits in it). Sizes up to 1 GiB
+    /// are honoured, never capped.
+    ///
+    /// Stacks come in size classes: the runtime's default size and its doublings, so the
+    /// stack is the smallest class that holds `bytes` (at most twice `bytes`), and at least
+    /// the default. Like every goroutine stack it is reserved address space: only the
+    /// pages the goroutine touches cost memory, and while it is parked copy-on-park keeps
+    /// only its live bytes, as for any other goroutine. Its overflow is reported like any
+    /// other goroutine's, with its size.
+    ///
+    /// ```
+    /// fn depth(n: u32) -> u32 {
+    ///     let frame = [n; 256]; // 1 KiB of locals per call
+    ///     if n == 0 { 0 } else { 1 + depth(std::hint::black_box(frame)[0] - 1) }
+    /// }
+    ///
+    /// gorun::run(|| {
+    ///     // 5 to 10 MiB of frames (debug builds copy `frame` around): far beyond the
+    ///     // default stack.
+    ///     let h = gorun::GoBuilder::new().stack_size(32 << 20).go(|| depth(5_000));
+    ///     assert_eq!(h.join().unwrap(), 5_000);
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    /// If `bytes` is 0 or over 1 GiB.
+    pub fn stack_size(mut self, bytes: usize) -> GoBuilder {
+        super::builder::check_stack_size("GoBuilder", bytes);
+        self.stack_size = Some(bytes);
+        self
+    }
+
     /// Starts the goroutine; see [`go`].
     #[track_caller]
     pub fn go<F, T>(self, f: F) -> JoinHandle<T>
@@ -159,7 +211,12 @@ impl GoBuilder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        spawn(f, self.name.map(String::into_boxed_str), Location::caller())
+        spawn_with(
+            f,
+            self.name.map(String::into_boxed_str),
+            self.stack_size,
+            Location::caller(),
+        )
     }
 }
 

@@ -68,7 +68,7 @@ use super::netpoll::{self, Blocker};
 use super::rng::{self, Rng};
 use super::{seeded, Shared};
 use crate::goroutine::{AtHome, EntryPoint, Suspend, G, UNSTARTED};
-use crate::stack::evict::SlotMeta;
+use crate::stack::evict::{self, SlotMeta};
 use crate::stack::overflow::{self, RunningInfo};
 use crate::stack::SlotStack;
 use crate::trace::{Kind, Ring, Stop, Via};
@@ -85,6 +85,8 @@ const G_CACHE: usize = 256;
 const ID_BATCH: u64 = 32;
 /// Free stacks a worker keeps for itself.
 const STACK_CACHE: usize = 64;
+/// Evicted stacks restored together, at most (`restore_batch`).
+const RESTORE_BATCH: usize = 64;
 /// Spawns after which a goroutine that has not switched lets its new goroutines run.
 const SPAWN_BATCH: u32 = 32;
 /// How long an idle worker keeps looking for work before it sleeps. Spinning this long
@@ -315,7 +317,7 @@ pub(crate) fn running_info() -> Option<RunningInfo> {
         guard_lo,
         guard_hi,
         id: g.id,
-        stack_size: g.shared.stacks().usable_size(),
+        stack_size: g.stack_size(),
         spawn_site: g.spawn_site,
     })
 }
@@ -739,6 +741,8 @@ impl Worker {
     fn run_g(&self, g: Arc<G>) {
         if g.home() == UNSTARTED {
             self.start(&g);
+        } else {
+            self.restore_batch(&g);
         }
         // SAFETY: we are g's home worker (we just started it, or it was queued here).
         let h = unsafe { AtHome::of(&g) };
@@ -823,19 +827,7 @@ impl Worker {
     fn start(&self, g: &Arc<G>) {
         // SAFETY: we popped `g` from a run queue, so we own its start.
         let body = unsafe { g.take_entry() }.expect("unstarted goroutine has an entry");
-        let mut cache = self.stack_cache.borrow_mut();
-        if cache.is_empty() {
-            // Refill with neighbouring slots, so they can be released together later.
-            if let Err(e) = self.shared.stacks.alloc_batch(STACK_CACHE / 2, &mut cache) {
-                eprintln!("fatal error: cannot allocate a goroutine stack: {e}");
-                if let Some(t) = &self.shared.trace {
-                    t.write();
-                }
-                std::process::exit(2);
-            }
-        }
-        let stack = cache.pop().expect("the cache was refilled");
-        drop(cache);
+        let stack = self.take_stack(g.stack_class());
         let (top, slot) = (stack.top(), stack.meta() as *const SlotMeta);
         let gp = Arc::as_ptr(g);
         let coro = Coroutine::with_stack(stack, move |y, ()| {
@@ -855,11 +847,12 @@ impl Worker {
         // SAFETY: home thread; the coroutine has returned and nobody else borrows it.
         let coro = unsafe { g.take_coro() }.expect("finished goroutine has a coroutine");
         let stack = coro.into_stack();
+        let class = g.stack_class();
         let mut cache = self.stack_cache.borrow_mut();
-        if cache.len() < STACK_CACHE {
+        if class == 0 && cache.len() < STACK_CACHE {
             cache.push(stack);
         } else {
-            self.shared.stacks.free(stack);
+            self.shared.stacks.pool(class).free(stack);
         }
         drop(cache);
         bump(&self.me().stats.finished);
@@ -872,12 +865,37 @@ impl Worker {
         }
     }
 
-    /// A new unstarted goroutine, in a recycled control block when one is free.
+    /// A free stack of size class `class`: of the default class from this worker's cache
+    /// (refilled with neighbouring slots, so they can be released together later), of
+    /// bigger ones (rarer) from their pool. Exits the process if none can be had.
+    fn take_stack(&self, class: u8) -> SlotStack {
+        let mut one = Vec::new();
+        let mut cache = self.stack_cache.borrow_mut();
+        let (want, from) = if class == 0 {
+            (STACK_CACHE / 2, &mut *cache)
+        } else {
+            (1, &mut one)
+        };
+        if from.is_empty() {
+            if let Err(e) = self.shared.stacks.pool(class).alloc_batch(want, from) {
+                eprintln!("fatal error: cannot allocate a goroutine stack: {e}");
+                if let Some(t) = &self.shared.trace {
+                    t.write();
+                }
+                std::process::exit(2);
+            }
+        }
+        from.pop().expect("the cache was refilled")
+    }
+
+    /// A new unstarted goroutine with a stack of size class `class`, in a recycled control
+    /// block when one is free.
     pub(crate) fn new_goroutine(
         &self,
         parent: u64,
         site: &'static Location<'static>,
         name: Option<Box<str>>,
+        class: u8,
         body: EntryPoint,
     ) -> Arc<G> {
         let (next, end) = self.ids.get();
@@ -888,7 +906,7 @@ impl Worker {
             (first, first + ID_BATCH)
         };
         self.ids.set((id + 1, end));
-        match self.g_cache.borrow_mut().pop() {
+        let g = match self.g_cache.borrow_mut().pop() {
             Some(mut g) => {
                 Arc::get_mut(&mut g)
                     .expect("a cached goroutine is referenced nowhere else")
@@ -896,7 +914,35 @@ impl Worker {
                 g
             }
             None => Arc::new(G::new(id, parent, site, name, self.shared.clone(), body)),
+        };
+        g.set_stack_class(class);
+        g
+    }
+
+    /// If `g` (about to run) has an evicted stack, restores it together with those of the
+    /// next goroutines queued in `ready` (woken in a storm, they usually are neighbours in
+    /// their chunk): one `mprotect` each way per run of neighbouring slots.
+    fn restore_batch(&self, g: &Arc<G>) {
+        // SAFETY (restorations): home thread; `g` and every goroutine in `ready` are
+        // suspended (this thread is in the scheduler), and none is restored, saved or run
+        // before the batch is done.
+        let Some(first) = (unsafe { AtHome::of(g).restoration() }) else {
+            return;
+        };
+        let ready = self.ready.borrow();
+        let mut batch = Vec::with_capacity(RESTORE_BATCH);
+        batch.push(first);
+        batch.extend(
+            (ready.iter().take(RESTORE_BATCH - 1))
+                .filter(|r| r.home() == self.index)
+                .filter_map(|r| unsafe { AtHome::of(r).restoration() }),
+        );
+        if batch.len() == 1 {
+            return; // the goroutine's own restore does the same for one
         }
+        let guard = self.shared.stacks.guard_size();
+        // SAFETY: as above; each restoration describes its goroutine's slot and record.
+        unsafe { evict::restore_batch(&mut batch, guard) };
     }
 
     /// At shutdown: unwinds every goroutine still homed here, on this thread (their

@@ -9,7 +9,7 @@
 //! ```text
 //!   slot: | guard | .............. unused ...... | live frames |  <- top
 //!                                               ^lo (saved SP - margin)
-//!   evicted:       the whole usable part released, and made to fault
+//!   evicted:       the whole usable part released, [lo, top) made to fault
 //!   heap:          Box<[u8]> = words [lo, top), packed against a similar stack
 //! ```
 //!
@@ -25,12 +25,15 @@
 //! ```
 //!
 //! - EVICTING: the home worker write-protects the usable range (`PROT_READ`), copies it,
-//!   makes it `PROT_NONE` and releases it: with guard markers, `MADV_GUARD_INSTALL` and back
-//!   to read-write, so the chunk stays one mapping; without them, `MADV_DONTNEED`. Readers
+//!   makes it `PROT_NONE` and releases it (`MADV_DONTNEED`): with guard markers, it then
+//!   installs markers (`MADV_GUARD_INSTALL`) on the pages of the saved words and makes the
+//!   range read-write again, so the chunk stays one mapping; below the saved words lie only
+//!   dead frames, which nobody may access: they are left as plain zero-fill memory. Without
+//!   markers the range stays `PROT_NONE`. Readers
 //!   see the old bytes until the release; a write faults and waits. No write can slip
 //!   between the copy and the release, and no read can see a page between its zapping and
 //!   its guard (`MADV_GUARD_INSTALL` zaps, then installs markers, and retries).
-//! - EVICTED: every access faults (a guard marker, or `PROT_NONE`). The SIGSEGV handler
+//! - EVICTED: every access to the saved words faults (a guard marker, or `PROT_NONE`). The SIGSEGV handler
 //!   (`overflow`) finds the slot in the registry of chunks ([`chunks`]), and restores the
 //!   stack in place, then returns so that the access runs again.
 //! - RESTORING: whoever won the `EVICTED -> RESTORING` exchange (the home worker before it
@@ -173,11 +176,22 @@ pub(crate) struct Eviction<'a> {
 /// The address ranges of the usable parts of `batch`'s slots still going (sorted by
 /// address), neighbours separated only by a slot guard of `guard` bytes merged if `merge`.
 fn spans(batch: &[Eviction], guard: usize, merge: bool) -> Vec<(usize, usize)> {
+    let ranges = batch.iter().filter(|e| e.ok).map(|e| (e.limit, e.top));
+    merge_spans(ranges, guard, merge)
+}
+
+/// Usable ranges `(limit, top)` (sorted by address) as spans, neighbours separated only by
+/// a slot guard of `guard` bytes merged if `merge`.
+fn merge_spans(
+    ranges: impl Iterator<Item = (usize, usize)>,
+    guard: usize,
+    merge: bool,
+) -> Vec<(usize, usize)> {
     let mut out: Vec<(usize, usize)> = Vec::new();
-    for e in batch.iter().filter(|e| e.ok) {
+    for (limit, top) in ranges {
         match out.last_mut() {
-            Some(last) if merge && last.1 + guard == e.limit => last.1 = e.top,
-            _ => out.push((e.limit, e.top)),
+            Some(last) if merge && last.1 + guard == limit => last.1 = top,
+            _ => out.push((limit, top)),
         }
     }
     out
@@ -270,14 +284,27 @@ pub(crate) unsafe fn release(batch: &mut [Eviction], guard: usize) {
         unsafe {
             // Inaccessible first: `MADV_GUARD_INSTALL` zaps present pages and then installs
             // markers, and a read in between would map a zero page.
-            if mprotect(a, b, libc::PROT_NONE) {
-                if !markers {
-                    madvise(a, b, libc::MADV_DONTNEED);
-                } else if madvise(a, b, MADV_GUARD_INSTALL) {
-                    // Guarded pages fault whatever the protection; read-write lets the
-                    // mapping merge again.
-                    mprotect(a, b, libc::PROT_READ | libc::PROT_WRITE);
-                }
+            if !mprotect(a, b, libc::PROT_NONE) {
+                continue;
+            }
+            if !markers {
+                madvise(a, b, libc::MADV_DONTNEED);
+                continue;
+            }
+            // Every page released (slot guards keep their markers), then markers on the
+            // pages of each slot's saved words only: below them lie dead frames nobody may
+            // access, left read-write and zero-filled on demand, so a restore removes
+            // markers from a page or two instead of the whole slot.
+            let mut ok = madvise(a, b, libc::MADV_DONTNEED);
+            for e in batch.iter().filter(|e| e.ok && a <= e.limit && e.top <= b) {
+                // SAFETY: published by `set_record` before this call (the caller's contract).
+                let ev = &*e.meta.record.load(Ordering::Relaxed);
+                ok &= madvise(live_start(ev, e.limit, e.top), e.top, MADV_GUARD_INSTALL);
+            }
+            if ok {
+                // Guarded pages fault whatever the protection; read-write lets the
+                // mapping merge again.
+                mprotect(a, b, libc::PROT_READ | libc::PROT_WRITE);
             }
         }
     }
@@ -296,6 +323,76 @@ pub(crate) unsafe fn restore(meta: &SlotMeta, ev: &Evicted, limit: usize, top: u
     let mut buf = [MaybeUninit::<u64>::uninit(); 512];
     // SAFETY: by the caller's contract.
     unsafe { restore_or_wait(meta, limit, top, Some(ev), &mut buf) };
+}
+
+/// The start of the page holding the lowest saved word of `ev`, from a slot whose usable
+/// part is `[limit, top)`: where eviction's guard markers begin (see [`release`]).
+fn live_start(ev: &Evicted, limit: usize, top: usize) -> usize {
+    let lo = top - pack::unpacked_words(&ev.packed) * 8;
+    (lo & !(super::page_size() - 1)).max(limit)
+}
+
+/// One evicted stack of a restore batch ([`restore_batch`]).
+pub(crate) struct Restoration<'a> {
+    pub(crate) limit: usize,
+    pub(crate) top: usize,
+    pub(crate) meta: &'a SlotMeta,
+    /// The record last published for the slot.
+    pub(crate) ev: &'a Evicted,
+}
+
+/// Brings back the evicted stacks of several suspended goroutines of the caller at once:
+/// the same protocol as a single restore (see the module docs), with one `mprotect` each
+/// way per run of neighbouring slots instead of two per slot (each of which splits and
+/// merges the chunk's mapping, and the second of which shoots down other cores' TLBs).
+/// Slots that are not EVICTED (resident, or being restored by a faulting thread) are left
+/// to the goroutine's own `restore`.
+///
+/// # Safety
+/// Home worker only; every goroutine of `batch` is suspended, `meta` is its slot's,
+/// `[limit, top)` the slot's usable part, `ev` the record last published for it.
+pub(crate) unsafe fn restore_batch(batch: &mut Vec<Restoration>, guard: usize) {
+    batch.retain(|r| {
+        (r.meta.state)
+            .compare_exchange(EVICTED, RESTORING, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    });
+    batch.sort_unstable_by_key(|r| r.limit);
+    let markers = guards_in_page_tables();
+    // With `mprotect` guards, evicted ranges are PROT_NONE already and slot guards must
+    // stay so: nothing is merged. With markers, the guards between slots are markers
+    // whatever the protection.
+    let spans = merge_spans(batch.iter().map(|r| (r.limit, r.top)), guard, markers);
+    let mut buf = [MaybeUninit::<u64>::uninit(); 512];
+    let mut ok = true;
+    // SAFETY: we hold RESTORING on every slot of `batch`, whose contents are saved in
+    // their records; the spans cover those slots and the slot guards between them.
+    unsafe {
+        if markers {
+            // Inaccessible first, then the markers go (slot by slot: the slot guards
+            // between them stay): accesses meanwhile fault and wait.
+            for &(a, b) in &spans {
+                ok &= mprotect(a, b, libc::PROT_NONE);
+            }
+            for r in batch.iter() {
+                ok &= madvise(live_start(r.ev, r.limit, r.top), r.top, MADV_GUARD_REMOVE);
+            }
+        }
+        for r in batch.iter() {
+            ok &= write_words(r.ev, r.top, &mut buf);
+        }
+        for &(a, b) in &spans {
+            ok &= mprotect(a, b, libc::PROT_READ | libc::PROT_WRITE);
+        }
+    }
+    if !ok {
+        super::overflow::fatal(
+            b"fatal error: gorun could not restore an evicted goroutine stack\n",
+        );
+    }
+    for r in batch.iter() {
+        r.meta.state.store(RESIDENT, Ordering::Release);
+    }
 }
 
 /// The restore protocol shared by the home worker and the fault handler (see the module
@@ -359,11 +456,23 @@ unsafe fn write_back(ev: &Evicted, limit: usize, top: usize, buf: &mut [MaybeUni
     // SAFETY: we hold the slot (RESTORING); its contents are saved in `ev`.
     if markers
         && unsafe {
-            !(mprotect(limit, top, libc::PROT_NONE) && madvise(limit, top, MADV_GUARD_REMOVE))
+            !(mprotect(limit, top, libc::PROT_NONE)
+                && madvise(live_start(ev, limit, top), top, MADV_GUARD_REMOVE))
         }
     {
         return false;
     }
+    // SAFETY: as above; then the stack is whole and may be used.
+    unsafe { write_words(ev, top, buf) && mprotect(limit, top, libc::PROT_READ | libc::PROT_WRITE) }
+}
+
+/// Writes the saved words of `ev` back below `top` through `/proc/self/mem`, `buf` at a
+/// time. Async-signal-safe. Returns false if a write failed.
+///
+/// # Safety
+/// The caller holds RESTORING on the slot with top `top`, and `ev` is the record saved
+/// from it.
+unsafe fn write_words(ev: &Evicted, top: usize, buf: &mut [MaybeUninit<u64>]) -> bool {
     let n = pack::unpacked_words(&ev.packed);
     let mut at = top - n * 8;
     let mut filled = 0;
@@ -379,11 +488,8 @@ unsafe fn write_back(ev: &Evicted, limit: usize, top: usize, buf: &mut [MaybeUni
             filled = 0;
         }
     });
-    // SAFETY: as above, for the last words; then the stack is whole and may be used.
-    unsafe {
-        ok &= filled == 0 || mem_write(at, &buf[..filled]);
-        ok && mprotect(limit, top, libc::PROT_READ | libc::PROT_WRITE)
-    }
+    // SAFETY: as above, for the last words.
+    ok && (filled == 0 || unsafe { mem_write(at, &buf[..filled]) })
 }
 
 /// The process's `/proc/self/mem`, open for writing (see [`available`]); -1 until probed.

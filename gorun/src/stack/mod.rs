@@ -22,6 +22,16 @@
 //! says how many fit and how to raise the limit. `GORUN_STACK_GUARDS=mprotect` in the
 //! environment forces these `mprotect` guards on any kernel (to test that path).
 //!
+//! # Size classes
+//!
+//! A runtime has one pool per stack size class ([`classes::Stacks`]): class 0 holds the
+//! runtime's default size (`Builder::stack_size`), class `k` twice the size of class
+//! `k - 1`, for goroutines started with `GoBuilder::stack_size`. A class's pool is created
+//! when its first goroutine starts. Every class has the same guard size (one page), so
+//! copy-on-park and the fault handler treat all slots alike: each chunk records its own
+//! slot size in the fault handler's registry. Chunks hold fewer slots as slots grow
+//! ([`CHUNK_BYTES`]), and fewer freed slots of a big class keep their pages.
+//!
 //! # Ownership
 //!
 //! A [`StackPool`] belongs to one runtime. A [`SlotStack`] is owned by exactly one coroutine
@@ -35,6 +45,7 @@
 //! registered, with one [`evict::SlotMeta`] per slot, in the table the fault handler reads
 //! (`evict::chunks`), from creation until the pool is dropped.
 
+pub(crate) mod classes;
 pub(crate) mod evict;
 pub(crate) mod overflow;
 pub(crate) mod pack;
@@ -49,10 +60,15 @@ use evict::SlotMeta;
 
 use crate::sys::MADV_GUARD_INSTALL;
 
-/// Slots per mapping. 256 slots of 68 KiB = 17 MiB of address space per chunk.
+/// Slots per mapping, at most (256 slots of 68 KiB = 17 MiB of address space per chunk).
 const SLOTS_PER_CHUNK: usize = 256;
-/// Free slots kept without trimming their pages.
+/// Address space per chunk, at most, once slots are big (but at least one slot): a chunk of
+/// one 64 MiB slot, 15 slots of 4 MiB.
+const CHUNK_BYTES: usize = 64 << 20;
+/// Free slots kept without trimming their pages, at most.
 const KEEP_HOT: usize = 256;
+/// Usable bytes the hot free slots of one pool may span (fewer hot slots when big).
+const HOT_BYTES: usize = 16 << 20;
 
 /// The smallest and largest usable stack sizes `Builder::stack_size` accepts.
 pub(crate) const MIN_STACK: usize = 16 * 1024;
@@ -95,6 +111,9 @@ pub(crate) fn round_stack_size(bytes: usize) -> usize {
 pub(crate) struct StackPool {
     /// Usable bytes per slot (page multiple).
     usable: usize,
+    /// Slots per chunk, and free slots kept with their pages.
+    slots_per_chunk: usize,
+    keep_hot: usize,
     /// Guard bytes at the bottom of each slot.
     guard: usize,
     page_guards: bool,
@@ -117,9 +136,12 @@ struct PoolInner {
 impl StackPool {
     pub(crate) fn new(usable: usize) -> StackPool {
         let page_guards = guards_in_page_tables();
+        let guard = page_size();
         StackPool {
             usable,
-            guard: page_size(),
+            slots_per_chunk: (CHUNK_BYTES / (usable + guard)).clamp(1, SLOTS_PER_CHUNK),
+            keep_hot: (HOT_BYTES / usable).clamp(1, KEEP_HOT),
+            guard,
             page_guards,
             inner: Mutex::new(PoolInner {
                 chunks: Vec::new(),
@@ -133,15 +155,6 @@ impl StackPool {
             }),
             exhausted: AtomicBool::new(false),
         }
-    }
-
-    pub(crate) fn usable_size(&self) -> usize {
-        self.usable
-    }
-
-    /// Bytes of the guard at the bottom of each slot.
-    pub(crate) fn guard_size(&self) -> usize {
-        self.guard
     }
 
     fn slot_size(&self) -> usize {
@@ -179,17 +192,18 @@ impl StackPool {
             meta: stack.meta,
         });
         inner.hot += 1;
-        if inner.hot <= 2 * KEEP_HOT {
+        let keep = self.keep_hot;
+        if inner.hot <= 2 * keep {
             return;
         }
         // Release the coldest hot slots (just below the hot window) in one batch, merging
         // neighbours into one call. The lock stays held: once released, another worker could
         // take one of these slots and start a goroutine on it before we discard its pages.
         let len = inner.free.len();
-        let mut cold: Vec<usize> = (inner.free[len - inner.hot..len - KEEP_HOT].iter())
+        let mut cold: Vec<usize> = (inner.free[len - inner.hot..len - keep].iter())
             .map(|f| f.bottom)
             .collect();
-        inner.hot = KEEP_HOT;
+        inner.hot = keep;
         cold.sort_unstable();
         let mut i = 0;
         while i < cold.len() {
@@ -209,9 +223,9 @@ impl StackPool {
 
     fn grow(&self, inner: &mut PoolInner) -> io::Result<()> {
         let slots = if self.page_guards {
-            SLOTS_PER_CHUNK
+            self.slots_per_chunk
         } else {
-            SLOTS_PER_CHUNK.min(inner.mprotect_budget)
+            self.slots_per_chunk.min(inner.mprotect_budget)
         };
         if slots == 0 {
             return Err(self.map_count_error(inner));

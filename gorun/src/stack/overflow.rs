@@ -222,6 +222,14 @@ pub(crate) fn fatal(msg: &[u8]) -> ! {
     }
 }
 
+/// The stack size the overflow report suggests for a goroutine that overflowed `size`
+/// bytes: a few times more (deep recursion usually needs several times, not a page more),
+/// and at least 1 MiB, which holds a debug build's `serde_json` parse of input nested 600
+/// deep (see `Builder::stack_size` for the measurements).
+fn suggested_size(size: usize) -> usize {
+    (size * 4).clamp(1 << 20, super::MAX_STACK)
+}
+
 fn report_overflow(g: &RunningInfo) -> ! {
     let mut b = Buf {
         bytes: [0; 1024],
@@ -235,6 +243,8 @@ fn report_overflow(g: &RunningInfo) -> ! {
     b.push(g.spawn_site.file().as_bytes());
     b.push(b":");
     b.num(g.spawn_site.line() as u64);
-    b.push(b"\nhint: raise gorun::Builder::stack_size, or move large buffers to the heap\n");
+    b.push(b"\nhint: start this goroutine with gorun::GoBuilder::new().stack_size(");
+    b.num(suggested_size(g.stack_size) as u64);
+    b.push(b").go(..), raise gorun::Builder::stack_size for every goroutine, or move large buffers to the heap\n");
     fatal(&b.bytes[..b.len])
 }

@@ -249,6 +249,9 @@ pub(crate) fn unpack_each(
 /// ones once it has that many (a reference that turns out poor costs its size once).
 const KEEP: usize = 8;
 const NEW_EVERY: u32 = 256;
+/// The deepest stack (in words, 32 KiB) kept as a reference: a deep one (a goroutine with
+/// a big stack parked mid-recursion) would hold its megabytes for as long as it is one.
+const MAX_REFERENCE_WORDS: usize = 4096;
 
 /// A worker's recent references, least recently chosen first. Each packed stack holds an
 /// `Arc` to the reference it was packed against, so a reference lives as long as a stack
@@ -276,7 +279,8 @@ impl References {
             .filter(|(_, r)| r.words.len() == ws.len())
             .max_by_key(|(_, r)| explained(r))
             .map(|(k, r)| (pack(ws, top, Some(r)), k));
-        let may_add = self.since_new >= NEW_EVERY || self.recent.len() < KEEP && best.is_none();
+        let may_add = ws.len() <= MAX_REFERENCE_WORDS
+            && (self.since_new >= NEW_EVERY || self.recent.len() < KEEP && best.is_none());
         match best {
             // Good is an eighth of the raw bytes or less.
             Some((packed, k)) if packed.len() <= ws.len() || !may_add => {

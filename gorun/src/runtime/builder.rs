@@ -285,7 +285,7 @@ impl Builder {
     /// # Panics
     /// If `bytes` is 0 or over 1 GiB.
     pub fn stack_size(mut self, bytes: usize) -> Builder {
-        check_stack_size("Builder", bytes);
+        stack::check_size("Builder", bytes);
         self.stack_size = stack::round_stack_size(bytes);
         self
     }
@@ -597,17 +597,4 @@ where
     F: FnOnce() -> T,
 {
     Builder::new().run(f)
-}
-
-/// Panics unless `bytes` is a stack size `who`'s `stack_size` accepts.
-pub(super) fn check_stack_size(who: &str, bytes: usize) {
-    assert!(
-        bytes > 0,
-        "gorun::{who}::stack_size: the stack size must be positive, got 0"
-    );
-    assert!(
-        bytes <= stack::MAX_STACK,
-        "gorun::{who}::stack_size: {bytes} bytes is absurd (the limit is {} bytes)",
-        stack::MAX_STACK
-    );
 }

@@ -199,7 +199,7 @@ impl GoBuilder {
     /// # Panics
     /// If `bytes` is 0 or over 1 GiB.
     pub fn stack_size(mut self, bytes: usize) -> GoBuilder {
-        super::builder::check_stack_size("GoBuilder", bytes);
+        crate::stack::check_size("GoBuilder", bytes);
         self.stack_size = Some(bytes);
         self
     }

@@ -361,3 +361,16 @@ unsafe impl Stack for SlotStack {
         StackPointer::new(self.bottom).expect("stack bottom is not null")
     }
 }
+
+/// Panics unless `bytes` is a stack size `who`'s `stack_size` accepts.
+pub(crate) fn check_size(who: &str, bytes: usize) {
+    assert!(
+        bytes > 0,
+        "gorun::{who}::stack_size: the stack size must be positive, got 0"
+    );
+    assert!(
+        bytes <= MAX_STACK,
+        "gorun::{who}::stack_size: {bytes} bytes is absurd (the limit is {} bytes)",
+        MAX_STACK
+    );
+}

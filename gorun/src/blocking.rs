@@ -12,8 +12,8 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::park::{self, WaitReason};
-use crate::runtime::handle::Handle;
 use crate::runtime::{seeded, worker};
+use crate::runtime::{start, Shared};
 
 const MAX_THREADS: usize = 512;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -91,7 +91,7 @@ struct ResultCell<T> {
 /// Runs a blocking closure (file I/O, a blocking library call, CPU-heavy work) on the
 /// blocking pool and parks the calling goroutine until it returns, so the worker keeps
 /// running other goroutines. On a plain thread, `f` simply runs there. A panic in `f` is
-/// resumed in the caller. Inside `f`, [`go`](crate::go) and [`Handle::current`] reach the
+/// resumed in the caller. Inside `f`, [`go`](crate::go) and [`Handle::current`](crate::Handle::current) reach the
 /// caller's runtime.
 ///
 /// ```
@@ -114,14 +114,14 @@ where
     let slot = Arc::new(Mutex::new(ResultCell { result: None }));
     let done = slot.clone();
     let me = park::current();
-    let handle = Handle::try_current();
+    let runtime = start::current();
     let id = worker::current_id();
     pool().submit(Box::new(move || {
-        let trace = handle.as_ref().and_then(Handle::tracer);
+        let trace = runtime.as_deref().and_then(Shared::trace);
         trace.inspect(|t| t.blocking(id, true));
         // `go` and `Handle::current` in `f` reach the caller's runtime.
-        let r = match &handle {
-            Some(h) => h.enter(|| panic::catch_unwind(AssertUnwindSafe(f))),
+        let r = match &runtime {
+            Some(s) => start::enter(s, || panic::catch_unwind(AssertUnwindSafe(f))),
             None => panic::catch_unwind(AssertUnwindSafe(f)),
         };
         trace.inspect(|t| t.blocking(id, false));

@@ -395,12 +395,13 @@ pub mod sync;
 pub mod synctest;
 mod sys;
 pub mod time;
+#[cfg(feature = "tokio")]
+mod tokio_rt;
 mod trace;
+mod waker;
 
 pub use blocking::blocking;
 pub use bridge::block_on;
-#[cfg(feature = "tokio")]
-pub use bridge::tokio_rt::handle as tokio_handle;
 pub use chan::{
     chan, never, IntoIter, Iter, Receiver, RecvError, RecvFuture, RecvTimeoutError, Select,
     SelectTimeoutError, SelectedOperation, SendError, SendFuture, SendTimeoutError, Sender,
@@ -421,6 +422,8 @@ pub use runtime::spawn::{
 pub use runtime::Deadlock;
 pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use time::{after, at, sleep, tick, Ticker, Timer};
+#[cfg(feature = "tokio")]
+pub use tokio_rt::handle as tokio_handle;
 
 #[doc(hidden)]
 pub mod __private {

@@ -43,7 +43,7 @@ use crate::shim::thread::{self, Thread};
 pub(crate) enum Unparker {
     Goroutine(Arc<G>),
     Thread(Thread),
-    /// A future's waker (any executor's; `crate::bridge::unparker_for` turns gorun's own
+    /// A future's waker (any executor's; `crate::waker::unparker_for` turns gorun's own
     /// goroutine wakers into `Goroutine`).
     Waker(std::task::Waker),
 }

@@ -183,7 +183,7 @@ impl<'scope> Scope<'scope, '_> {
         // nor unwinds past `'scope` while the body's packet is alive (module invariants):
         // the packet is dropped only after the body has run, or with the body unrun.
         let body: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(body) };
-        let handle = crate::runtime::spawn::spawn(body, None, Location::caller());
+        let handle = crate::runtime::start::spawn(body, None, Location::caller());
         ScopedJoinHandle { handle, packet }
     }
 }

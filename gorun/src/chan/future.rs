@@ -31,8 +31,8 @@ use std::task::{Context, Poll, Waker};
 use super::state::{Chan, TryRecv, TrySend};
 use super::waiter::{Ctx, CtxRef, ValueCell, Waiter, WAITING};
 use super::{Receiver, RecvError, SendError, Sender};
-use crate::bridge;
 use crate::shim::AtomicUsize;
+use crate::waker;
 
 /// The parked waiter of an async operation, if it is pending.
 pub(super) type Pending<T> = Option<Arc<Waiter<T>>>;
@@ -42,7 +42,7 @@ fn async_waiter<T>(waker: &Waker, v: Option<T>) -> Arc<Waiter<T>> {
     Arc::new(Waiter {
         ctx: CtxRef::Own(Ctx {
             state: AtomicUsize::new(WAITING),
-            unparker: bridge::unparker_for(waker),
+            unparker: waker::unparker_for(waker),
         }),
         case: 0,
         slot: ValueCell::new(v),
@@ -56,7 +56,7 @@ impl<T> Chan<T> {
         if w.ctx().selected().is_some() {
             return false;
         }
-        if bridge::same_task(&w.ctx().unparker, waker) {
+        if waker::same_task(&w.ctx().unparker, waker) {
             return true;
         }
         let mut g = self.lock();

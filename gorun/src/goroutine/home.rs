@@ -284,9 +284,9 @@ impl AtHome {
     /// Switches from the running goroutine (which must be `self`) back to its worker.
     pub(crate) fn suspend(&self, why: Suspend) {
         // A Tokio context entered by `block_on` belongs to this goroutine, not the thread
-        // (`bridge::tokio_rt`, a leaf module: it names nothing else of the crate).
+        // (`tokio_rt`, a leaf module: it names nothing else of the crate).
         #[cfg(feature = "tokio")]
-        let ctx = crate::bridge::tokio_rt::leave();
+        let ctx = crate::tokio_rt::leave();
         self.home_only.budget.set(seeded::budget(BUDGET));
         let y = self.home_only.yielder.get();
         debug_assert!(!y.is_null());
@@ -294,7 +294,7 @@ impl AtHome {
         // any user code ran; we are running on that stack, so it is live.
         evict::record_and_suspend(unsafe { &*y }, why, &self.home_only.saved_sp);
         #[cfg(feature = "tokio")]
-        crate::bridge::tokio_rt::reenter(ctx);
+        crate::tokio_rt::reenter(ctx);
         if self.home_only.abandoned.get() && !self.home_only.unwinding.replace(true) {
             // Resumed by its worker at shutdown: unwind (caught at the goroutine's root; if
             // user code catches it, the goroutine is given up at its next park or yield).

@@ -140,7 +140,7 @@ impl IoState {
         let mut w = self.waiters.lock().unwrap();
         woken.append(w.list(dir));
         if let Some((task, counted)) = w.tasks[dir as usize].take() {
-            woken.push((0, crate::bridge::into_unparker(task)));
+            woken.push((0, crate::waker::into_unparker(task)));
             if counted {
                 if let Some(p) = get() {
                     p.thread_waiting(false);

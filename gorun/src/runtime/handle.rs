@@ -1,7 +1,8 @@
 //! `Handle`: a runtime reachable from anywhere, so plain threads (and the blocking pool)
-//! can start goroutines.
+//! can start goroutines. The mechanism is the core's (`start.rs`: `inject`, `enter`); this
+//! is the public type over it.
 //!
-//! # Invariants
+//! # Invariants (kept by `start.rs`)
 //!
 //! - A goroutine started from outside the runtime's workers is queued, unstarted, on the
 //!   shared injector, which every worker steals from; the push is followed by a wake-up of
@@ -13,22 +14,15 @@
 //!   the shutdown flag after its push drains the injector itself (`run`'s final cleanup may
 //!   already have run), so no goroutine keeps its runtime alive through a reference cycle.
 //! - A blocking-pool thread knows the handle of the runtime whose goroutine handed it the
-//!   job (`enter`), so `go` works there too.
+//!   job (`start::enter`), so `go` works there too.
 
-use std::cell::RefCell;
 use std::fmt;
 use std::panic::Location;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::{worker, Shared};
+use super::{start, worker, Shared};
 use crate::diag::{self, Metrics};
-use crate::goroutine::{EntryPoint, JoinHandle, Task, G};
-
-thread_local! {
-    /// The runtime a plain thread is working for (set by the blocking pool), if any.
-    static ENTERED: RefCell<Option<Handle>> = const { RefCell::new(None) };
-}
+use crate::goroutine::{JoinHandle, Task};
 
 /// A handle to a running runtime: start goroutines on it, dump or measure it, from any
 /// thread (Go allows `go` anywhere; a plain thread needs to know which runtime to use).
@@ -75,7 +69,7 @@ impl Handle {
     pub fn try_current() -> Option<Handle> {
         worker::with_current_g(|g| g.map(|g| g.shared.clone()))
             .map(|shared| Handle { shared })
-            .or_else(|| ENTERED.with(|e| e.borrow().clone()))
+            .or_else(|| start::entered().map(|shared| Handle { shared }))
     }
 
     /// Starts a goroutine on this runtime, from any thread; see [`go`](crate::go). From a
@@ -97,10 +91,10 @@ impl Handle {
         let on_worker =
             worker::with_worker(|w| w.is_some_and(|w| Arc::ptr_eq(&w.shared, &self.shared)));
         if on_worker {
-            return super::spawn::spawn(f, None, site);
+            return start::spawn(f, None, site);
         }
         let task = Arc::new(Task::new(f));
-        let id = inject(&self.shared, task.clone(), None, 0, site);
+        let id = start::inject(&self.shared, task.clone(), None, 0, site);
         JoinHandle::new(task, id)
     }
 
@@ -113,65 +107,6 @@ impl Handle {
     pub fn metrics(&self) -> Metrics {
         diag::metrics_of(&self.shared)
     }
-
-    /// The runtime's execution trace, if it records one (for the blocking pool).
-    pub(crate) fn tracer(&self) -> Option<&crate::trace::Tracer> {
-        self.shared.trace.as_ref()
-    }
-
-    /// Makes `self` the current runtime of this plain thread while `f` runs (for the
-    /// blocking pool).
-    pub(crate) fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
-        struct Restore(Option<Handle>);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                let prev = self.0.take();
-                ENTERED.with(|e| *e.borrow_mut() = prev);
-            }
-        }
-        let prev = ENTERED.with(|e| e.borrow_mut().replace(self.clone()));
-        let _restore = Restore(prev);
-        f()
-    }
-}
-
-/// The runtime entered by this plain thread (see [`Handle::enter`]), if any.
-pub(crate) fn entered() -> Option<Arc<Shared>> {
-    ENTERED.with(|e| e.borrow().as_ref().map(|h| h.shared.clone()))
-}
-
-/// Queues an unstarted goroutine running `entry` on `shared`'s injector, from a thread that
-/// is not one of its workers; returns its id.
-pub(crate) fn inject(
-    shared: &Arc<Shared>,
-    entry: EntryPoint,
-    name: Option<Box<str>>,
-    class: u8,
-    site: &'static Location<'static>,
-) -> u64 {
-    assert!(
-        !shared.is_shutdown(),
-        "gorun::Handle::go: the runtime has shut down (its main goroutine returned)"
-    );
-    let id = shared.reserve_goroutine_ids(1);
-    let g = G::new(id, worker::current_id(), site, name, shared.clone(), entry);
-    g.set_stack_class(class);
-    if let Some(t) = &shared.trace {
-        t.spawn(id, g.parent, g.name());
-    }
-    shared.outside_spawned.fetch_add(1, Ordering::Relaxed);
-    shared.injector.push(Arc::new(g));
-    std::sync::atomic::fence(Ordering::SeqCst);
-    if shared.is_shutdown() {
-        // Too late: `run` may have cleaned up already. Drop what is queued (see the module
-        // docs); the goroutine never runs, as every goroutine abandoned at shutdown.
-        while let crossbeam_deque::Steal::Success(_) | crossbeam_deque::Steal::Retry =
-            shared.injector.steal()
-        {}
-    } else {
-        shared.notify_stealable();
-    }
-    id
 }
 
 impl std::panic::UnwindSafe for Handle {}

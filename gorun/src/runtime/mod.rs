@@ -28,6 +28,7 @@ mod registry;
 pub(crate) mod rng;
 pub(crate) mod seeded;
 pub(crate) mod spawn;
+pub(crate) mod start;
 pub(crate) mod timers;
 pub(crate) mod worker;
 

@@ -4,8 +4,8 @@
 use std::panic::Location;
 use std::sync::Arc;
 
-use super::{handle, seeded, worker};
-use crate::goroutine::{self, JoinHandle, Task, G};
+use super::{start, worker};
+use crate::goroutine::{self, JoinHandle, G};
 
 /// Starts a goroutine running `f` and returns a handle to join it.
 ///
@@ -32,63 +32,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    spawn(f, None, Location::caller())
-}
-
-pub(crate) fn spawn<F, T>(
-    f: F,
-    name: Option<Box<str>>,
-    site: &'static Location<'static>,
-) -> JoinHandle<T>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    spawn_with(f, name, None, site)
-}
-
-/// [`spawn`] on a stack of at least `stack` usable bytes (`None`: the runtime's default).
-pub(crate) fn spawn_with<F, T>(
-    f: F,
-    name: Option<Box<str>>,
-    stack: Option<usize>,
-    site: &'static Location<'static>,
-) -> JoinHandle<T>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    let task = Arc::new(Task::new(f));
-    if worker::with_worker(|w| w.is_none()) {
-        // A plain thread: the blocking pool knows its caller's runtime.
-        let shared = handle::entered().unwrap_or_else(|| {
-            panic!(
-                "gorun::go called outside a gorun runtime: wrap the program in \
-                 gorun::run(|| ...) or use #[gorun::main], or start goroutines from a \
-                 plain thread with gorun::Handle::go"
-            )
-        });
-        let class = stack.map_or(0, |b| shared.stacks().class_for(b));
-        let id = handle::inject(&shared, task.clone(), name, class, site);
-        return JoinHandle::new(task, id);
-    }
-    let handle = worker::with_worker(|w| {
-        let w = w.expect("checked above");
-        let parent = worker::current_id();
-        let class = stack.map_or(0, |b| w.shared.stacks().class_for(b));
-        let g = w.new_goroutine(parent, site, name, class, task.clone());
-        if let Some(t) = &w.shared.trace {
-            t.spawn(g.id, parent, g.name());
-        }
-        let id = g.id;
-        w.place_spawned(g);
-        if w.spawned_one() {
-            worker::with_current_g(|g| g.map(|g| g.give_way(goroutine::Suspend::YieldToSpawned)));
-        }
-        JoinHandle::new(task, id)
-    });
-    seeded::point();
-    handle
+    start::spawn(f, None, Location::caller())
 }
 
 /// Keeps the calling goroutine's stack resident while it lives: a hint to copy-on-park, not
@@ -211,7 +155,7 @@ impl GoBuilder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        spawn_with(
+        start::spawn_with(
             f,
             self.name.map(String::into_boxed_str),
             self.stack_size,

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::{TimerAction, TimerHandle, Timers};
 use crate::chan::{timer_chan, Receiver, Sender};
-use crate::runtime::{handle, worker, Shared};
+use crate::runtime::{start, worker, Shared};
 
 /// Whose timer heap a timer lives in.
 pub(crate) enum Clock {
@@ -37,7 +37,7 @@ impl Clock {
     /// never fire for that thread.
     pub(crate) fn current() -> Clock {
         let shared = worker::with_current_g(|g| g.map(|g| g.shared.clone()))
-            .or_else(|| handle::entered().filter(|s| !s.timers().is_virtual()));
+            .or_else(|| start::entered().filter(|s| !s.timers().is_virtual()));
         match shared {
             Some(shared) => Clock::Runtime(shared),
             None => Clock::Process(crate::runtime::timers::process_timers()),

@@ -15,8 +15,8 @@ use std::task::{Context, Poll};
 use std::thread;
 
 use super::{JoinHandle, DONE, JOINER_WAITING, WAITER};
-use crate::bridge;
 use crate::park::Unparker;
+use crate::waker;
 
 /// Publishes `u` as the joiner's wake handle. False if the goroutine finished first (the
 /// handle is then not stored, and nothing will wake it).
@@ -69,11 +69,11 @@ impl<T> Future for JoinHandle<T> {
                 // SAFETY: our own published box; only we replace or free it (before
                 // `DONE`), and the goroutine only reads it.
                 let u = unsafe { &*((s & WAITER) as *const Unparker) };
-                if bridge::same_task(u, cx.waker()) {
+                if waker::same_task(u, cx.waker()) {
                     return Poll::Pending;
                 }
             }
-            if set_waiter(state, bridge::unparker_for(cx.waker())) {
+            if set_waiter(state, waker::unparker_for(cx.waker())) {
                 return Poll::Pending;
             }
         }

@@ -72,7 +72,7 @@ pub fn handle() -> &'static Handle {
 }
 
 /// Runs `f` (one poll) inside the runtime's context.
-pub(super) fn entered<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn entered<R>(f: impl FnOnce() -> R) -> R {
     let depth = DEPTH.get();
     if depth == 0 {
         enter();

@@ -25,7 +25,7 @@ use std::sync::atomic::Ordering;
 
 use crate::goroutine::{WaitReason, G};
 use crate::runtime::Shared;
-use crate::sys::{self, Tid};
+use crate::sys;
 
 /// Goroutine switches of every worker so far: a goroutine's wait changes only by running,
 /// so an unchanged sum means nothing ran in between.
@@ -62,7 +62,7 @@ pub(crate) fn outside_thread_may_wake() -> bool {
 
 /// Whether thread `tid` is asleep in a futex wait (or gone).
 #[cfg(target_os = "linux")]
-fn blocked_on_futex(tid: Tid) -> bool {
+fn blocked_on_futex(tid: sys::Tid) -> bool {
     let Some(stat) = sys::task_file(tid, "stat") else {
         return true; // exited meanwhile
     };

@@ -39,9 +39,13 @@ fn a_loaded_worker_starts_new_goroutines_on_a_sleeping_one() {
         }
         let m = gorun::metrics();
         assert!(m.placed_away > 0, "no goroutine was placed away: {m:?}");
+        // Every goroutine has started (the placed one, on the other worker) only once the
+        // group is done: read the switches after that, not while the placed one may still
+        // wait for its worker to wake.
+        started.wait();
+        let m = gorun::metrics();
         assert_eq!(m.worker_switches.len(), 2);
         assert!(m.worker_switches.iter().all(|&s| s > 0), "{m:?}");
-        started.wait();
         drop(tx);
         let n = handles.len() as u64;
         let done: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();

@@ -37,13 +37,14 @@ fn a_loaded_worker_starts_new_goroutines_on_a_sleeping_one() {
             gorun::sleep(Duration::from_millis(2));
             spawn_waiter(&mut handles);
         }
-        assert!(
-            gorun::metrics().placed_away > 0,
-            "no goroutine was placed away: {:?}",
-            gorun::metrics()
-        );
-        // The placed goroutine runs once the other worker takes it from its queue (a moment
-        // later: slow under emulation).
+        let m = gorun::metrics();
+        assert!(m.placed_away > 0, "no goroutine was placed away: {m:?}");
+        // Every goroutine has started (the placed one, on the other worker) only once the
+        // group is done: read the switches after that, not while the placed one may still
+        // wait for its worker to wake.
+        started.wait();
+        // A switch is counted when the goroutine switches back (it parks): wait for that,
+        // bounded (slow under emulation).
         for _ in 0..1_000 {
             if gorun::metrics().worker_switches.iter().all(|&s| s > 0) {
                 break;
@@ -53,7 +54,6 @@ fn a_loaded_worker_starts_new_goroutines_on_a_sleeping_one() {
         let m = gorun::metrics();
         assert_eq!(m.worker_switches.len(), 2);
         assert!(m.worker_switches.iter().all(|&s| s > 0), "{m:?}");
-        started.wait();
         drop(tx);
         let n = handles.len() as u64;
         let done: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();

@@ -4,7 +4,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gorun::{chan, go, select, RecvError, Select, SendError};
+use gorun::{chan, go, select, Builder, RecvError, Select, SendError};
+
+mod common;
+use common::{in_child, run_child_within};
 
 #[test]
 fn non_blocking_select() {
@@ -497,4 +500,57 @@ fn stress_select_with_close_in_the_middle() {
         assert_eq!(r, s, "a sent value was lost (cap {cap})");
         assert!(s.len() < 6_000_000, "the close landed in the middle");
     }
+}
+
+/// A select fed through unbuffered channels by producers homed on the other worker: every
+/// value is a hand-off across workers. This once crawled (a full search spin plus a futex
+/// sleep/wake on each side per value; seconds to minutes, looking like a stalled, lost
+/// wake-up) whenever the woken worker's thread had to wait for the CPU the waking worker
+/// spun on (see `SEARCH_YIELD_EVERY` in the worker). It runs in a child with a generous
+/// limit: a hang (or a lost wake-up) fails it; the limit is not a measurement.
+#[test]
+fn select_fed_across_workers_completes() {
+    const N: u64 = 200_000;
+    if in_child() {
+        for _ in 0..3 {
+            let sum = Builder::new().workers(2).run(|| {
+                // The senders are kept open: a producer that is done must not make its
+                // channel ready (closed) for the select.
+                let (mut keep, mut rxs) = (Vec::new(), Vec::new());
+                for p in 0..4u64 {
+                    let (tx, rx) = chan::<u64>(0);
+                    keep.push(tx.clone());
+                    go(move || {
+                        for i in p * N / 4..(p + 1) * N / 4 {
+                            tx.send(i).unwrap();
+                        }
+                    });
+                    rxs.push(rx);
+                }
+                // Hold this worker (a blocking call, deliberately) so that the other one
+                // steals some producers: the hand-offs below then cross workers.
+                std::thread::sleep(Duration::from_millis(5));
+                let (r0, r1, r2, r3) = (&rxs[0], &rxs[1], &rxs[2], &rxs[3]);
+                let mut sum = 0u64;
+                for _ in 0..N {
+                    select! {
+                        recv(r0) -> v => sum += v.unwrap(),
+                        recv(r1) -> v => sum += v.unwrap(),
+                        recv(r2) -> v => sum += v.unwrap(),
+                        recv(r3) -> v => sum += v.unwrap(),
+                    }
+                }
+                sum
+            });
+            assert_eq!(sum, N * (N - 1) / 2);
+        }
+        println!("finished");
+        return;
+    }
+    let out = run_child_within(
+        "select_fed_across_workers_completes",
+        Duration::from_secs(120),
+    );
+    assert!(out.status.success(), "stderr: {}", out.stderr);
+    assert!(out.stdout.contains("finished"), "stdout: {}", out.stdout);
 }

@@ -1,7 +1,8 @@
 //! A million goroutines parked on channel receives (one channel each): memory per parked
 //! goroutine (resident memory, and page tables apart), the time to wake them all, and a
 //! check that every goroutine's stack locals survived copy-on-park.
-//! `cargo run --release --example park_million [N]` (default 1,000,000).
+//! `cargo run --release --example park_million [N] [STACK_KIB]` (default 1,000,000 goroutines
+//! on the default stack size).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -31,7 +32,14 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
-    gorun::run(move || {
+    let mut builder = gorun::Builder::new();
+    if let Some(kib) = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse::<usize>().ok())
+    {
+        builder = builder.stack_size(kib << 10);
+    }
+    builder.run(move || {
         let before = vm_kb("VmRSS:");
         let pte_before = vm_kb("VmPTE:");
         let start = Instant::now();
@@ -69,7 +77,7 @@ fn main() {
         );
         println!(
             "page tables: {} B per parked goroutine (VmPTE, not counted in RSS; each goroutine \
-             owns a 68 KiB stack slot whose guard markers keep its page-table entries)",
+             owns a stack slot whose guard markers keep its page-table entries)",
             (vm_kb("VmPTE:") - pte_before) * 1024 / n
         );
         let woke = Instant::now();

@@ -28,7 +28,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use super::state::{Chan, TryRecv, TrySend};
+use super::state::{Chan, Recv, TrySend};
 use super::waiter::{Ctx, CtxRef, ValueCell, Waiter, WAITING};
 use super::{Receiver, RecvError, SendError, Sender};
 use crate::shim::AtomicUsize;
@@ -96,17 +96,10 @@ impl<T> Chan<T> {
             return Poll::Pending; // never ready, and nothing will wake it
         }
         crate::park::coop(); // a goroutine receiving in a loop gives way now and then
-        let mut g = self.lock();
-        match self.try_recv_locked(&mut g) {
-            Ok((v, w)) => {
-                drop(g);
-                if let Some(w) = w {
-                    w.wake();
-                }
-                Poll::Ready(Ok(v))
-            }
-            Err(TryRecv::Closed) => Poll::Ready(Err(RecvError)),
-            Err(TryRecv::Empty) => {
+        match self.recv_or_hold() {
+            Recv::Value(v) => Poll::Ready(Ok(v)),
+            Recv::Closed => Poll::Ready(Err(RecvError)),
+            Recv::Empty(mut g) => {
                 let w = async_waiter(cx.waker(), None);
                 g.recvq.push_back(w.clone());
                 g.notify(); // a receiver waits: a send can complete (`Select::ready`)

@@ -406,18 +406,11 @@ impl<T> Chan<T> {
                 }
             }
         }
-        let mut g = self.lock();
-        match self.try_recv_locked(&mut g) {
-            Ok((v, w)) => {
-                drop(g);
-                if let Some(w) = w {
-                    w.wake();
-                }
-                return Ok(v);
-            }
-            Err(TryRecv::Closed) => return Err(RecvTimeoutError::Disconnected),
-            Err(TryRecv::Empty) => {}
-        }
+        let mut g = match self.recv_or_hold() {
+            Recv::Value(v) => return Ok(v),
+            Recv::Closed => return Err(RecvTimeoutError::Disconnected),
+            Recv::Empty(g) => g,
+        };
         if deadline.is_some_and(|d| crate::runtime::timers::now() >= d) {
             return Err(RecvTimeoutError::Timeout);
         }
@@ -470,16 +463,38 @@ impl<T> Chan<T> {
     /// Takes the next value if one is there, waking the sender it came from (after the
     /// lock is released).
     pub(super) fn recv_now(&self) -> Result<T, TryRecv> {
-        let mut g = self.lock();
-        let r = self.try_recv_locked(&mut g);
-        drop(g);
-        r.map(|(v, w)| {
-            if let Some(w) = w {
-                w.wake();
-            }
-            v
-        })
+        match self.recv_or_hold() {
+            Recv::Value(v) => Ok(v),
+            Recv::Closed => Err(TryRecv::Closed),
+            Recv::Empty(_) => Err(TryRecv::Empty),
+        }
     }
+
+    /// The one receive step: the next value (its sender woken once the lock is released),
+    /// or the channel closed, or nothing, with the lock still held so the caller can queue a
+    /// waiter under it.
+    pub(super) fn recv_or_hold(&self) -> Recv<'_, T> {
+        let mut g = self.lock();
+        match self.try_recv_locked(&mut g) {
+            Ok((v, w)) => {
+                drop(g);
+                if let Some(w) = w {
+                    w.wake();
+                }
+                Recv::Value(v)
+            }
+            Err(TryRecv::Closed) => Recv::Closed,
+            Err(TryRecv::Empty) => Recv::Empty(g),
+        }
+    }
+}
+
+/// What [`Chan::recv_or_hold`] found.
+pub(super) enum Recv<'a, T> {
+    Value(T),
+    Closed,
+    /// Nothing to take: the channel's lock, still held.
+    Empty(FastMutexGuard<'a, Inner<T>>),
 }
 
 /// Parked receivers a close claims and wakes per turn (see `Chan::close`).

@@ -228,6 +228,7 @@ impl Shared {
             idle.push(index);
             self.num_idle.fetch_add(1, Ordering::SeqCst);
         }
+        self.timers.set_all_busy(false);
     }
 
     fn remove_idle(&self, index: usize) {
@@ -236,6 +237,7 @@ impl Shared {
             idle.swap_remove(pos);
             self.num_idle.fetch_sub(1, Ordering::SeqCst);
         }
+        self.timers.set_all_busy(idle.is_empty());
     }
 
     /// Stealable work was added: wake one sleeping worker, if any.
@@ -249,6 +251,7 @@ impl Shared {
             if w.is_some() {
                 self.num_idle.fetch_sub(1, Ordering::SeqCst);
             }
+            self.timers.set_all_busy(idle.is_empty());
             w
         };
         if let Some(i) = woken {

@@ -50,6 +50,13 @@ impl TimerAction {
     }
 }
 
+/// How late the timer thread wakes for a deadline while every worker is awake: they fire due
+/// timers whenever they schedule ([`Timers::run_due`]), and the timer thread, one thread
+/// more than there are CPUs for workers, would only take a CPU from one of them (and wait
+/// milliseconds for it). It still fires what a worker stuck in a goroutine that never
+/// yields has left behind.
+const BUSY_SLACK: Duration = Duration::from_millis(1);
+
 /// `TimerNode::index` of a node whose entry is not in the heap.
 const NONE: usize = usize::MAX;
 
@@ -76,6 +83,7 @@ impl TimerHandle {
         }
         let entry = st.remove(i);
         timers.uncount(&entry.action);
+        timers.publish(&st);
         drop(st);
         drop(entry); // its action (a closure holding a channel end) is dropped unlocked
         true
@@ -107,6 +115,9 @@ struct State {
     wake_at: Instant,
     /// A worker went idle since the idle hook last ran (`notify_idle`).
     idle: bool,
+    /// How much later than the earliest deadline the timer thread chose to wake (see
+    /// `BUSY_SLACK`).
+    slack: Duration,
 }
 
 impl State {
@@ -201,6 +212,17 @@ pub(crate) struct Timers {
     calls: AtomicUsize,
     /// `Some` for a runtime built with `virtual_time(true)`.
     clock: Option<VirtualClock>,
+    /// The earliest deadline in the heap, in nanoseconds after `epoch` (`u64::MAX`: none):
+    /// written under the lock whenever the heap changes, read without it by workers
+    /// ([`Timers::run_due`]).
+    next_due: AtomicU64,
+    epoch: Instant,
+    /// No worker sleeps ([`Timers::set_all_busy`]); false for the process-wide heap.
+    all_busy: AtomicBool,
+    /// The timer thread's current wait includes `BUSY_SLACK`.
+    lenient: AtomicBool,
+    /// A sleeping worker will wake by itself for the earliest deadline ([`Timers::take_duty`]).
+    duty: AtomicBool,
 }
 
 impl Timers {
@@ -214,6 +236,7 @@ impl Timers {
                 stopped: false,
                 wake_at: now,
                 idle: false,
+                slack: Duration::ZERO,
             }),
             cv: Condvar::new(),
             wakes: AtomicUsize::new(0),
@@ -222,7 +245,97 @@ impl Timers {
                 base: now,
                 nanos: AtomicU64::new(0),
             }),
+            next_due: AtomicU64::new(u64::MAX),
+            epoch: now,
+            all_busy: AtomicBool::new(false),
+            lenient: AtomicBool::new(false),
+            duty: AtomicBool::new(false),
         }
+    }
+
+    /// For a worker about to sleep: when a timer is pending and no other sleeping worker
+    /// has the duty, takes it and returns how long to sleep at most, to fire the timer on
+    /// waking ([`Timers::end_duty`], then [`Timers::run_due`]). The timer thread fires it
+    /// too if it comes first; but a worker woken by its own timeout wakes on its own CPU,
+    /// where one woken by another thread may be queued behind that thread's busy CPU for
+    /// milliseconds (and a goroutine homed on a worker can run nowhere else). One worker at
+    /// a time, so idle workers do not all wake for every deadline.
+    pub(crate) fn take_duty(&self) -> Option<Duration> {
+        let next = self.next_due.load(Ordering::Relaxed);
+        if next == u64::MAX || self.clock.is_some() {
+            return None;
+        }
+        (self.duty)
+            .compare_exchange(false, true, Ordering::Relaxed, Ordering::Relaxed)
+            .ok()?;
+        let now = self.since_epoch(Instant::now());
+        Some(Duration::from_nanos(next.saturating_sub(now)))
+    }
+
+    /// The worker that took the duty is awake again.
+    pub(crate) fn end_duty(&self) {
+        self.duty.store(false, Ordering::Relaxed);
+    }
+
+    /// Whether every worker of the runtime is awake (none sleeps): set by the runtime as its
+    /// workers fall asleep and wake. While they all are, the timer thread leaves the firing
+    /// to them ([`Timers::run_due`]) and wakes `BUSY_SLACK` late, as a fallback; when one
+    /// falls asleep, the timer thread goes back to waking on time.
+    pub(crate) fn set_all_busy(&self, busy: bool) {
+        let was = self.all_busy.swap(busy, Ordering::Relaxed);
+        if was && !busy && self.lenient.load(Ordering::Relaxed) {
+            let _st = self.state.lock().unwrap();
+            self.cv.notify_one(); // to wait again, without the slack
+        }
+    }
+
+    /// Publishes the heap's earliest deadline for [`Timers::run_due`] (under the lock).
+    fn publish(&self, st: &State) {
+        let next = st
+            .heap
+            .first()
+            .map_or(u64::MAX, |e| self.since_epoch(e.deadline));
+        self.next_due.store(next, Ordering::Relaxed);
+    }
+
+    fn since_epoch(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.epoch).as_nanos() as u64
+    }
+
+    /// Whether a timer of this (real-time) heap is due: [`Timers::run_due`] has work.
+    pub(crate) fn due(&self) -> bool {
+        let next = self.next_due.load(Ordering::Relaxed);
+        next != u64::MAX && self.clock.is_none() && self.since_epoch(Instant::now()) >= next
+    }
+
+    /// Fires the timers already due, on the calling worker, if the timer thread has not
+    /// (Go's workers check their timers whenever they schedule). The timer thread is one
+    /// more thread than there are CPUs for workers: when every worker is busy it can wait
+    /// milliseconds for a CPU, and its timers are that late. A worker calls this at points
+    /// where it schedules anyway (a goroutine's yield, the fairness tick), so a timer is
+    /// late by at most the time between two of those. Costs a clock read when a timer
+    /// exists; nothing is waited for (the lock is only tried). Real clocks only: a virtual
+    /// clock moves on the timer thread alone.
+    pub(crate) fn run_due(&self) {
+        if !self.due() {
+            return;
+        }
+        let now = Instant::now();
+        let Ok(mut st) = self.state.try_lock() else {
+            return; // the timer thread (or another worker) is firing them
+        };
+        if st.stopped {
+            return;
+        }
+        let mut due = Vec::new();
+        while st.heap.first().is_some_and(|e| e.deadline <= now) {
+            let e = st.remove(0);
+            self.uncount(&e.action);
+            due.push(e);
+        }
+        self.publish(&st);
+        drop(st);
+        self.fire(&mut due, &mut Vec::new(), now);
     }
 
     /// The time on this heap's clock: real, or virtual.
@@ -280,9 +393,10 @@ impl Timers {
         let mut st = self.state.lock().unwrap();
         self.arm(&mut st, node.clone(), deadline, action);
         // A virtual clock moves only on the timer thread: only a timer already due (a zero
-        // timeout) needs it now.
+        // timeout) needs it now. On real time, only one due before the thread wakes anyway
+        // (counting the slack it allowed itself: busy workers fire timers when they are due).
         let earlier = match &self.clock {
-            None => deadline < st.wake_at,
+            None => deadline + st.slack < st.wake_at,
             Some(_) => deadline <= self.now(),
         };
         if earlier {
@@ -323,6 +437,7 @@ impl Timers {
             }
             self.wakes.store(0, Ordering::Relaxed);
             self.calls.store(0, Ordering::Relaxed);
+            self.next_due.store(u64::MAX, Ordering::Relaxed);
             std::mem::take(&mut st.heap)
         };
         drop(heap);
@@ -344,6 +459,7 @@ impl Timers {
                 due.push(e);
             }
             if !due.is_empty() {
+                self.publish(&st);
                 drop(st);
                 self.fire(&mut due, &mut woken, now);
                 st = self.state.lock().unwrap();
@@ -366,9 +482,15 @@ impl Timers {
                     }
                 }
             }
+            st.slack = if self.all_busy.load(Ordering::Relaxed) {
+                BUSY_SLACK
+            } else {
+                Duration::ZERO
+            };
+            self.lenient.store(!st.slack.is_zero(), Ordering::Relaxed);
             let wait = match (&self.clock, st.heap.first()) {
                 (Some(_), _) => IDLE_RECHECK,
-                (None, Some(e)) => e.deadline - now,
+                (None, Some(e)) => e.deadline - now + st.slack,
                 (None, None) => Duration::from_secs(3600),
             };
             st.wake_at = now + wait;
@@ -455,6 +577,7 @@ impl Timers {
             node,
             action,
         });
+        self.publish(st);
     }
 }
 
@@ -482,4 +605,71 @@ pub(crate) fn process_timers() -> &'static Timers {
     // The thread runs as long as the process; its handle is not needed.
     STARTED.call_once(|| drop(timers.start(None)));
     timers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flag_action(flag: &Arc<AtomicBool>) -> TimerAction {
+        let flag = flag.clone();
+        TimerAction::Call(Box::new(move |_| flag.store(true, Ordering::SeqCst)))
+    }
+
+    /// A worker's `run_due` fires exactly the timers that are due, without a timer thread.
+    #[test]
+    fn run_due_fires_only_what_is_due() {
+        let timers = Timers::new(false);
+        assert!(!timers.due());
+        let (past, later) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let now = Instant::now();
+        timers.add(now - Duration::from_millis(1), flag_action(&past));
+        timers.add(now + Duration::from_secs(3600), flag_action(&later));
+        assert!(timers.due());
+        timers.run_due();
+        assert!(past.load(Ordering::SeqCst));
+        assert!(!later.load(Ordering::SeqCst));
+        assert!(!timers.due());
+        assert_eq!(timers.pending(), 1);
+    }
+
+    /// A cancelled timer leaves `due` false; an empty heap has no duty to take.
+    #[test]
+    fn cancel_and_duty() {
+        let timers = Timers::new(false);
+        assert_eq!(timers.take_duty(), None);
+        let fired = Arc::new(AtomicBool::new(false));
+        let h = timers.add(
+            Instant::now() + Duration::from_secs(60),
+            flag_action(&fired),
+        );
+        let d = timers.take_duty().expect("a pending timer gives the duty");
+        assert!(d <= Duration::from_secs(60));
+        assert_eq!(timers.take_duty(), None, "one worker at a time");
+        timers.end_duty();
+        assert!(timers.take_duty().is_some());
+        timers.end_duty();
+        assert!(h.cancel(&timers));
+        assert_eq!(timers.take_duty(), None);
+        timers.run_due();
+        assert!(!fired.load(Ordering::SeqCst));
+    }
+
+    /// A virtual clock moves only on the timer thread: workers never fire its timers.
+    #[test]
+    fn virtual_clock_is_not_fired_by_workers() {
+        let timers = Timers::new(true);
+        let fired = Arc::new(AtomicBool::new(false));
+        timers.add(
+            Instant::now() - Duration::from_millis(1),
+            flag_action(&fired),
+        );
+        assert!(!timers.due());
+        assert_eq!(timers.take_duty(), None);
+        timers.run_due();
+        assert!(!fired.load(Ordering::SeqCst));
+    }
 }

@@ -565,6 +565,7 @@ impl Worker {
         let t = self.tick.get().wrapping_add(1);
         self.tick.set(t);
         if t.is_multiple_of(FAIR_TICKS) {
+            self.shared.timers.run_due();
             self.evict_old(8);
             self.drain_remote();
             // Each source in turn is served first (see Fairness in the module docs).
@@ -699,6 +700,13 @@ impl Worker {
                     }
                 }
             }
+            // Due timers are this worker's to fire while it has nothing else to do.
+            if round % 4 == 0 && self.shared.timers.due() {
+                self.shared.timers.run_due();
+                if let Some(g) = self.next_local() {
+                    return Some(g);
+                }
+            }
             // Sockets may have become ready for goroutines homed here (or elsewhere).
             if round % 4 == 0 && netpoll::get().is_some_and(|p| p.poll_now()) {
                 if let Some(g) = self.next_local() {
@@ -743,15 +751,25 @@ impl Worker {
         if !work {
             super::bubble::worker_idle(&self.shared);
             // Cold goroutines are evicted when idle; wake up for the next ones to cool.
-            let timeout = match self.shared.config.evict_after {
+            let evict = match self.shared.config.evict_after {
                 Some(after) if self.evict_old(usize::MAX) => Some(after),
                 _ => None,
+            };
+            // And for the next timer, if no other sleeping worker does (see `take_duty`).
+            let duty = self.shared.timers.take_duty();
+            let timeout = match (evict, duty) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
             };
             match (&blocker, timeout) {
                 // Goroutines the poll wakes that are homed here land in `ready`.
                 (Some(b), t) => b.wait(t, || me.in_poll.store(false, Ordering::SeqCst)),
                 (None, Some(t)) => std::thread::park_timeout(t),
                 (None, None) => std::thread::park(),
+            }
+            if duty.is_some() {
+                self.shared.timers.end_duty();
+                self.shared.timers.run_due();
             }
         }
         me.in_poll.store(false, Ordering::SeqCst);
@@ -792,7 +810,9 @@ impl Worker {
                 // A yield with nothing else to run here: resume it at once, without the
                 // round trip through the queues. (Nothing was queued or spawned meanwhile,
                 // so the monitor's figures above still hold.)
-                CoroutineResult::Yield(Suspend::Yield) if self.nothing_else() => {}
+                // Unless a timer is due: the scheduler fires it below.
+                CoroutineResult::Yield(Suspend::Yield)
+                    if !self.shared.timers.due() && self.nothing_else() => {}
                 r => break r,
             }
         };
@@ -809,6 +829,8 @@ impl Worker {
         }
         match result {
             CoroutineResult::Yield(Suspend::Yield | Suspend::YieldToSpawned) => {
+                // A yield is a scheduling point: what is due runs before the yielder again.
+                self.shared.timers.run_due();
                 self.yielded.borrow_mut().push_back(g)
             }
             CoroutineResult::Yield(Suspend::Park) => {

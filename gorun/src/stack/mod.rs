@@ -38,7 +38,8 @@
 //! while it runs; when the goroutine finishes, its home worker gives the slot back. Slots are
 //! recycled LIFO (the most recently used slot is the most likely to be resident and cached).
 //! The `KEEP_HOT` most recently freed slots keep their pages; older free slots are released
-//! with `MADV_DONTNEED` in batches, neighbours merged into one call.
+//! with `MADV_DONTNEED` in batches, neighbours merged into one range, the ranges in one
+//! call where the kernel allows (`sys::advise_all`).
 //!
 //! Chunks are never unmapped while the pool lives; the pool unmaps them all when dropped,
 //! which happens after every coroutine of the runtime has been dropped. Each chunk is
@@ -205,20 +206,20 @@ impl StackPool {
             .collect();
         inner.hot = keep;
         cold.sort_unstable();
+        let mut spans = Vec::new();
         let mut i = 0;
         while i < cold.len() {
             let mut j = i + 1;
             while j < cold.len() && cold[j] == cold[j - 1] + self.slot_size() {
                 j += 1;
             }
-            let from = cold[i] + self.guard;
-            let to = cold[j - 1] + self.slot_size();
-            // SAFETY: the range covers free slots of a live chunk (no coroutine owns them,
-            // and none can take them while we hold the pool's lock) and the slot guards
-            // between them, which survive MADV_DONTNEED.
-            unsafe { libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_DONTNEED) };
+            spans.push((cold[i] + self.guard, cold[j - 1] + self.slot_size()));
             i = j;
         }
+        // SAFETY: the spans cover free slots of a live chunk (no coroutine owns them, and
+        // none can take them while we hold the pool's lock) and the slot guards between
+        // them, which survive MADV_DONTNEED; dropping a free slot's pages may be repeated.
+        unsafe { crate::sys::advise_all(&spans, libc::MADV_DONTNEED) };
     }
 
     fn grow(&self, inner: &mut PoolInner) -> io::Result<()> {
@@ -235,12 +236,10 @@ impl StackPool {
         let base = map_anonymous(len, libc::PROT_READ | libc::PROT_WRITE)
             .ok_or_else(io::Error::last_os_error)?;
         crate::sys::no_huge_pages(base as *mut libc::c_void, len);
-        for i in 0..slots {
-            if let Err(e) = self.install_guard(base + i * self.slot_size()) {
-                // SAFETY: the mapping just created, not handed out.
-                unsafe { libc::munmap(base as *mut libc::c_void, len) };
-                return Err(e);
-            }
+        if let Err(e) = self.install_guards(base, slots) {
+            // SAFETY: the mapping just created, not handed out.
+            unsafe { libc::munmap(base as *mut libc::c_void, len) };
+            return Err(e);
         }
         let metas: Box<[SlotMeta]> = (0..slots).map(|_| SlotMeta::new()).collect();
         let first = metas.as_ptr() as usize;
@@ -265,18 +264,19 @@ impl StackPool {
         Ok(())
     }
 
-    fn install_guard(&self, bottom: usize) -> io::Result<()> {
-        let p = bottom as *mut libc::c_void;
-        // SAFETY: `bottom..bottom+guard` is the guard area of a slot in a mapping we own and
-        // no stack uses yet.
-        let rc = unsafe {
-            if self.page_guards {
-                libc::madvise(p, self.guard, MADV_GUARD_INSTALL)
-            } else {
-                libc::mprotect(p, self.guard, libc::PROT_NONE)
-            }
+    /// Guards the first page of each of the `slots` slots of the fresh mapping at `base`.
+    fn install_guards(&self, base: usize, slots: usize) -> io::Result<()> {
+        let mut guards = (0..slots).map(|i| base + i * self.slot_size());
+        let ok = if self.page_guards {
+            let ranges: Vec<_> = guards.map(|g| (g, g + self.guard)).collect();
+            // SAFETY: the ranges are the guard areas of slots in a mapping we own, which no
+            // stack uses yet.
+            unsafe { crate::sys::advise_all(&ranges, MADV_GUARD_INSTALL) }
+        } else {
+            // SAFETY: as above.
+            guards.all(|g| unsafe { libc::mprotect(g as *mut libc::c_void, self.guard, libc::PROT_NONE) } == 0)
         };
-        if rc == 0 {
+        if ok {
             Ok(())
         } else {
             Err(io::Error::last_os_error())

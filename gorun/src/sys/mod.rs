@@ -10,6 +10,7 @@
 //! | no huge pages in stack slots | `MADV_NOHUGEPAGE`                   | nothing to do            |
 //! | per-process mapping limit    | `vm.max_map_count`                  | none                     |
 //! | copy-on-park                 | on                                  | off (see [`COPY_ON_PARK`]) |
+//! | advice over many ranges      | `process_madvise(PIDFD_SELF)` (6.15+, probed), else `madvise` each | `madvise` each |
 //! | threads gorun does not own   | `/proc/self/task`, state per thread | only how many there are  |
 //!
 //! Invariants: [`thread_id`] is unique among the live threads of the process and stable for
@@ -26,7 +27,9 @@ pub(crate) const MADV_GUARD_REMOVE: libc::c_int = 103;
 use std::collections::HashSet;
 use std::sync::{Mutex, OnceLock};
 
+mod advise;
 mod ticks;
+pub(crate) use advise::advise_all;
 pub(crate) use ticks::ticks;
 
 #[cfg(target_os = "linux")]

@@ -240,6 +240,59 @@ fn peer_closing_half_way() {
     });
 }
 
+/// Urgent (out-of-band) data: Linux's TCP read stops short at its mark with ordinary data
+/// still queued. A short read must not be taken for a drained queue there, or the reader
+/// parks for an edge that never comes (here the read would time out).
+#[test]
+fn urgent_data_does_not_stall_a_reader() {
+    use std::os::fd::AsRawFd;
+    let _g = serial();
+    gorun::run(|| {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let client = std::thread::spawn(move || {
+            let c = std::net::TcpStream::connect(addr).unwrap();
+            for (bytes, flags) in [(&b"abc"[..], 0), (b"X", libc::MSG_OOB), (b"def", 0)] {
+                // SAFETY: a connected socket and a buffer of `bytes.len()` bytes.
+                let n =
+                    unsafe { libc::send(c.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), flags) };
+                assert_eq!(n, bytes.len() as isize);
+            }
+            (&c).read_exact(&mut [0; 1]).unwrap();
+        });
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        // Everything arrives, and its edge is taken, before the first read.
+        gorun::sleep(Duration::from_millis(100));
+        let mut buf = [0; 64];
+        let first = s.read(&mut buf).unwrap();
+        assert_eq!(&buf[..first], b"abc", "the read stops at the urgent mark");
+        let mut rest = [0; 3];
+        s.read_exact(&mut rest).unwrap();
+        assert_eq!(&rest, b"def");
+        s.write_all(b"k").unwrap();
+        client.join().unwrap();
+    });
+}
+
+/// A short read, then the reader shuts its own read half: the next read returns end of
+/// file (no peer event announces it; the socket's own edge does).
+#[test]
+fn short_read_then_own_shutdown_reads_eof() {
+    let _g = serial();
+    gorun::run(|| {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        c.write_all(b"abc").unwrap();
+        let mut buf = [0; 64];
+        assert_eq!(s.read(&mut buf).unwrap(), 3);
+        s.shutdown(Shutdown::Read).unwrap();
+        assert_eq!(s.read(&mut buf).unwrap(), 0);
+    });
+}
+
 #[test]
 fn write_to_closed_socket_is_an_error() {
     let _g = serial();

@@ -91,8 +91,8 @@ macro_rules! stream_io {
                     return Ok(0);
                 }
                 let site = std::panic::Location::caller();
-                self.io
-                    .op(Dir::Read, site, |mut s| std::io::Read::read(&mut s, buf))
+                let len = buf.len();
+                (self.io).read_stream(site, len, |mut s| std::io::Read::read(&mut s, buf))
             }
         }
 

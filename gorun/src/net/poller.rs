@@ -114,15 +114,28 @@ pub(crate) struct IoState {
     write_seq: AtomicU64,
     closed: AtomicBool,
     waiters: Mutex<Waiters>,
+    /// The read sequence number at which a read came back short (see [`Io::read_stream`]),
+    /// proving the receive queue empty until the next edge; `u64::MAX`: none.
+    read_drained: AtomicU64,
+    /// Urgent (out-of-band) data was announced (`EPOLLPRI`), or the peer closed or reset
+    /// its side: a short read may stop at the urgent mark with data left behind, or be
+    /// followed by end of file or an error, none of which brings another edge. So on this
+    /// socket short reads prove nothing any more (sticky).
+    unproven: AtomicBool,
+    /// A TCP stream registered for urgent notices ([`Io::new_tcp_stream`]).
+    short_reads_drain: bool,
 }
 
 impl IoState {
-    fn new() -> IoState {
+    fn new(short_reads_drain: bool) -> IoState {
         IoState {
             read_seq: AtomicU64::new(0),
             write_seq: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             waiters: Mutex::new(Waiters::default()),
+            read_drained: AtomicU64::new(u64::MAX),
+            unproven: AtomicBool::new(false),
+            short_reads_drain,
         }
     }
 
@@ -330,6 +343,11 @@ impl Poller {
                 if ev.token() == WAKER {
                     took_wake = true;
                 } else if let Some(st) = slots.get(ev.token()) {
+                    if ev.is_priority() || ev.is_read_closed() || ev.is_error() {
+                        // Before the edge is announced (`take_waiters`): a reader that sees
+                        // the new sequence number also sees this.
+                        st.unproven.store(true, Ordering::Release);
+                    }
                     let r = ev.is_readable() || ev.is_read_closed() || ev.is_error();
                     let w = ev.is_writable() || ev.is_write_closed() || ev.is_error();
                     batch.push((st.clone(), r, w));
@@ -445,9 +463,23 @@ pub(crate) struct Io<S: Source> {
 
 impl<S: Source> Io<S> {
     /// Registers a non-blocking socket (edge-triggered, both directions).
-    pub(crate) fn new(mut sock: S) -> io::Result<Io<S>> {
+    pub(crate) fn new(sock: S) -> io::Result<Io<S>> {
+        Io::register(sock, Interest::READABLE | Interest::WRITABLE, false)
+    }
+
+    /// Registers a TCP stream: as [`Io::new`], and for notices of urgent data where the
+    /// system gives them, which [`Io::read_stream`] needs before it trusts a short read.
+    pub(crate) fn new_tcp_stream(sock: S) -> io::Result<Io<S>> {
+        let both = Interest::READABLE | Interest::WRITABLE;
+        match crate::sys::urgent_interest() {
+            Some(urgent) => Io::register(sock, both | urgent, true),
+            None => Io::register(sock, both, false),
+        }
+    }
+
+    fn register(mut sock: S, interest: Interest, short_reads_drain: bool) -> io::Result<Io<S>> {
         let p = poller()?;
-        let state = Arc::new(IoState::new());
+        let state = Arc::new(IoState::new(short_reads_drain));
         let token = {
             let mut slots = p.slots.lock().unwrap();
             let idx = match slots.free.pop() {
@@ -464,10 +496,7 @@ impl<S: Source> Io<S> {
             slot.state = Some(state.clone());
             Token(((slot.gen as usize) << 32) | idx)
         };
-        if let Err(e) =
-            p.registry
-                .register(&mut sock, token, Interest::READABLE | Interest::WRITABLE)
-        {
+        if let Err(e) = p.registry.register(&mut sock, token, interest) {
             release(p, token);
             return Err(e);
         }
@@ -558,7 +587,42 @@ impl<S: Source> Io<S> {
         dir: Dir,
         timeout: Option<Duration>,
         site: &'static Location<'static>,
+        f: impl FnMut(&S) -> io::Result<T>,
+    ) -> io::Result<T> {
+        self.op_inner(dir, timeout, site, f, |_| false)
+    }
+
+    /// A read of up to `len` bytes from a stream: as [`Io::op`]; and on a TCP stream
+    /// registered with [`Io::new_tcp_stream`], a read that returns fewer bytes than asked
+    /// (but some) proves the receive queue empty, so the next read on this socket
+    /// parks at once, without the system call that would say `EAGAIN`, until a readiness
+    /// edge arrives (a third of the system calls of a request-response exchange). Linux's
+    /// TCP copies everything queued before it returns, except that it stops at the mark of
+    /// urgent data; and end of file or a reset that arrived with the data brings no edge
+    /// of its own. A socket that was ever told of urgent data (`EPOLLPRI`), of its peer's
+    /// close (`EPOLLRDHUP`) or of an error always makes the call. Elsewhere (no urgent notices) every read makes it, as on Unix streams
+    /// (whose reads stop short where passed descriptors or credentials begin).
+    pub(crate) fn read_stream(
+        &self,
+        site: &'static Location<'static>,
+        len: usize,
+        f: impl FnMut(&S) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let trust = self.state.short_reads_drain;
+        self.op_inner(Dir::Read, self.timeout(Dir::Read), site, f, |&n| {
+            trust && 0 < n && n < len
+        })
+    }
+
+    /// The protocol of [`Io::op`] (module docs); `drains(result)` says that a successful
+    /// result proves the direction's queue empty (until the next edge).
+    fn op_inner<T>(
+        &self,
+        dir: Dir,
+        timeout: Option<Duration>,
+        site: &'static Location<'static>,
         mut f: impl FnMut(&S) -> io::Result<T>,
+        drains: impl Fn(&T) -> bool,
     ) -> io::Result<T> {
         park::coop(); // a call that completes at once must not hold the worker forever
         let st = &*self.state;
@@ -569,9 +633,23 @@ impl<S: Source> Io<S> {
                 return Err(closed_error());
             }
             let seq = st.seq(dir).load(Ordering::Acquire);
-            match f(self.sock()) {
+            // Drained at this edge already: the call would say `EAGAIN`.
+            let drained = dir == Dir::Read
+                && st.read_drained.load(Ordering::Relaxed) == seq
+                && !st.unproven.load(Ordering::Acquire);
+            match if drained {
+                Err(io::ErrorKind::WouldBlock.into())
+            } else {
+                f(self.sock())
+            } {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(t) if drains(&t) => {
+                    if dir == Dir::Read && !st.unproven.load(Ordering::Acquire) {
+                        st.read_drained.store(seq, Ordering::Relaxed);
+                    }
+                    return Ok(t);
+                }
                 r => return r,
             }
             if let Some(d) = deadline {

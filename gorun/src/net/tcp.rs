@@ -112,7 +112,7 @@ pub struct TcpStream {
 impl TcpStream {
     fn from_mio(s: mio::net::TcpStream) -> io::Result<TcpStream> {
         Ok(TcpStream {
-            io: Arc::new(Io::new(s)?),
+            io: Arc::new(Io::new_tcp_stream(s)?),
         })
     }
 

@@ -69,7 +69,7 @@ use std::sync::{Arc, OnceLock};
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use super::{guards_in_page_tables, pack, SlotStack};
-use crate::sys::{MADV_GUARD_INSTALL, MADV_GUARD_REMOVE};
+use crate::sys::{advise_all, MADV_GUARD_INSTALL, MADV_GUARD_REMOVE};
 
 /// Bytes below the recorded stack pointer that are copied too: below the point where the
 /// goroutine records its stack pointer ([`record_and_suspend`]) lie only the rest of that
@@ -278,33 +278,35 @@ pub(crate) unsafe fn save(
 /// As for [`protect`]; every `ok` slot's record was published with [`SlotMeta::set_record`].
 pub(crate) unsafe fn release(batch: &mut [Eviction], guard: usize) {
     let markers = guards_in_page_tables();
-    // Neighbours merged: the slot guards between them fault whatever happens.
-    for (a, b) in spans(batch, guard, true) {
+    // Neighbours merged: the slot guards between them fault whatever happens. Inaccessible
+    // first: `MADV_GUARD_INSTALL` zaps present pages and then installs markers, and a read
+    // in between would map a zero page.
+    let (spans, failed): (Vec<_>, Vec<_>) = (spans(batch, guard, true).into_iter())
         // SAFETY: the span covers claimed, saved slots of the caller and the guards between.
-        unsafe {
-            // Inaccessible first: `MADV_GUARD_INSTALL` zaps present pages and then installs
-            // markers, and a read in between would map a zero page.
-            if !mprotect(a, b, libc::PROT_NONE) {
-                continue;
-            }
-            if !markers {
-                madvise(a, b, libc::MADV_DONTNEED);
-                continue;
-            }
+        .partition(|&(a, b)| unsafe { mprotect(a, b, libc::PROT_NONE) });
+    // SAFETY: as above: every page of the spans is saved or dead; each advice may repeat.
+    unsafe {
+        let released = advise_all(&spans, libc::MADV_DONTNEED);
+        if markers {
             // Every page released (slot guards keep their markers), then markers on the
             // pages of each slot's saved words only: below them lie dead frames nobody may
             // access, left read-write and zero-filled on demand, so a restore removes
             // markers from a page or two instead of the whole slot.
-            let mut ok = madvise(a, b, libc::MADV_DONTNEED);
-            for e in batch.iter().filter(|e| e.ok && a <= e.limit && e.top <= b) {
-                // SAFETY: published by `set_record` before this call (the caller's contract).
-                let ev = &*e.meta.record.load(Ordering::Relaxed);
-                ok &= madvise(live_start(ev, e.limit, e.top), e.top, MADV_GUARD_INSTALL);
-            }
-            if ok {
+            let live: Vec<_> = (batch.iter())
+                .filter(|e| e.ok && !failed.iter().any(|&(a, b)| a <= e.limit && e.top <= b))
+                .map(|e| {
+                    // SAFETY: published by `set_record` before this call (the contract).
+                    let ev = &*e.meta.record.load(Ordering::Relaxed);
+                    (live_start(ev, e.limit, e.top), e.top)
+                })
+                .collect();
+            if released && advise_all(&live, MADV_GUARD_INSTALL) {
                 // Guarded pages fault whatever the protection; read-write lets the
-                // mapping merge again.
-                mprotect(a, b, libc::PROT_READ | libc::PROT_WRITE);
+                // mapping merge again. (After a failure the spans stay `PROT_NONE`: an
+                // access faults and restores.)
+                for &(a, b) in &spans {
+                    mprotect(a, b, libc::PROT_READ | libc::PROT_WRITE);
+                }
             }
         }
     }
@@ -374,9 +376,10 @@ pub(crate) unsafe fn restore_batch(batch: &mut Vec<Restoration>, guard: usize) {
             for &(a, b) in &spans {
                 ok &= mprotect(a, b, libc::PROT_NONE);
             }
-            for r in batch.iter() {
-                ok &= madvise(live_start(r.ev, r.limit, r.top), r.top, MADV_GUARD_REMOVE);
-            }
+            let live: Vec<_> = (batch.iter())
+                .map(|r| (live_start(r.ev, r.limit, r.top), r.top))
+                .collect();
+            ok &= advise_all(&live, MADV_GUARD_REMOVE);
         }
         for r in batch.iter() {
             ok &= write_words(r.ev, r.top, &mut buf);

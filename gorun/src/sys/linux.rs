@@ -21,6 +21,12 @@ pub(crate) type Tid = i32;
 /// call where guard markers exist), so it is available on Linux.
 pub(crate) const COPY_ON_PARK: bool = true;
 
+/// The extra readiness a TCP stream is registered for so that the netpoller hears of
+/// urgent data (`EPOLLPRI`): see `net::poller::Io::read_stream`.
+pub(crate) fn urgent_interest() -> Option<mio::Interest> {
+    Some(mio::Interest::PRIORITY)
+}
+
 /// The calling thread's kernel id.
 pub(crate) fn thread_id() -> Tid {
     // SAFETY: gettid has no preconditions.

@@ -19,6 +19,12 @@ pub(crate) type Tid = u64;
 /// stacks stay resident (a page or more each).
 pub(crate) const COPY_ON_PARK: bool = false;
 
+/// kqueue gives no notice of urgent data, so short TCP reads are never trusted to have
+/// drained the socket (`net::poller::Io::read_stream`).
+pub(crate) fn urgent_interest() -> Option<mio::Interest> {
+    None
+}
+
 /// The calling thread's system-wide id.
 pub(crate) fn thread_id() -> Tid {
     let mut id = 0u64;

@@ -15,7 +15,12 @@
 //! 4. park with the reason `IO wait` (until the deadline, if any), then retry from step 1.
 //!
 //! A poller bumps the counter *before* taking the lock and draining the waiters, so an
-//! edge is either seen by step 3 or finds the waiter published: no wake-up is lost. The
+//! edge is either seen by step 3 or finds the waiter published: no wake-up is lost.
+//!
+//! A TCP read that comes back short marks the read direction drained at the sequence number
+//! of step 1; while the number has not moved, step 2 is skipped (the call would say
+//! `EAGAIN`) unless the socket was ever told of urgent data, its peer's close or an error,
+//! which make short reads prove nothing (see [`Io::read_stream`]). The
 //! kernel never holds a goroutine's buffer while it is parked: buffers are only passed to
 //! plain non-blocking `read`/`write` calls made by the running goroutine.
 //!

@@ -396,7 +396,7 @@ impl Timers {
         // timeout) needs it now. On real time, only one due before the thread wakes anyway
         // (counting the slack it allowed itself: busy workers fire timers when they are due).
         let earlier = match &self.clock {
-            None => deadline + st.slack < st.wake_at,
+            None => deadline.checked_add(st.slack).is_none_or(|d| d < st.wake_at),
             Some(_) => deadline <= self.now(),
         };
         if earlier {
@@ -493,6 +493,8 @@ impl Timers {
                 (None, Some(e)) => e.deadline - now + st.slack,
                 (None, None) => Duration::from_secs(3600),
             };
+            // A deadline at the end of time plus the slack: wake at the deadline.
+            let wait = now.checked_add(wait).map_or(wait - st.slack, |_| wait);
             st.wake_at = now + wait;
             st = self.cv.wait_timeout(st, wait).unwrap().0;
         }

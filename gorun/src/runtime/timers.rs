@@ -396,7 +396,9 @@ impl Timers {
         // timeout) needs it now. On real time, only one due before the thread wakes anyway
         // (counting the slack it allowed itself: busy workers fire timers when they are due).
         let earlier = match &self.clock {
-            None => deadline.checked_add(st.slack).is_none_or(|d| d < st.wake_at),
+            None => deadline
+                .checked_add(st.slack)
+                .is_none_or(|d| d < st.wake_at),
             Some(_) => deadline <= self.now(),
         };
         if earlier {

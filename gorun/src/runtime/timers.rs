@@ -303,6 +303,7 @@ impl Timers {
     }
 
     /// Whether a timer of this (real-time) heap is due: [`Timers::run_due`] has work.
+    #[inline]
     pub(crate) fn due(&self) -> bool {
         let next = self.next_due.load(Ordering::Relaxed);
         next != u64::MAX && self.clock.is_none() && self.since_epoch(Instant::now()) >= next
@@ -316,10 +317,14 @@ impl Timers {
     /// late by at most the time between two of those. Costs a clock read when a timer
     /// exists; nothing is waited for (the lock is only tried). Real clocks only: a virtual
     /// clock moves on the timer thread alone.
+    #[inline]
     pub(crate) fn run_due(&self) {
-        if !self.due() {
-            return;
+        if self.due() {
+            self.fire_due();
         }
+    }
+
+    fn fire_due(&self) {
         let now = Instant::now();
         let Ok(mut st) = self.state.try_lock() else {
             return; // the timer thread (or another worker) is firing them

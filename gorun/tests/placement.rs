@@ -70,3 +70,26 @@ fn one_worker_keeps_every_spawn() {
         assert_eq!(gorun::metrics().placed_away, 0);
     });
 }
+
+/// Two goroutines that compute and yield: the second is started by the idle worker when the
+/// first yields (Go's yielding goroutine goes where an idle P takes it), so they run side by
+/// side on different threads instead of taking turns on one.
+#[test]
+fn yielding_goroutines_spread_to_an_idle_worker() {
+    Builder::new().workers(2).run(|| {
+        let spin = || {
+            gorun::go(|| {
+                let mut threads = std::collections::HashSet::new();
+                for _ in 0..1_000 {
+                    threads.insert(std::thread::current().id());
+                    gorun::yield_now();
+                }
+                assert_eq!(threads.len(), 1, "a started goroutine never moves");
+                threads.into_iter().next().unwrap()
+            })
+        };
+        let (a, b) = (spin(), spin());
+        let (a, b) = (a.join().unwrap(), b.join().unwrap());
+        assert_ne!(a, b, "both yielders stayed on one worker");
+    });
+}

@@ -828,8 +828,13 @@ impl Worker {
                 .set(Some(r.run_stop(g.id, stop, g.wait_reason())));
         }
         match result {
-            CoroutineResult::Yield(Suspend::Yield | Suspend::YieldToSpawned) => {
+            CoroutineResult::Yield(Suspend::Yield) => {
                 // A yield is a scheduling point: what is due runs before the yielder again.
+                self.shared.timers.run_due();
+                self.offer_unstarted();
+                self.yielded.borrow_mut().push_back(g)
+            }
+            CoroutineResult::Yield(Suspend::YieldToSpawned) => {
                 self.shared.timers.run_due();
                 self.yielded.borrow_mut().push_back(g)
             }

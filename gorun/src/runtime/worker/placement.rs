@@ -75,4 +75,31 @@ impl Worker {
             live(w) + w.stealable_len() as u64 + w.remote_hint.load(Ordering::Relaxed) as u64;
         (mine > theirs + theirs / 8 + PLACE_SLACK).then_some(other)
     }
+
+    /// The running goroutine yielded (`yield_now`: it has more to compute, and this worker
+    /// carries it to the end) while an unstarted goroutine waits in this worker's deque and
+    /// another worker runs nothing: that worker starts it, so goroutines that compute and
+    /// yield run side by side instead of taking turns here (Go puts a yielding goroutine on
+    /// the global queue, where any idle P takes it). Without this, an idle worker leaves
+    /// young work to its owner for `STEAL_DELAY`, by which time the owner has started it.
+    /// One goroutine at most per yield.
+    pub(crate) fn offer_unstarted(&self) {
+        let n = self.shared.workers.len();
+        if n < 2 || self.deque.is_empty() || self.shared.is_shutdown() {
+            return;
+        }
+        let first = self.rng.below(n);
+        let idle = (0..n).map(|i| (first + i) % n).find(|&i| {
+            let w = &self.shared.workers[i];
+            i != self.index
+                && w.stats.running.load(Ordering::Relaxed) == 0
+                && !w.has_stealable()
+                && w.remote_len() == 0
+                && !w.exited.load(Ordering::Relaxed)
+        });
+        if let (Some(other), Some(g)) = (idle, idle.and_then(|_| self.deque.pop())) {
+            bump(&self.me().stats.placed_away);
+            self.shared.workers[other].push_remote_many(std::iter::once(g));
+        }
+    }
 }

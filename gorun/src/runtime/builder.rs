@@ -135,6 +135,12 @@ impl Builder {
     /// Hot goroutines (ping-pong, mutex hand-offs) are never evicted while under budget,
     /// and parking costs nothing extra beyond noting the goroutine.
     ///
+    /// A server with more busy connections than the budget holds (each parked on its
+    /// socket between requests) has the longest-parked evicted, which are the next to be
+    /// served: every request then restores a stack. Raise the budget to cover them
+    /// (`Some(64 << 20)` served 1.1-1.3x the requests at 5,000 connections under `wrk`; see
+    /// issue 16 in `benchmarks/README.md`).
+    ///
     /// Linux only: on macOS copy-on-park is always off (see the README's platform table).
     pub fn resident_stack_budget(mut self, bytes: Option<usize>) -> Builder {
         self.config.resident_budget = bytes;

@@ -136,8 +136,8 @@ impl Builder {
     /// and parking costs nothing extra beyond noting the goroutine.
     ///
     /// A server with more busy connections than the budget holds (each parked on its
-    /// socket between requests) has the longest-parked evicted, which are the next to be
-    /// served: every request then restores a stack. Raise the budget to cover them
+    /// socket between requests) keeps evicting stacks it needs again within milliseconds,
+    /// and a share of its requests restore one. Raise the budget to cover them
     /// (`Some(64 << 20)` served 1.1-1.3x the requests at 5,000 connections under `wrk`; see
     /// issue 16 in `benchmarks/README.md`).
     ///

@@ -15,14 +15,14 @@
 //! 4. park with the reason `IO wait` (until the deadline, if any), then retry from step 1.
 //!
 //! A poller bumps the counter *before* taking the lock and draining the waiters, so an
-//! edge is either seen by step 3 or finds the waiter published: no wake-up is lost.
+//! edge is either seen by step 3 or finds the waiter published: no wake-up is lost. The
+//! kernel never holds a goroutine's buffer while it is parked: buffers are only passed to
+//! plain non-blocking `read`/`write` calls made by the running goroutine.
 //!
 //! A TCP read that comes back short marks the read direction drained at the sequence number
 //! of step 1; while the number has not moved, step 2 is skipped (the call would say
 //! `EAGAIN`) unless the socket was ever told of urgent data, its peer's close or an error,
-//! which make short reads prove nothing (see [`Io::read_stream`]). The
-//! kernel never holds a goroutine's buffer while it is parked: buffers are only passed to
-//! plain non-blocking `read`/`write` calls made by the running goroutine.
+//! which make short reads prove nothing (see [`Io::read_stream`]).
 //!
 //! # Who polls (Go's `findrunnable`/`netpoll`)
 //!
@@ -605,8 +605,9 @@ impl<S: Source> Io<S> {
     /// TCP copies everything queued before it returns, except that it stops at the mark of
     /// urgent data; and end of file or a reset that arrived with the data brings no edge
     /// of its own. A socket that was ever told of urgent data (`EPOLLPRI`), of its peer's
-    /// close (`EPOLLRDHUP`) or of an error always makes the call. Elsewhere (no urgent notices) every read makes it, as on Unix streams
-    /// (whose reads stop short where passed descriptors or credentials begin).
+    /// close (`EPOLLRDHUP`) or of an error always makes the call. Elsewhere (no urgent
+    /// notices) every read makes it, as on Unix streams (whose reads stop short where
+    /// passed descriptors or credentials begin).
     pub(crate) fn read_stream(
         &self,
         site: &'static Location<'static>,

@@ -281,11 +281,21 @@ impl Timers {
     /// workers fall asleep and wake. While they all are, the timer thread leaves the firing
     /// to them ([`Timers::run_due`]) and wakes `BUSY_SLACK` late, as a fallback; when one
     /// falls asleep, the timer thread goes back to waking on time.
+    ///
+    /// Called under the runtime's idle-list lock: the lock order is the idle list, then
+    /// this heap's state (nothing takes them the other way round).
     pub(crate) fn set_all_busy(&self, busy: bool) {
-        let was = self.all_busy.swap(busy, Ordering::Relaxed);
-        if was && !busy && self.lenient.load(Ordering::Relaxed) {
+        if self.all_busy.load(Ordering::Relaxed) == busy {
+            return;
+        }
+        self.all_busy.store(busy, Ordering::Relaxed);
+        if !busy {
+            // Under the lock: the timer thread reads `all_busy` and sets `lenient` under it
+            // before it waits, so either it sees `busy` false or this sees `lenient` true.
             let _st = self.state.lock().unwrap();
-            self.cv.notify_one(); // to wait again, without the slack
+            if self.lenient.load(Ordering::Relaxed) {
+                self.cv.notify_one(); // to wait again, without the slack
+            }
         }
     }
 
@@ -295,7 +305,10 @@ impl Timers {
             .heap
             .first()
             .map_or(u64::MAX, |e| self.since_epoch(e.deadline));
-        self.next_due.store(next, Ordering::Relaxed);
+        // Workers read it at every yield: written only when it changes.
+        if self.next_due.load(Ordering::Relaxed) != next {
+            self.next_due.store(next, Ordering::Relaxed);
+        }
     }
 
     fn since_epoch(&self, t: Instant) -> u64 {
@@ -532,9 +545,11 @@ impl Timers {
                 }
                 TimerAction::Every(mut f, period) => {
                     worker::schedule_drain(woken, crate::trace::Via::Timer);
+                    // A period that runs past the end of time ends the ticker.
                     if f(now) {
-                        let next = (deadline + period).max(now);
-                        self.rearm(node, next, TimerAction::Every(f, period));
+                        if let Some(next) = deadline.checked_add(period) {
+                            self.rearm(node, next.max(now), TimerAction::Every(f, period));
+                        }
                     }
                 }
             }

@@ -748,6 +748,7 @@ impl Worker {
             || !self.shared.injector.is_empty()
             || self.shared.workers.iter().any(|w| w.has_stealable())
             || self.shared.shutdown.load(Ordering::SeqCst);
+        let mut duty = None;
         if !work {
             super::bubble::worker_idle(&self.shared);
             // Cold goroutines are evicted when idle; wake up for the next ones to cool.
@@ -756,7 +757,7 @@ impl Worker {
                 _ => None,
             };
             // And for the next timer, if no other sleeping worker does (see `take_duty`).
-            let duty = self.shared.timers.take_duty();
+            duty = self.shared.timers.take_duty();
             let timeout = match (evict, duty) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -767,15 +768,16 @@ impl Worker {
                 (None, Some(t)) => std::thread::park_timeout(t),
                 (None, None) => std::thread::park(),
             }
-            if duty.is_some() {
-                self.shared.timers.end_duty();
-                self.shared.timers.run_due();
-            }
         }
         me.in_poll.store(false, Ordering::SeqCst);
         drop(blocker);
         me.sleeping.store(false, Ordering::SeqCst);
         self.shared.remove_idle(self.index);
+        if duty.is_some() {
+            // Awake and counted as such before what it fires is queued here.
+            self.shared.timers.end_duty();
+            self.shared.timers.run_due();
+        }
     }
 
     fn run_g(&self, g: Arc<G>) {
@@ -812,7 +814,7 @@ impl Worker {
                 // so the monitor's figures above still hold.)
                 // Unless a timer is due: the scheduler fires it below.
                 CoroutineResult::Yield(Suspend::Yield)
-                    if !self.shared.timers.due() && self.nothing_else() => {}
+                    if self.nothing_else() && !self.shared.timers.due() => {}
                 r => break r,
             }
         };
@@ -984,6 +986,7 @@ impl Worker {
         batch.extend(
             (ready.iter().take(RESTORE_BATCH - 1))
                 .filter(|r| r.home() == self.index)
+                // SAFETY: as above, for each goroutine of `ready` homed here.
                 .filter_map(|r| unsafe { AtHome::of(r).restoration() }),
         );
         if batch.len() == 1 {

@@ -94,7 +94,7 @@ impl Worker {
             i != self.index
                 && w.stats.running.load(Ordering::Relaxed) == 0
                 && !w.has_stealable()
-                && w.remote_len() == 0
+                && !w.has_remote()
                 && !w.exited.load(Ordering::Relaxed)
         });
         if let (Some(other), Some(g)) = (idle, idle.and_then(|_| self.deque.pop())) {

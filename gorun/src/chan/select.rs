@@ -595,8 +595,13 @@ impl<'a> Select<'a> {
             .iter()
             .copied()
             .find(|&i| self.cases[i].observe(Some((id, &me))));
+        // The registering scan above is the first check; rescan only after a wake.
+        let mut woken = false;
         park::wait_until(WaitReason::Select, site, deadline, || {
-            found = found.or_else(|| order.iter().copied().find(|&i| self.cases[i].observe(None)));
+            if std::mem::replace(&mut woken, true) {
+                found =
+                    found.or_else(|| order.iter().copied().find(|&i| self.cases[i].observe(None)));
+            }
             found.is_some()
         });
         drop(watched);

@@ -607,7 +607,9 @@ impl<S: Source> Io<S> {
     /// of its own. A socket that was ever told of urgent data (`EPOLLPRI`), of its peer's
     /// close (`EPOLLRDHUP`) or of an error always makes the call. Elsewhere (no urgent
     /// notices) every read makes it, as on Unix streams (whose reads stop short where
-    /// passed descriptors or credentials begin).
+    /// passed descriptors or credentials begin). Assumed: the socket is plain TCP. A
+    /// descriptor handed over with kernel TLS switched on (`from_raw_fd`) stops reads at
+    /// record-type boundaries with data left, and would wait for more data to arrive.
     pub(crate) fn read_stream(
         &self,
         site: &'static Location<'static>,

@@ -182,7 +182,7 @@ fn spans(batch: &[Eviction], guard: usize, merge: bool) -> Vec<(usize, usize)> {
 
 /// Usable ranges `(limit, top)` (sorted by address) as spans, neighbours separated only by
 /// a slot guard of `guard` bytes merged if `merge`.
-fn merge_spans(
+pub(super) fn merge_spans(
     ranges: impl Iterator<Item = (usize, usize)>,
     guard: usize,
     merge: bool,
@@ -268,11 +268,13 @@ pub(crate) unsafe fn save(
     Evicted { packed, reference }
 }
 
-/// Releases the pages of a batch saved by [`save`] and makes them fault: the range is made
-/// `PROT_NONE`, then with guard markers `MADV_GUARD_INSTALL` and read-write again (the chunk
-/// stays one mapping); without, the pages are dropped and the range stays `PROT_NONE`. Every slot still going is EVICTED afterwards,
-/// even if a call failed: its pages then still hold the saved bytes and stay
-/// write-protected, so an access either reads the same bytes or faults and restores.
+/// Releases the pages of a batch saved by [`save`] and makes them fault: each span of
+/// neighbouring slots is made `PROT_NONE` and its pages dropped (`MADV_DONTNEED`, all spans
+/// in one `sys::advise_all`); with guard markers, markers then go on the pages of each
+/// slot's saved words and the spans become read-write again (the chunk stays one mapping);
+/// without, the spans stay `PROT_NONE`. Every slot still going is EVICTED afterwards, even
+/// if a call failed: its pages then still hold the saved bytes and stay write-protected
+/// (or inaccessible), so an access either reads the same bytes or faults and restores.
 ///
 /// # Safety
 /// As for [`protect`]; every `ok` slot's record was published with [`SlotMeta::set_record`].

@@ -206,16 +206,8 @@ impl StackPool {
             .collect();
         inner.hot = keep;
         cold.sort_unstable();
-        let mut spans = Vec::new();
-        let mut i = 0;
-        while i < cold.len() {
-            let mut j = i + 1;
-            while j < cold.len() && cold[j] == cold[j - 1] + self.slot_size() {
-                j += 1;
-            }
-            spans.push((cold[i] + self.guard, cold[j - 1] + self.slot_size()));
-            i = j;
-        }
+        let usable = cold.iter().map(|&b| (b + self.guard, b + self.slot_size()));
+        let spans = evict::merge_spans(usable, self.guard, true);
         // SAFETY: the spans cover free slots of a live chunk (no coroutine owns them, and
         // none can take them while we hold the pool's lock) and the slot guards between
         // them, which survive MADV_DONTNEED; dropping a free slot's pages may be repeated.

@@ -276,17 +276,20 @@ impl References {
                 .count()
         };
         // The last one chosen first: when it explains half the words or more (a storm of
-        // goroutines parked at the same place), the others are not scored.
-        let last = self.recent.len().wrapping_sub(1);
-        let last_good = (self.recent.last())
-            .filter(|r| r.words.len() == ws.len() && explained(r) * 2 >= ws.len());
-        let best = match last_good {
-            Some(r) => Some((pack(ws, top, Some(r)), last)),
-            None => (self.recent.iter().enumerate())
+        // goroutines parked at the same place) and packs the stack well (below), the
+        // others are not scored.
+        let last = self.recent.len().saturating_sub(1);
+        let fast = (self.recent.last())
+            .filter(|r| r.words.len() == ws.len() && explained(r) * 2 >= ws.len())
+            .map(|r| pack(ws, top, Some(r)))
+            .filter(|packed| packed.len() <= ws.len())
+            .map(|packed| (packed, last));
+        let best = fast.or_else(|| {
+            (self.recent.iter().enumerate())
                 .filter(|(_, r)| r.words.len() == ws.len())
                 .max_by_key(|(_, r)| explained(r))
-                .map(|(k, r)| (pack(ws, top, Some(r)), k)),
-        };
+                .map(|(k, r)| (pack(ws, top, Some(r)), k))
+        });
         let may_add = ws.len() <= MAX_REFERENCE_WORDS
             && (self.since_new >= NEW_EVERY || self.recent.len() < KEEP && best.is_none());
         match best {

@@ -23,6 +23,9 @@ use std::sync::atomic::{AtomicU8, Ordering};
 /// Ranges per `process_madvise` call (the kernel's limit is `UIO_MAXIOV`, 1024); the
 /// `iovec`s live on the caller's stack.
 const BATCH: usize = 256;
+/// Bytes per call, at most: the kernel stops a call at about 2 GiB, and a batch cut short
+/// would be redone range by range.
+const BATCH_BYTES: usize = 1 << 30;
 
 /// `madvise(advice)` on every `[from, to)` of `ranges` (empty ranges are skipped). Returns
 /// whether every call succeeded.
@@ -35,7 +38,16 @@ pub(crate) unsafe fn advise_all(ranges: &[(usize, usize)], advice: libc::c_int) 
     let mut ok = true;
     let mut rest = ranges;
     while !rest.is_empty() {
-        let (now, later) = rest.split_at(rest.len().min(BATCH));
+        // At least one range per call, however big; then up to the count and byte limits.
+        let mut bytes = 0;
+        let n = (rest.iter().take(BATCH))
+            .take_while(|r| {
+                bytes += r.1.saturating_sub(r.0);
+                bytes <= BATCH_BYTES
+            })
+            .count()
+            .max(1);
+        let (now, later) = rest.split_at(n);
         rest = later;
         // SAFETY: the caller's contract, range by range.
         if unsafe { !batched(now, advice) } {
@@ -84,6 +96,10 @@ unsafe fn batched(ranges: &[(usize, usize)], advice: libc::c_int) -> bool {
     done == total as libc::c_long
 }
 
+/// No batched advice here: the caller advises range by range.
+///
+/// # Safety
+/// None needed (nothing is advised); the signature matches Linux's.
 #[cfg(not(target_os = "linux"))]
 unsafe fn batched(_ranges: &[(usize, usize)], _advice: libc::c_int) -> bool {
     false
@@ -99,11 +115,12 @@ const PIDFD_SELF: libc::c_int = -10001;
 fn works() -> bool {
     const UNKNOWN: u8 = 0;
     const YES: u8 = 1;
+    const NO: u8 = 2;
     static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
     match STATE.load(Ordering::Relaxed) {
         UNKNOWN => {
             let yes = probe();
-            STATE.store(if yes { YES } else { 2 }, Ordering::Relaxed);
+            STATE.store(if yes { YES } else { NO }, Ordering::Relaxed);
             yes
         }
         s => s == YES,

@@ -164,3 +164,38 @@ fn timer_channel_waiter_is_not_a_deadlock() {
         t.c().recv().unwrap();
     });
 }
+
+/// Every worker runs a goroutine that never yields (no scheduling point where a worker
+/// could fire a timer, no worker asleep to take the timer duty): the timer thread's
+/// fallback still fires the runtime's timer, which a plain thread is waiting on, and that
+/// thread's signal ends the spinning.
+#[test]
+fn timers_fire_while_every_worker_spins() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    gorun::Builder::new().workers(2).run(|| {
+        let stop = Arc::new(AtomicBool::new(false));
+        let rx = gorun::after(Duration::from_millis(20));
+        let spinners: Vec<_> = (0..2)
+            .map(|_| {
+                let stop = stop.clone();
+                gorun::go(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        let waiter = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                rx.recv().unwrap();
+                stop.store(true, Ordering::Relaxed);
+            })
+        };
+        for s in spinners {
+            s.join().unwrap();
+        }
+        waiter.join().unwrap();
+    });
+}

@@ -255,7 +255,8 @@ fn wake_flows_cross_threads() {
         });
         assert_eq!(rx.recv().unwrap(), 7);
         t.join().unwrap();
-        // The timer thread wakes a sleeper.
+        // A timer wakes a sleeper (fired by the timer thread, or by a worker: whichever
+        // gets to the due timer first).
         gorun::sleep(Duration::from_millis(2));
         // Goroutines that may run on the other worker, woken from this one.
         let (tx, rx) = gorun::chan::<u32>(0);
@@ -276,14 +277,11 @@ fn wake_flows_cross_threads() {
     let t = load(&path);
     let cross = t.flows.values().filter(|(s, f)| s != f).count();
     assert!(cross >= 2, "{cross} cross-thread flows");
-    let timers = t.tid_named("timers").expect("the timer thread has a track");
-    assert!(
-        t.flows
-            .values()
-            .any(|&(s, f)| s == timers && t.threads[&f].starts_with("worker ")),
-        "an arrow from the timer thread to a worker"
-    );
-    let plain = t.flows.values().any(|&(s, _)| s >= 1000 && s != timers);
+    let timers = t.tid_named("timers");
+    let plain = t
+        .flows
+        .values()
+        .any(|&(s, _)| s >= 1000 && Some(s) != timers);
     assert!(plain, "an arrow from the plain thread");
     let vias: Vec<_> = t
         .named("wake")
@@ -376,6 +374,10 @@ fn evictions_and_restores_are_traced() {
             }
             gorun::metrics().evictions
         });
+    assert!(
+        evictions > 0,
+        "over a zero budget, idle: the parked stacks are evicted"
+    );
     let t = load(&path);
     let evict = t
         .named("stack")

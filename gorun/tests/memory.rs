@@ -597,3 +597,45 @@ fn std_reports_a_thread_overflow_after_run() {
     // gorun is done with this thread: std's alternate signal stack is back.
     println!("{}", recurse(0));
 }
+
+/// Without guard markers every stack costs two memory mappings. Goroutines of two stack
+/// sizes (two pools) draw on one map-count budget: when it runs out, the process stops with
+/// the report that names `vm.max_map_count`, not with an unexplained allocation failure.
+#[test]
+fn mixed_stack_sizes_share_the_map_count_budget() {
+    if skip_under_emulation("qemu-user's mapping limits are the host's, not the guest's") {
+        return;
+    }
+    if in_child() {
+        gorun::Builder::new().resident_stack_budget(None).run(|| {
+            let (_tx, rx) = gorun::chan::<()>(0);
+            for i in 0..100_000u32 {
+                let rx = rx.clone();
+                let body = move || {
+                    let _ = rx.recv();
+                };
+                if i % 2 == 0 {
+                    gorun::go(body);
+                } else {
+                    gorun::GoBuilder::new().stack_size(1 << 20).go(body);
+                }
+            }
+            println!("spawned them all");
+        });
+        return;
+    }
+    let out = run_child_with(
+        "mixed_stack_sizes_share_the_map_count_budget",
+        &[("GORUN_STACK_GUARDS", "mprotect")],
+    );
+    assert!(
+        !out.stdout.contains("spawned them all"),
+        "stdout: {}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("vm.max_map_count"),
+        "stderr: {}",
+        out.stderr
+    );
+}

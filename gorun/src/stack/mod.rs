@@ -130,8 +130,6 @@ struct PoolInner {
     free: Vec<FreeSlot>,
     /// How many free slots at the end of `free` still hold resident pages.
     hot: usize,
-    /// With `mprotect` guards: how many more slots the map-count limit allows.
-    mprotect_budget: usize,
 }
 
 impl StackPool {
@@ -148,11 +146,6 @@ impl StackPool {
                 chunks: Vec::new(),
                 free: Vec::new(),
                 hot: 0,
-                mprotect_budget: if page_guards {
-                    usize::MAX
-                } else {
-                    mprotect_slot_budget()
-                },
             }),
             exhausted: AtomicBool::new(false),
         }
@@ -218,11 +211,20 @@ impl StackPool {
         let slots = if self.page_guards {
             self.slots_per_chunk
         } else {
-            self.slots_per_chunk.min(inner.mprotect_budget)
+            mprotect_slots::take(self.slots_per_chunk)
         };
         if slots == 0 {
             return Err(self.map_count_error(inner));
         }
+        let mapped = self.map_chunk(inner, slots);
+        if mapped.is_err() && !self.page_guards {
+            mprotect_slots::give_back(slots);
+        }
+        mapped
+    }
+
+    /// Maps a chunk of `slots` slots, guards them and adds them to the free list.
+    fn map_chunk(&self, inner: &mut PoolInner, slots: usize) -> io::Result<()> {
         let len = slots * self.slot_size();
         // Owned by this pool until drop.
         let base = map_anonymous(len, libc::PROT_READ | libc::PROT_WRITE)
@@ -250,9 +252,6 @@ impl StackPool {
             });
         }
         inner.chunks.push((base, len, slots, entry));
-        if !self.page_guards {
-            inner.mprotect_budget -= slots;
-        }
         Ok(())
     }
 
@@ -292,17 +291,48 @@ impl StackPool {
 
 /// How many slots `mprotect` guards may create before `vm.max_map_count` is reached.
 /// Unlimited where the system has no per-process mapping limit (macOS).
-fn mprotect_slot_budget() -> usize {
-    let Some((max, used)) = crate::sys::map_count() else {
-        return usize::MAX;
-    };
-    // Keep a margin for the allocator, thread stacks and the program's own mappings.
-    max.saturating_sub(used + 1024) / 2
+/// With `mprotect` guards (two mappings per slot), the slots the map-count limit still
+/// allows: one budget for every pool of every runtime in the process (each size class has
+/// its own pool), measured when the first such pool grows; a dropped pool gives its slots
+/// back.
+mod mprotect_slots {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::OnceLock;
+
+    fn budget() -> &'static AtomicUsize {
+        static BUDGET: OnceLock<AtomicUsize> = OnceLock::new();
+        BUDGET.get_or_init(|| {
+            let Some((max, used)) = crate::sys::map_count() else {
+                return AtomicUsize::new(usize::MAX);
+            };
+            // Keep a margin for the allocator, thread stacks and the program's own mappings.
+            AtomicUsize::new(max.saturating_sub(used + 1024) / 2)
+        })
+    }
+
+    /// Takes up to `want` slots; returns how many it got.
+    pub(super) fn take(want: usize) -> usize {
+        let mut got = 0;
+        let _ = budget().fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+            got = left.min(want);
+            Some(left - got)
+        });
+        got
+    }
+
+    pub(super) fn give_back(slots: usize) {
+        let _ = budget().fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+            Some(left.saturating_add(slots))
+        });
+    }
 }
 
 impl Drop for StackPool {
     fn drop(&mut self) {
         let inner = self.inner.get_mut().unwrap();
+        if !self.page_guards {
+            mprotect_slots::give_back(inner.chunks.iter().map(|c| c.2).sum());
+        }
         for &(base, len, slots, entry) in &inner.chunks {
             // No goroutine uses the chunk any more: the fault handler forgets it first.
             evict::chunks::remove(entry, slots);

@@ -289,12 +289,10 @@ impl StackPool {
     }
 }
 
-/// How many slots `mprotect` guards may create before `vm.max_map_count` is reached.
-/// Unlimited where the system has no per-process mapping limit (macOS).
 /// With `mprotect` guards (two mappings per slot), the slots the map-count limit still
 /// allows: one budget for every pool of every runtime in the process (each size class has
 /// its own pool), measured when the first such pool grows; a dropped pool gives its slots
-/// back.
+/// back. Unlimited where the system has no per-process mapping limit (macOS).
 mod mprotect_slots {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::OnceLock;
